@@ -1,0 +1,129 @@
+// Package plivo deletes profiles at Plivo:
+// DELETE {base_url}/v1/Account/{auth_id}/Profile/{profile_uuid}/ with HTTP
+// Basic auth_id:auth_token.
+package plivo
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/event"
+)
+
+// Name is the vendor's name in logs, metrics and dead-letter headers.
+const Name = "plivo"
+
+// DefaultBaseURL is Plivo's API host.
+const DefaultBaseURL = "https://api.plivo.com"
+
+// DefaultProfileField is the event identifier holding the profile UUID.
+const DefaultProfileField = "plivo_profile_uuid"
+
+// Config configures the Plivo adapter.
+type Config struct {
+	Enabled bool `yaml:"enabled"`
+	// BaseURL is scheme and host, without a path.
+	BaseURL string `yaml:"base_url"`
+	AuthID  string `yaml:"auth_id"`
+	// AuthToken is the API token, from env or a file.
+	AuthToken config.Secret `yaml:"auth_token"`
+	// ProfileField names the event identifier holding the profile UUID.
+	ProfileField string               `yaml:"profile_field"`
+	Retry        adapters.RetryConfig `yaml:"retry"`
+}
+
+// SetDefaults fills what configuration left out.
+func (c *Config) SetDefaults() {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	if c.ProfileField == "" {
+		c.ProfileField = DefaultProfileField
+	}
+	c.Retry.SetDefaults()
+}
+
+// Validate names the first wrong field.
+func (c *Config) Validate() error {
+	if err := adapters.ValidateBaseURL(c.BaseURL); err != nil {
+		return config.Invalid("base_url", "%v", err)
+	}
+	if strings.TrimSpace(c.AuthID) == "" {
+		return config.Invalid("auth_id", "must be set")
+	}
+	if !c.AuthToken.IsSet() {
+		return config.Invalid("auth_token", "must be set (env or file)")
+	}
+	if c.ProfileField == "" {
+		return config.Invalid("profile_field", "must be set")
+	}
+	return config.Nest("retry", c.Retry.Validate())
+}
+
+// Adapter deletes Plivo profiles.
+type Adapter struct {
+	cfg    Config
+	client *http.Client
+}
+
+// New returns an Adapter; cfg must be valid.
+func New(cfg Config, client *http.Client) *Adapter {
+	return &Adapter{cfg: cfg, client: client}
+}
+
+// Name implements adapters.Adapter.
+func (a *Adapter) Name() string { return Name }
+
+// Delete implements adapters.Adapter.
+func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.Outcome, error) {
+	id := ev.Identifier(a.cfg.ProfileField)
+	if id == "" {
+		return adapters.NotApplicable, nil
+	}
+	u := strings.TrimRight(a.cfg.BaseURL, "/") +
+		"/v1/Account/" + url.PathEscape(a.cfg.AuthID) +
+		"/Profile/" + url.PathEscape(id) + "/"
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
+	if err != nil {
+		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: "building request failed"}
+	}
+	req.SetBasicAuth(a.cfg.AuthID, a.cfg.AuthToken.Reveal())
+	resp, err := adapters.Send(ctx, a.client, req, Name, id, a.cfg.AuthToken.Reveal())
+	if err != nil {
+		return adapters.Failed, err
+	}
+	return Classify(resp, id, a.cfg.AuthToken.Reveal())
+}
+
+// apiError is Plivo's error body.
+type apiError struct {
+	APIID string `json:"api_id"`
+	Error string `json:"error"`
+}
+
+// Classify reads a Plivo answer. redact lists values that must not appear
+// in errors.
+func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, error) {
+	switch {
+	case resp.Status == http.StatusOK || resp.Status == http.StatusNoContent:
+		return adapters.Deleted, nil
+	case resp.Status == http.StatusNotFound:
+		return adapters.AlreadyAbsent, nil
+	}
+	var body apiError
+	msg := ""
+	if len(resp.Body) > 0 {
+		if err := json.Unmarshal(resp.Body, &body); err == nil && body.Error != "" {
+			msg = adapters.Excerpt([]byte(body.Error), redact...)
+		} else {
+			msg = adapters.Excerpt(resp.Body, redact...)
+		}
+	}
+	e := adapters.StatusError(Name, resp, "", msg)
+	return adapters.Failed, e
+}

@@ -1,0 +1,261 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/event"
+)
+
+// RetryConfig is the retry policy for one vendor.
+type RetryConfig struct {
+	// InitialInterval is the first wait after a retryable failure.
+	InitialInterval time.Duration `yaml:"initial_interval"`
+	// MaxInterval caps one exponential wait (not a Retry-After).
+	MaxInterval time.Duration `yaml:"max_interval"`
+	// Multiplier grows the wait after each failure.
+	Multiplier float64 `yaml:"multiplier"`
+	// RandomizationFactor spreads waits by ±factor so that many events
+	// throttled together do not retry together.
+	RandomizationFactor float64 `yaml:"randomization_factor"`
+	// MaxElapsedTime bounds the time spent on one event at this vendor,
+	// waits included; past it the failure is dead-lettered.
+	MaxElapsedTime time.Duration `yaml:"max_elapsed_time"`
+	// MaxAttempts bounds the attempts, the first included.
+	MaxAttempts int `yaml:"max_attempts"`
+	// RequestTimeout bounds one attempt.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+}
+
+// DefaultRetryConfig is the policy used where configuration is silent.
+func DefaultRetryConfig() RetryConfig {
+	return RetryConfig{
+		InitialInterval:     250 * time.Millisecond,
+		MaxInterval:         30 * time.Second,
+		Multiplier:          2,
+		RandomizationFactor: 0.5,
+		MaxElapsedTime:      5 * time.Minute,
+		MaxAttempts:         12,
+		RequestTimeout:      10 * time.Second,
+	}
+}
+
+// SetDefaults fills zero fields from DefaultRetryConfig.
+func (c *RetryConfig) SetDefaults() {
+	d := DefaultRetryConfig()
+	if c.InitialInterval == 0 {
+		c.InitialInterval = d.InitialInterval
+	}
+	if c.MaxInterval == 0 {
+		c.MaxInterval = d.MaxInterval
+	}
+	if c.Multiplier == 0 {
+		c.Multiplier = d.Multiplier
+	}
+	if c.RandomizationFactor == 0 {
+		c.RandomizationFactor = d.RandomizationFactor
+	}
+	if c.MaxElapsedTime == 0 {
+		c.MaxElapsedTime = d.MaxElapsedTime
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = d.MaxAttempts
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+}
+
+// Validate reports the first invalid field, named as in YAML.
+func (c *RetryConfig) Validate() error {
+	switch {
+	case c.InitialInterval <= 0:
+		return config.Invalid("initial_interval", "must be positive, got %s", c.InitialInterval)
+	case c.MaxInterval < c.InitialInterval:
+		return config.Invalid("max_interval", "must be at least initial_interval (%s), got %s", c.InitialInterval, c.MaxInterval)
+	case c.Multiplier < 1:
+		return config.Invalid("multiplier", "must be at least 1, got %g", c.Multiplier)
+	case c.RandomizationFactor < 0 || c.RandomizationFactor >= 1:
+		return config.Invalid("randomization_factor", "must be in [0, 1), got %g", c.RandomizationFactor)
+	case c.MaxElapsedTime <= 0:
+		return config.Invalid("max_elapsed_time", "must be positive, got %s", c.MaxElapsedTime)
+	case c.MaxAttempts < 1:
+		return config.Invalid("max_attempts", "must be at least 1, got %d", c.MaxAttempts)
+	case c.RequestTimeout <= 0:
+		return config.Invalid("request_timeout", "must be positive, got %s", c.RequestTimeout)
+	}
+	return nil
+}
+
+// Result is the final word on one vendor for one event.
+type Result struct {
+	Vendor  string
+	Outcome Outcome
+	// Err is the last error when Outcome is Failed: an *Error from the
+	// vendor, or the context's error when the caller gave up (shutdown,
+	// rebalance), which is not a vendor failure and must not be
+	// dead-lettered.
+	Err error
+	// Exhausted is true when a retryable failure outlived the policy.
+	Exhausted bool
+	// Attempts counts requests made.
+	Attempts int
+	// FirstFailure and LastFailure bound the failed attempts (zero if none).
+	FirstFailure, LastFailure time.Time
+	// Duration is the time from first attempt to the result, waits included.
+	Duration time.Duration
+}
+
+// Interrupted reports whether the caller's context ended the work before a
+// final outcome: the event must be handed back, not dead-lettered.
+func (r Result) Interrupted() bool {
+	var ae *Error
+	return r.Outcome == Failed && !errors.As(r.Err, &ae) &&
+		(errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded))
+}
+
+// Observer hears about attempts and waits, for metrics. Calls must be cheap
+// and safe for concurrent use.
+type Observer interface {
+	// Attempted is called after each attempt with its error (nil on a
+	// final outcome) and duration.
+	Attempted(vendor string, err error, took time.Duration)
+	// Waiting is called before a retry wait; fromRetryAfter says the
+	// vendor set it.
+	Waiting(vendor string, wait time.Duration, fromRetryAfter bool)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Attempted(string, error, time.Duration) {}
+func (nopObserver) Waiting(string, time.Duration, bool)    {}
+
+// Retrier applies a RetryConfig to an Adapter.
+type Retrier struct {
+	cfg      RetryConfig
+	observer Observer
+	timer    backoff.Timer
+}
+
+// RetrierOption adjusts a Retrier.
+type RetrierOption func(*Retrier)
+
+// WithObserver reports attempts and waits to o.
+func WithObserver(o Observer) RetrierOption { return func(r *Retrier) { r.observer = o } }
+
+// WithTimer replaces the wait timer, for tests.
+func WithTimer(t backoff.Timer) RetrierOption { return func(r *Retrier) { r.timer = t } }
+
+// NewRetrier returns a Retrier for cfg, which must be valid.
+func NewRetrier(cfg RetryConfig, opts ...RetrierOption) *Retrier {
+	r := &Retrier{cfg: cfg, observer: nopObserver{}}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Do deletes ev at a, retrying retryable failures with exponential backoff
+// and jitter. A Retry-After the vendor sends replaces the next wait; if
+// that wait would end past MaxElapsedTime, Do gives up at once rather than
+// sleep for nothing. Permanent and unexpected errors stop at once. ctx ends
+// attempts and waits.
+func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Result {
+	start := time.Now()
+	res := Result{Vendor: a.Name(), Outcome: Failed}
+
+	exp := backoff.NewExponentialBackOff()
+	exp.InitialInterval = r.cfg.InitialInterval
+	exp.MaxInterval = r.cfg.MaxInterval
+	exp.Multiplier = r.cfg.Multiplier
+	exp.RandomizationFactor = r.cfg.RandomizationFactor
+	exp.MaxElapsedTime = r.cfg.MaxElapsedTime
+	exp.Reset()
+	ra := &retryAfterBackOff{exp: exp, start: start, maxElapsed: r.cfg.MaxElapsedTime}
+	b := backoff.WithContext(backoff.WithMaxRetries(ra, uint64(r.cfg.MaxAttempts-1)), ctx)
+
+	op := func() error {
+		res.Attempts++
+		actx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+		t0 := time.Now()
+		out, err := a.Delete(actx, ev)
+		cancel()
+		if err == nil && !out.Final() {
+			err = &Error{Vendor: a.Name(), Class: ClassUnexpected, Message: "adapter returned outcome " + out.String()}
+		}
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = &Error{Vendor: a.Name(), Class: ClassRetryable, Message: "request timed out after " + r.cfg.RequestTimeout.String()}
+		}
+		r.observer.Attempted(a.Name(), err, time.Since(t0))
+		if err == nil {
+			res.Outcome = out
+			return nil
+		}
+		if ctx.Err() != nil {
+			return backoff.Permanent(ctx.Err())
+		}
+		now := time.Now()
+		if res.FirstFailure.IsZero() {
+			res.FirstFailure = now
+		}
+		res.LastFailure = now
+		if ErrorClass(err) != ClassRetryable {
+			return backoff.Permanent(err)
+		}
+		var ae *Error
+		if errors.As(err, &ae) && ae.RetryAfter > 0 {
+			ra.override = ae.RetryAfter
+		}
+		return err
+	}
+	notify := func(_ error, wait time.Duration) {
+		r.observer.Waiting(a.Name(), wait, ra.lastFromHeader)
+	}
+
+	err := backoff.RetryNotifyWithTimer(op, b, notify, r.timer)
+	res.Duration = time.Since(start)
+	if err == nil {
+		res.Err = nil
+		return res
+	}
+	res.Err = err
+	if ctx.Err() != nil && (errors.Is(err, ctx.Err()) || ErrorClass(err) == ClassRetryable) {
+		// The caller gave up mid-wait or mid-attempt: not the vendor's word.
+		res.Err = ctx.Err()
+		return res
+	}
+	res.Exhausted = ErrorClass(err) == ClassRetryable
+	return res
+}
+
+// retryAfterBackOff lets a vendor's Retry-After replace the next
+// exponential wait.
+type retryAfterBackOff struct {
+	exp            *backoff.ExponentialBackOff
+	start          time.Time
+	maxElapsed     time.Duration
+	override       time.Duration
+	lastFromHeader bool
+}
+
+func (b *retryAfterBackOff) NextBackOff() time.Duration {
+	next := b.exp.NextBackOff()
+	b.lastFromHeader = false
+	if b.override > 0 {
+		next, b.override = b.override, 0
+		b.lastFromHeader = true
+		if time.Since(b.start)+next > b.maxElapsed {
+			return backoff.Stop
+		}
+	}
+	return next
+}
+
+func (b *retryAfterBackOff) Reset() {
+	b.exp.Reset()
+	b.override = 0
+}

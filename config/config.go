@@ -1,0 +1,126 @@
+// Package config loads erasured's configuration: a YAML file, then
+// environment overrides, then defaults, then validation whose messages name
+// the offending field as it is spelled in YAML. Each package owns its own
+// Config struct with SetDefaults and Validate; this package only provides
+// the mechanics and the Secret type, so it imports none of them.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Validator is a configuration section that can check itself.
+type Validator interface {
+	Validate() error
+}
+
+// Defaulter is a configuration section that fills its own defaults.
+type Defaulter interface {
+	SetDefaults()
+}
+
+// ErrInvalid is wrapped by every validation error, so callers can tell bad
+// configuration (exit code 2) from a runtime failure.
+var ErrInvalid = errors.New("invalid configuration")
+
+// FieldError says which field is wrong and why. Field is the YAML path,
+// such as "vendors.plivo.auth_id".
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Is makes errors.Is(err, ErrInvalid) true for every FieldError.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// Invalid returns a *FieldError for field.
+func Invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Nest prefixes the field of a *FieldError with prefix, so a section's
+// Validate can name its fields relative to itself and the caller adds where
+// the section sits. Other errors become a FieldError on prefix.
+func Nest(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		f := prefix
+		if fe.Field != "" {
+			f = prefix + "." + fe.Field
+		}
+		return &FieldError{Field: f, Msg: fe.Msg}
+	}
+	return &FieldError{Field: prefix, Msg: err.Error()}
+}
+
+// Options control Load.
+type Options struct {
+	// EnvPrefix names the environment overrides; see ApplyEnv.
+	EnvPrefix string
+	// Environ returns the environment; os.Environ when nil (tests set it).
+	Environ func() []string
+}
+
+// Load reads YAML from path into dst ("" reads nothing and keeps dst's
+// zero values), applies environment overrides, fills defaults when dst is
+// a Defaulter and validates when it is a Validator. Unknown YAML keys are
+// errors: a typo must not silently leave a default in force.
+func Load(path string, dst any, opts Options) error {
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		defer f.Close()
+		if err := Decode(f, dst); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalid, path, err)
+		}
+	}
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ
+	}
+	if err := ApplyEnv(dst, opts.EnvPrefix, environ()); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if d, ok := dst.(Defaulter); ok {
+		d.SetDefaults()
+	}
+	if v, ok := dst.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				err = fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Decode reads one YAML document strictly into dst.
+func Decode(r io.Reader, dst any) error {
+	b, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(dst); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+// Package event defines the user-deleted event that erasured consumes: what
+// it carries and how its fields are named on the wire.
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// UserIDField is the identifier name that resolves to UserDeleted.UserID.
+// Vendor adapters that key profiles by the upstream user id are configured
+// with it.
+const UserIDField = "user_id"
+
+// UserDeleted says that a person deleted their account and every vendor must
+// forget them.
+type UserDeleted struct {
+	// EventID is unique per event; logs and dead-letter records name it.
+	EventID string `json:"event_id"`
+	// UserID is the upstream account id. It is also the Kafka key, so
+	// events for one person stay in one partition and in order.
+	UserID string `json:"user_id"`
+	// OccurredAt is when the person deleted the account.
+	OccurredAt time.Time `json:"occurred_at"`
+	// Identifiers carries what each vendor knows the person by, keyed by
+	// identifier name (for example "plivo_profile_uuid",
+	// "clevertap_identity"). Which name a vendor reads is configuration.
+	Identifiers map[string]string `json:"identifiers,omitempty"`
+}
+
+// Identifier returns the value of the named identifier, or "" when the event
+// does not carry it. UserIDField names the event's UserID.
+func (e *UserDeleted) Identifier(name string) string {
+	if name == UserIDField {
+		return e.UserID
+	}
+	return e.Identifiers[name]
+}
+
+// Fingerprint returns a short, stable, non-reversible token for a personal
+// identifier, so logs can correlate lines about one person without naming
+// them. It is a truncated SHA-256; an empty input gives "".
+func Fingerprint(s string) string {
+	if s == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
