@@ -1,0 +1,378 @@
+// Package exotel deletes contacts at Exotel:
+// DELETE {base_url}/v2/accounts/{account_sid}/contacts/{contact_sid} with
+// HTTP Basic api_key:api_token. Exotel answers in a JSON envelope,
+// {"request_id","method","http_code","response":{"code","error_data",
+// "status","data"}}, which is read in preference to the HTTP status.
+package exotel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/event"
+)
+
+// Name is the vendor's name in logs, metrics and dead-letter headers.
+const Name = "exotel"
+
+// DefaultBaseURL is Exotel's Singapore cluster, where accounts live unless
+// they were opened in the Mumbai region.
+const DefaultBaseURL = "https://api.exotel.com"
+
+// DefaultContactField is the event identifier holding the contact sid.
+const DefaultContactField = "exotel_contact_sid"
+
+// regions maps the region shortcut to the account's API subdomain. An
+// account exists in one region only; the other answers 401 for it.
+var regions = map[string]string{
+	"sg": "https://api.exotel.com",
+	"in": "https://api.in.exotel.com",
+}
+
+// RegionBaseURL returns the base URL for a region shortcut ("sg", "in").
+func RegionBaseURL(region string) (string, bool) {
+	u, ok := regions[strings.ToLower(strings.TrimSpace(region))]
+	return u, ok
+}
+
+func regionNames() string {
+	names := make([]string, 0, len(regions))
+	for n := range regions {
+		names = append(names, strconv.Quote(n))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// Config configures the Exotel adapter.
+type Config struct {
+	Enabled bool `yaml:"enabled"`
+	// BaseURL is scheme and host, without a path. When set it wins over
+	// Region.
+	BaseURL string `yaml:"base_url"`
+	// Region picks the base URL of the account's cluster: "sg" (the
+	// default, api.exotel.com) or "in" (Mumbai, api.in.exotel.com).
+	Region     string `yaml:"region"`
+	AccountSID string `yaml:"account_sid"`
+	APIKey     string `yaml:"api_key"`
+	// APIToken is the API token, from env or a file.
+	APIToken config.Secret `yaml:"api_token"`
+	// ContactField names the event identifier holding the contact sid.
+	ContactField string               `yaml:"contact_field"`
+	Retry        adapters.RetryConfig `yaml:"retry"`
+}
+
+// SetDefaults fills what configuration left out. An unknown region leaves
+// BaseURL empty for Validate to report against region.
+func (c *Config) SetDefaults() {
+	if c.BaseURL == "" {
+		if c.Region == "" {
+			c.BaseURL = DefaultBaseURL
+		} else if u, ok := RegionBaseURL(c.Region); ok {
+			c.BaseURL = u
+		}
+	}
+	if c.ContactField == "" {
+		c.ContactField = DefaultContactField
+	}
+	c.Retry.SetDefaults()
+}
+
+// Validate names the first wrong field.
+func (c *Config) Validate() error {
+	// A mistyped region is an error even when base_url wins: it says the
+	// operator meant something this configuration does not do.
+	if c.Region != "" {
+		if _, ok := RegionBaseURL(c.Region); !ok {
+			return config.Invalid("region", "unknown region %q, want one of %s (or set base_url)", c.Region, regionNames())
+		}
+	}
+	if err := adapters.ValidateBaseURL(c.BaseURL); err != nil {
+		return config.Invalid("base_url", "%v", err)
+	}
+	// Exotel answers an unknown route with the same 404 envelope as an
+	// unknown contact, so a base URL with a path would turn every delete
+	// into a silent "already absent".
+	if u, _ := url.Parse(c.BaseURL); u.Path != "" && u.Path != "/" {
+		return config.Invalid("base_url", "must be scheme and host only, got path %q", u.Path)
+	}
+	if strings.TrimSpace(c.AccountSID) == "" {
+		return config.Invalid("account_sid", "must be set")
+	}
+	if strings.TrimSpace(c.APIKey) == "" {
+		return config.Invalid("api_key", "must be set")
+	}
+	if !c.APIToken.IsSet() {
+		return config.Invalid("api_token", "must be set (env or file)")
+	}
+	if c.ContactField == "" {
+		return config.Invalid("contact_field", "must be set")
+	}
+	return config.Nest("retry", c.Retry.Validate())
+}
+
+// Adapter deletes Exotel contacts.
+type Adapter struct {
+	cfg    Config
+	client *http.Client
+}
+
+// New returns an Adapter; cfg must be valid. The client is copied so that
+// redirects are not followed: Go turns a redirected DELETE into a GET, whose
+// success envelope would read as a deletion that never happened.
+func New(cfg Config, client *http.Client) *Adapter {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Adapter{cfg: cfg, client: &c}
+}
+
+// Name implements adapters.Adapter.
+func (a *Adapter) Name() string { return Name }
+
+// Delete implements adapters.Adapter.
+func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.Outcome, error) {
+	id := ev.Identifier(a.cfg.ContactField)
+	if id == "" {
+		return adapters.NotApplicable, nil
+	}
+	// PathEscape leaves dot segments alone, and a proxy that cleans
+	// "/contacts/.." would aim the DELETE at the account itself.
+	if id == "." || id == ".." {
+		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: "contact sid is a dot segment"}
+	}
+	token := a.cfg.APIToken.Reveal()
+	u := strings.TrimRight(a.cfg.BaseURL, "/") +
+		"/v2/accounts/" + url.PathEscape(a.cfg.AccountSID) +
+		"/contacts/" + url.PathEscape(id)
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
+	if err != nil {
+		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: "building request failed"}
+	}
+	// The page's curl puts key:token in the URL; a header keeps them out
+	// of any log line that prints the URL.
+	req.SetBasicAuth(a.cfg.APIKey, token)
+	req.Header.Set("Accept", "application/json")
+	resp, err := adapters.Send(ctx, a.client, req, Name, id, token)
+	if err != nil {
+		return adapters.Failed, err
+	}
+	return Classify(resp, id, token)
+}
+
+// envelope is Exotel's v2 answer. Codes are read leniently (number or
+// numeric string) so a cosmetic change does not hide a clear answer.
+type envelope struct {
+	RequestID string     `json:"request_id"`
+	Method    string     `json:"method"`
+	HTTPCode  code       `json:"http_code"`
+	Response  *envResult `json:"response"`
+}
+
+type envResult struct {
+	Code code `json:"code"`
+	// ErrorData is decoded on its own, best effort: its shape must not
+	// decide whether the envelope's status and code can be read.
+	ErrorData json.RawMessage `json:"error_data"`
+	Status    string          `json:"status"`
+	// Data is the deleted contact on success: personal data, never read
+	// into an error.
+	Data json.RawMessage `json:"data"`
+}
+
+type errorData struct {
+	Code        code   `json:"code"`
+	Message     string `json:"message"`
+	Description string `json:"description"`
+}
+
+// code is an integer sent as a JSON number or string; 0 when absent or
+// null.
+type code int
+
+func (c *code) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*c = 0
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		b = []byte(strings.TrimSpace(s))
+		if len(b) == 0 {
+			*c = 0
+			return nil
+		}
+	}
+	n, err := strconv.ParseInt(string(b), 10, 32)
+	if err != nil {
+		return errors.New("not an integer code")
+	}
+	*c = code(n)
+	return nil
+}
+
+const (
+	statusSuccess = "success"
+	statusFailure = "failure"
+)
+
+// Classify reads an Exotel answer. redact lists values that must not appear
+// in errors.
+//
+// The envelope is trusted over the HTTP status, except that a 429 or 5xx
+// status is retryable whatever the body says, since proxies and load
+// balancers answer those with their own pages. A success needs both a 2xx
+// status and a success envelope for DELETE; a 404 needs the envelope, as a
+// bare 404 (wrong host, proxy) says nothing about the contact.
+func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, error) {
+	env, parsed := parseEnvelope(resp.Body)
+
+	if isRetryableStatus(resp.Status) {
+		e := adapters.StatusError(Name, resp, "", "")
+		if parsed {
+			e.Code, e.Message = describe(env, resp, redact)
+		} else {
+			e.Message = bodyExcerpt(resp.Body, redact)
+		}
+		return adapters.Failed, e
+	}
+
+	if !parsed {
+		switch {
+		case resp.Status >= 200 && resp.Status < 300:
+			return adapters.Failed, unexpected(resp, "2xx answer that is not Exotel's envelope: "+quote(bodyExcerpt(resp.Body, redact)))
+		case resp.Status == http.StatusNotFound:
+			return adapters.Failed, unexpected(resp, "404 without Exotel's envelope, contact not confirmed absent: "+quote(bodyExcerpt(resp.Body, redact)))
+		}
+		return adapters.Failed, adapters.StatusError(Name, resp, "", bodyExcerpt(resp.Body, redact))
+	}
+
+	// Go rewrites some redirected DELETEs into GETs; an envelope for any
+	// other method is not an answer to this request.
+	if env.Method != "" && !strings.EqualFold(env.Method, http.MethodDelete) {
+		return adapters.Failed, unexpected(resp, "envelope answers method "+quote(adapters.Excerpt([]byte(env.Method), redact...)))
+	}
+
+	c := env.effectiveCode(resp.Status)
+	switch strings.ToLower(env.Response.Status) {
+	case statusSuccess:
+		if c >= 200 && c < 300 && resp.Status >= 200 && resp.Status < 300 {
+			return adapters.Deleted, nil
+		}
+		// Say nothing of the body: a success carries the contact.
+		return adapters.Failed, unexpected(resp, fmt.Sprintf("success envelope with http_code %d", c))
+	case statusFailure:
+		return classifyFailure(env, resp, c, redact)
+	}
+	return adapters.Failed, unexpected(resp, "envelope with unknown status "+quote(adapters.Excerpt([]byte(env.Response.Status), redact...)))
+}
+
+func classifyFailure(env *envelope, resp *adapters.Response, c int, redact []string) (adapters.Outcome, error) {
+	vcode, msg := describe(env, resp, redact)
+	e := &adapters.Error{Vendor: Name, Status: resp.Status, Code: vcode, Message: msg}
+	switch {
+	case c == http.StatusNotFound:
+		return adapters.AlreadyAbsent, nil
+	case isRetryableStatus(c):
+		e.Class = adapters.ClassRetryable
+		e.RetryAfter = resp.RetryAfter(time.Now())
+	case c >= 400 && c < 500:
+		// 400 (bad sid), 401/403 (credentials or account), 405, 409...:
+		// the same request fails the same way.
+		e.Class = adapters.ClassPermanent
+	default:
+		e.Class = adapters.ClassUnexpected
+		e.Message = strings.TrimSuffix(fmt.Sprintf("failure envelope with http_code %d; %s", c, msg), "; ")
+	}
+	return adapters.Failed, e
+}
+
+func isRetryableStatus(s int) bool {
+	return s == http.StatusTooManyRequests || s == http.StatusRequestTimeout || (s >= 500 && s < 600)
+}
+
+// parseEnvelope reports whether body is Exotel's envelope with a result
+// object and a status.
+func parseEnvelope(body []byte) (*envelope, bool) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, false
+	}
+	if env.Response == nil || env.Response.Status == "" {
+		return nil, false
+	}
+	return &env, true
+}
+
+// effectiveCode is the envelope's http_code, else response.code, else the
+// HTTP status.
+func (e *envelope) effectiveCode(httpStatus int) int {
+	switch {
+	case e.HTTPCode != 0:
+		return int(e.HTTPCode)
+	case e.Response.Code != 0:
+		return int(e.Response.Code)
+	}
+	return httpStatus
+}
+
+// describe gives the error_data code and a short redacted message, naming
+// the envelope's http_code when it differs from the HTTP status and the
+// request id Exotel support asks for.
+func describe(env *envelope, resp *adapters.Response, redact []string) (string, string) {
+	var vcode string
+	var parts []string
+	var ed errorData
+	if len(env.Response.ErrorData) > 0 && json.Unmarshal(env.Response.ErrorData, &ed) == nil {
+		if ed.Code != 0 {
+			vcode = strconv.Itoa(int(ed.Code))
+		}
+		if ed.Message != "" {
+			parts = append(parts, adapters.Excerpt([]byte(ed.Message), redact...))
+		}
+		if ed.Description != "" && ed.Description != ed.Message {
+			parts = append(parts, adapters.Excerpt([]byte(ed.Description), redact...))
+		}
+	}
+	if c := env.effectiveCode(resp.Status); c != resp.Status {
+		parts = append(parts, fmt.Sprintf("envelope http_code %d", c))
+	}
+	if env.RequestID != "" {
+		parts = append(parts, "request_id "+adapters.Excerpt([]byte(env.RequestID), redact...))
+	}
+	return vcode, strings.Join(parts, "; ")
+}
+
+// bodyExcerpt excerpts a body for an error, cut before any "data" member:
+// Exotel puts the contact (number, email, names) there. Redaction comes
+// first so that neither cut nor excerpt leaves part of a secret behind.
+func bodyExcerpt(body []byte, redact []string) string {
+	s := adapters.Redact(string(body), redact...)
+	if i := strings.Index(s, `"data"`); i >= 0 {
+		s = s[:i] + "…"
+	}
+	return adapters.Excerpt([]byte(s), redact...)
+}
+
+func unexpected(resp *adapters.Response, msg string) *adapters.Error {
+	return &adapters.Error{Vendor: Name, Class: adapters.ClassUnexpected, Status: resp.Status, Message: msg}
+}
+
+func quote(s string) string { return strconv.Quote(s) }
