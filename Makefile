@@ -1,0 +1,44 @@
+# erasured — see README.md. Every target works on a fresh machine with Go.
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 10s
+BIN       := bin/erasured
+
+.PHONY: all build run test test-short vet fmt fmt-check fuzz bench clean ci
+
+all: fmt-check vet test
+
+build:
+	$(GO) build -o $(BIN) ./cmd/erasured
+
+## run: the daemon on its embedded dev stack (in-process Kafka, vendor sandboxes, sample events).
+run:
+	$(GO) run ./cmd/erasured dev
+
+## test: every unit and kfake integration test, with the race detector.
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## fuzz: run every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$t"; $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,353 @@
+// Package consumer is erasured's Kafka side: a consumer-group member that
+// reads user-deleted events, runs them through the vendors with bounded
+// concurrency that keeps each user's events in order, and commits an offset
+// only once every event below it is finished.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/erasured/erasured/config"
+)
+
+// Config configures the consumer-group member.
+type Config struct {
+	// Brokers are the bootstrap brokers, host:port.
+	Brokers []string `yaml:"brokers"`
+	// Topic carries user-deleted events.
+	Topic string `yaml:"topic"`
+	// GroupID is the consumer group; every replica uses the same one.
+	GroupID string `yaml:"group_id"`
+	// StartOffset is where a partition with no committed offset starts:
+	// "earliest" (default; nothing is skipped) or "latest".
+	StartOffset string `yaml:"start_offset"`
+	// MaxInFlight bounds the events fetched and unfinished per partition.
+	// Memory is bounded by it, whatever the backlog.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// CommitInterval is how often finished offsets are committed.
+	CommitInterval time.Duration `yaml:"commit_interval"`
+	// DrainTimeout is how long in-flight events may run on after their
+	// partition is revoked or the daemon is stopping; what is unfinished
+	// then is handed back (not committed) and redelivered.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// SessionTimeout, HeartbeatInterval and RebalanceTimeout are the
+	// group-membership timings sent to the coordinator.
+	SessionTimeout    time.Duration `yaml:"session_timeout"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`
+	// FetchMaxBytes bounds one fetch; FetchMaxWait bounds how long a fetch
+	// waits for data.
+	FetchMaxBytes int           `yaml:"fetch_max_bytes"`
+	FetchMaxWait  time.Duration `yaml:"fetch_max_wait"`
+}
+
+// SetDefaults fills what configuration left out.
+func (c *Config) SetDefaults() {
+	if c.Topic == "" {
+		c.Topic = "user-deleted"
+	}
+	if c.GroupID == "" {
+		c.GroupID = "erasured"
+	}
+	if c.StartOffset == "" {
+		c.StartOffset = "earliest"
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 64
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = time.Second
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 10 * time.Second
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 30 * time.Second
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 3 * time.Second
+	}
+	if c.RebalanceTimeout == 0 {
+		c.RebalanceTimeout = 30 * time.Second
+	}
+	if c.FetchMaxBytes == 0 {
+		c.FetchMaxBytes = 10 << 20
+	}
+	if c.FetchMaxWait == 0 {
+		c.FetchMaxWait = 500 * time.Millisecond
+	}
+}
+
+// Validate names the first wrong field.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return config.Invalid("brokers", "must list at least one broker")
+	case strings.TrimSpace(c.Topic) == "":
+		return config.Invalid("topic", "must be set")
+	case strings.TrimSpace(c.GroupID) == "":
+		return config.Invalid("group_id", "must be set")
+	case c.StartOffset != "earliest" && c.StartOffset != "latest":
+		return config.Invalid("start_offset", "must be earliest or latest, got %q", c.StartOffset)
+	case c.MaxInFlight < 1 || c.MaxInFlight > 100000:
+		return config.Invalid("max_in_flight", "must be in [1, 100000], got %d", c.MaxInFlight)
+	case c.CommitInterval <= 0:
+		return config.Invalid("commit_interval", "must be positive, got %s", c.CommitInterval)
+	case c.DrainTimeout <= 0:
+		return config.Invalid("drain_timeout", "must be positive, got %s", c.DrainTimeout)
+	case c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.SessionTimeout:
+		return config.Invalid("heartbeat_interval", "must be positive and below session_timeout (%s), got %s", c.SessionTimeout, c.HeartbeatInterval)
+	case c.DrainTimeout >= c.RebalanceTimeout:
+		// A member that drains longer than the rebalance timeout is
+		// dropped from the group mid-drain.
+		return config.Invalid("drain_timeout", "must be below rebalance_timeout (%s), got %s", c.RebalanceTimeout, c.DrainTimeout)
+	case c.FetchMaxBytes < 1<<10:
+		return config.Invalid("fetch_max_bytes", "must be at least 1024, got %d", c.FetchMaxBytes)
+	case c.FetchMaxWait <= 0:
+		return config.Invalid("fetch_max_wait", "must be positive, got %s", c.FetchMaxWait)
+	}
+	for i, b := range c.Brokers {
+		if !strings.Contains(b, ":") {
+			return config.Invalid(fmt.Sprintf("brokers[%d]", i), "must be host:port, got %q", b)
+		}
+	}
+	return nil
+}
+
+// Observer hears about the group, for metrics and readiness.
+type Observer interface {
+	// Assigned is called when a generation starts, with its partitions.
+	Assigned(generation int32, partitions []int)
+	// Revoked is called when a generation's work has stopped.
+	Revoked(generation int32)
+	// Committed reports a commit and how long it took.
+	Committed(partition int, offset int64, took time.Duration, err error)
+	// Lag reports a partition's lag as the reader last saw it.
+	Lag(partition int, lag int64)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Assigned(int32, []int)                      {}
+func (nopObserver) Revoked(int32)                              {}
+func (nopObserver) Committed(int, int64, time.Duration, error) {}
+func (nopObserver) Lag(int, int64)                             {}
+
+// Consumer is one member of the consumer group.
+type Consumer struct {
+	cfg      Config
+	proc     recordProcessor
+	dialer   *kafka.Dialer
+	log      zerolog.Logger
+	observer Observer
+}
+
+// New returns a Consumer. dialer may be nil (plain TCP); o may be nil.
+func New(cfg Config, proc *Processor, dialer *kafka.Dialer, log zerolog.Logger, o Observer) *Consumer {
+	if o == nil {
+		o = nopObserver{}
+	}
+	return &Consumer{cfg: cfg, proc: proc, dialer: dialer, log: log, observer: o}
+}
+
+// Run joins the group and processes events until ctx ends, then stops
+// fetching, lets in-flight events finish within DrainTimeout, commits what
+// is finished and leaves the group. It returns nil after a clean stop.
+func (c *Consumer) Run(ctx context.Context) error {
+	start := kafka.FirstOffset
+	if c.cfg.StartOffset == "latest" {
+		start = kafka.LastOffset
+	}
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                c.cfg.GroupID,
+		Brokers:           c.cfg.Brokers,
+		Dialer:            c.dialer,
+		Topics:            []string{c.cfg.Topic},
+		HeartbeatInterval: c.cfg.HeartbeatInterval,
+		SessionTimeout:    c.cfg.SessionTimeout,
+		RebalanceTimeout:  c.cfg.RebalanceTimeout,
+		JoinGroupBackoff:  time.Second,
+		StartOffset:       start,
+		ErrorLogger:       kafkaLogger{c.log.With().Str("source", "kafka-go").Logger()},
+	})
+	if err != nil {
+		return fmt.Errorf("consumer group: %w", err)
+	}
+	defer func() {
+		// Close waits for the generation's work to drain and commit, then
+		// leaves the group so partitions move at once, not after a session
+		// timeout.
+		if err := cg.Close(); err != nil {
+			c.log.Warn().Err(err).Msg("leaving consumer group")
+		}
+		c.log.Info().Msg("left consumer group")
+	}()
+
+	for {
+		gen, err := cg.Next(ctx)
+		switch {
+		case err == nil:
+			c.startGeneration(ctx, gen)
+		case ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed):
+			return nil
+		default:
+			// kafka-go backs off and rejoins by itself; a broker restart
+			// lands here until the broker is back.
+			c.log.Warn().Err(err).Msg("consumer group: joining failed; retrying")
+		}
+	}
+}
+
+// generation is the work of one consumer-group generation.
+type generation struct {
+	c        *Consumer
+	gen      *kafka.Generation
+	commitMu sync.Mutex
+	mu       sync.Mutex
+	workers  map[int]*partitionWorker
+}
+
+func (c *Consumer) startGeneration(root context.Context, gen *kafka.Generation) {
+	g := &generation{c: c, gen: gen, workers: map[int]*partitionWorker{}}
+	assigned := gen.Assignments[c.cfg.Topic]
+	parts := make([]int, 0, len(assigned))
+	for _, a := range assigned {
+		parts = append(parts, a.ID)
+	}
+	c.log.Info().Int32("generation", gen.ID).Ints("partitions", parts).Msg("partitions assigned")
+	c.observer.Assigned(gen.ID, parts)
+
+	var wg sync.WaitGroup
+	for _, a := range assigned {
+		wg.Add(1)
+		gen.Start(func(genCtx context.Context) {
+			defer wg.Done()
+			g.runPartition(root, genCtx, a)
+		})
+	}
+	gen.Start(func(genCtx context.Context) {
+		g.commitLoop(root, genCtx)
+		wg.Wait()
+		c.log.Info().Int32("generation", gen.ID).Msg("partitions revoked")
+		c.observer.Revoked(gen.ID)
+	})
+}
+
+// runPartition reads one partition until the generation or the daemon
+// ends, then drains and commits it.
+func (g *generation) runPartition(root, genCtx context.Context, a kafka.PartitionAssignment) {
+	c := g.c
+	log := c.log.With().Int("partition", a.ID).Logger()
+	fetchCtx, stopFetch := context.WithCancel(genCtx)
+	defer stopFetch()
+	stop := context.AfterFunc(root, stopFetch)
+	defer stop()
+	// Work runs on its own context: a revoke stops fetching at once, but
+	// in-flight events get DrainTimeout to finish.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(root))
+	defer cancelWork()
+
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   c.cfg.Brokers,
+		Topic:     c.cfg.Topic,
+		Partition: a.ID,
+		Dialer:    c.dialer,
+		MinBytes:  1,
+		MaxBytes:  c.cfg.FetchMaxBytes,
+		MaxWait:   c.cfg.FetchMaxWait,
+		// The reader prefetches; keep its queue near the in-flight limit
+		// so memory stays bounded by configuration.
+		QueueCapacity: max(c.cfg.MaxInFlight, 16),
+		ErrorLogger:   kafkaLogger{log.With().Str("source", "kafka-go").Logger()},
+	})
+	defer r.Close()
+	if err := r.SetOffset(a.Offset); err != nil {
+		log.Error().Err(err).Int64("offset", a.Offset).Msg("cannot position reader")
+		return
+	}
+	w := newPartitionWorker(a.ID, r, c.proc, a.Offset, c.cfg.MaxInFlight, log)
+	g.mu.Lock()
+	g.workers[a.ID] = w
+	g.mu.Unlock()
+
+	err := w.fetch(fetchCtx, workCtx)
+	if err != nil {
+		log.Error().Err(err).Msg("fetching stopped; the generation ends and the group rejoins")
+	}
+
+	// Drain: give in-flight events DrainTimeout, then hand back the rest.
+	drained := make(chan struct{})
+	go func() { w.drain(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(c.cfg.DrainTimeout):
+		log.Warn().Int("in_flight", w.tracker.inFlight()).Dur("drain_timeout", c.cfg.DrainTimeout).
+			Msg("drain timeout: handing back unfinished events; they will be redelivered")
+		cancelWork()
+		<-drained
+	}
+	g.commit(a.ID, w)
+}
+
+// commitLoop commits every CommitInterval until the generation or the
+// daemon ends.
+func (g *generation) commitLoop(root, genCtx context.Context) {
+	t := time.NewTicker(g.c.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-genCtx.Done():
+			return
+		case <-root.Done():
+			return
+		case <-t.C:
+			g.mu.Lock()
+			ws := make(map[int]*partitionWorker, len(g.workers))
+			for p, w := range g.workers {
+				ws[p] = w
+			}
+			g.mu.Unlock()
+			for p, w := range ws {
+				g.commit(p, w)
+				if r, ok := w.reader.(*kafka.Reader); ok {
+					g.c.observer.Lag(p, r.Stats().Lag)
+				}
+			}
+		}
+	}
+}
+
+// commit commits a partition's commit point if it moved.
+func (g *generation) commit(partition int, w *partitionWorker) {
+	off, moved := w.tracker.commitPoint()
+	if !moved {
+		return
+	}
+	g.commitMu.Lock()
+	defer g.commitMu.Unlock()
+	t0 := time.Now()
+	err := g.gen.CommitOffsets(map[string]map[int]int64{g.c.cfg.Topic: {partition: off}})
+	g.c.observer.Committed(partition, off, time.Since(t0), err)
+	if err != nil {
+		// Not fatal: the events stay uncommitted and are redelivered to
+		// whoever owns the partition next. Deletes are idempotent.
+		g.c.log.Warn().Err(err).Int("partition", partition).Int64("offset", off).Msg("offset commit failed")
+		return
+	}
+	w.tracker.markCommitted(off)
+}
+
+// kafkaLogger adapts zerolog to kafka-go's Logger.
+type kafkaLogger struct{ log zerolog.Logger }
+
+func (l kafkaLogger) Printf(format string, args ...any) {
+	l.log.Warn().Msgf(format, args...)
+}

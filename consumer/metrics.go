@@ -1,0 +1,177 @@
+package consumer
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/dlq"
+)
+
+// Metrics is erasured's Prometheus instrumentation. It observes the
+// processor, the retrier, the dead-letter publisher and the group member.
+// Labels carry vendor names, outcomes, classes and partitions: never an
+// identifier.
+type Metrics struct {
+	finished        *prometheus.CounterVec
+	eventDuration   prometheus.Histogram
+	vendorResults   *prometheus.CounterVec
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	throttled       *prometheus.CounterVec
+	retryWaits      *prometheus.CounterVec
+	retryWaitSecs   *prometheus.CounterVec
+	deadLettered    *prometheus.CounterVec
+	dlqWriteFails   prometheus.Counter
+	commits         *prometheus.CounterVec
+	commitDuration  prometheus.Histogram
+	committedOffset *prometheus.GaugeVec
+	lag             *prometheus.GaugeVec
+	rebalances      prometheus.Counter
+	assigned        prometheus.Gauge
+}
+
+// NewMetrics registers the metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		finished: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "erasured_events_finished_total",
+			Help: "Events finished, by outcome (done, dead_lettered, invalid, interrupted).",
+		}, []string{"outcome"}),
+		eventDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "erasured_event_duration_seconds",
+			Help:    "Time from fetch-side dispatch to an event's end, retries included.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
+		}),
+		vendorResults: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "erasured_vendor_results_total",
+			Help: "Final per-vendor results, by vendor and outcome.",
+		}, []string{"vendor", "outcome"}),
+		requests: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "erasured_vendor_requests_total",
+			Help: "Vendor requests, by vendor and status class (2xx, 4xx, 5xx, error for no answer).",
+		}, []string{"vendor", "status_class"}),
+		requestDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "erasured_vendor_request_duration_seconds",
+			Help:    "Vendor request latency.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"vendor"}),
+		throttled: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "erasured_vendor_throttled_total",
+			Help: "Vendor answers with HTTP 429.",
+		}, []string{"vendor"}),
+		retryWaits: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "erasured_retry_waits_total",
+			Help: "Waits before a retry, by vendor and source (backoff, retry_after).",
+		}, []string{"vendor", "source"}),
+		retryWaitSecs: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "erasured_retry_wait_seconds_total",
+			Help: "Time spent waiting before retries, by vendor and source.",
+		}, []string{"vendor", "source"}),
+		deadLettered: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "erasured_dead_lettered_total",
+			Help: "Records written to the dead-letter topic, by reason.",
+		}, []string{"reason"}),
+		dlqWriteFails: f.NewCounter(prometheus.CounterOpts{
+			Name: "erasured_dead_letter_write_failures_total",
+			Help: "Failed dead-letter write attempts (each is retried; nothing is dropped).",
+		}),
+		commits: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "erasured_offset_commits_total",
+			Help: "Offset commits, by result (ok, error).",
+		}, []string{"result"}),
+		commitDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "erasured_offset_commit_duration_seconds",
+			Help:    "Offset commit latency.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		committedOffset: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "erasured_committed_offset",
+			Help: "Last committed offset, by partition.",
+		}, []string{"partition"}),
+		lag: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "erasured_consumer_lag",
+			Help: "Records behind the partition's end, by partition, as the reader last saw it.",
+		}, []string{"partition"}),
+		rebalances: f.NewCounter(prometheus.CounterOpts{
+			Name: "erasured_rebalances_total",
+			Help: "Consumer-group generations joined.",
+		}),
+		assigned: f.NewGauge(prometheus.GaugeOpts{
+			Name: "erasured_assigned_partitions",
+			Help: "Partitions assigned to this member.",
+		}),
+	}
+}
+
+// Finished implements ProcessObserver.
+func (m *Metrics) Finished(o Outcome, took time.Duration) {
+	m.finished.WithLabelValues(string(o)).Inc()
+	m.eventDuration.Observe(took.Seconds())
+}
+
+// VendorResult implements ProcessObserver.
+func (m *Metrics) VendorResult(r adapters.Result) {
+	m.vendorResults.WithLabelValues(r.Vendor, r.Outcome.String()).Inc()
+}
+
+// Attempted implements adapters.Observer.
+func (m *Metrics) Attempted(vendor string, err error, took time.Duration) {
+	class := "2xx"
+	if err != nil {
+		class = "error"
+		var ae *adapters.Error
+		if errors.As(err, &ae) && ae.Status != 0 {
+			class = strconv.Itoa(ae.Status/100) + "xx"
+			if ae.Status == 429 {
+				m.throttled.WithLabelValues(vendor).Inc()
+			}
+		}
+	}
+	m.requests.WithLabelValues(vendor, class).Inc()
+	m.requestDuration.WithLabelValues(vendor).Observe(took.Seconds())
+}
+
+// Waiting implements adapters.Observer.
+func (m *Metrics) Waiting(vendor string, wait time.Duration, fromRetryAfter bool) {
+	src := "backoff"
+	if fromRetryAfter {
+		src = "retry_after"
+	}
+	m.retryWaits.WithLabelValues(vendor, src).Inc()
+	m.retryWaitSecs.WithLabelValues(vendor, src).Add(wait.Seconds())
+}
+
+// Published implements dlq.Observer.
+func (m *Metrics) Published(r dlq.Reason) { m.deadLettered.WithLabelValues(string(r)).Inc() }
+
+// WriteFailed implements dlq.Observer.
+func (m *Metrics) WriteFailed(error) { m.dlqWriteFails.Inc() }
+
+// Assigned implements Observer.
+func (m *Metrics) Assigned(_ int32, parts []int) {
+	m.rebalances.Inc()
+	m.assigned.Set(float64(len(parts)))
+}
+
+// Revoked implements Observer.
+func (m *Metrics) Revoked(int32) { m.assigned.Set(0) }
+
+// Committed implements Observer.
+func (m *Metrics) Committed(p int, off int64, took time.Duration, err error) {
+	if err != nil {
+		m.commits.WithLabelValues("error").Inc()
+		return
+	}
+	m.commits.WithLabelValues("ok").Inc()
+	m.commitDuration.Observe(took.Seconds())
+	m.committedOffset.WithLabelValues(strconv.Itoa(p)).Set(float64(off))
+}
+
+// Lag implements Observer.
+func (m *Metrics) Lag(p int, lag int64) { m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag)) }

@@ -1,0 +1,232 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/event"
+)
+
+// Vendor pairs an adapter with its retry policy.
+type Vendor struct {
+	Adapter adapters.Adapter
+	Retrier *adapters.Retrier
+}
+
+// DeadLetterer durably records what could not be done. Publish returns nil
+// only once the record is safe (acks from all in-sync replicas); it retries
+// by itself and fails only when ctx ends.
+type DeadLetterer interface {
+	Publish(ctx context.Context, rec dlq.Record) error
+}
+
+// ErrInterrupted is returned by Process when its context ended before the
+// record was finished; the record's offset must not be committed.
+var ErrInterrupted = errors.New("processing interrupted")
+
+// Outcome of one record, for metrics.
+type Outcome string
+
+const (
+	OutcomeDone         Outcome = "done"
+	OutcomeDeadLettered Outcome = "dead_lettered"
+	OutcomeInvalid      Outcome = "invalid"
+	OutcomeInterrupted  Outcome = "interrupted"
+)
+
+// ProcessObserver hears about finished records, for metrics.
+type ProcessObserver interface {
+	Finished(outcome Outcome, took time.Duration)
+	VendorResult(res adapters.Result)
+}
+
+type nopProcessObserver struct{}
+
+func (nopProcessObserver) Finished(Outcome, time.Duration) {}
+func (nopProcessObserver) VendorResult(adapters.Result)    {}
+
+// Processor carries one record to its end: decode, fan out to every vendor
+// in parallel, dead-letter what failed.
+type Processor struct {
+	vendors  []Vendor
+	dlq      DeadLetterer
+	decode   event.DecodeOptions
+	log      zerolog.Logger
+	observer ProcessObserver
+}
+
+// NewProcessor returns a Processor. o may be nil.
+func NewProcessor(vendors []Vendor, dl DeadLetterer, decode event.DecodeOptions, log zerolog.Logger, o ProcessObserver) *Processor {
+	if o == nil {
+		o = nopProcessObserver{}
+	}
+	return &Processor{vendors: vendors, dlq: dl, decode: decode, log: log, observer: o}
+}
+
+// Decode reads a record into an event. It is cheap, and done on the
+// partition's fetch loop so that events can be ordered by user.
+func (p *Processor) Decode(msg kafka.Message) (*event.UserDeleted, error) {
+	return event.Decode(msg.Key, msg.Value, eventHeaders(msg.Headers), p.decode)
+}
+
+// Process returns nil when msg is finished: every applicable vendor reached
+// a final outcome, or the failures are durably dead-lettered. ev and decErr
+// are what Decode returned for msg. Process returns an error wrapping
+// ErrInterrupted when ctx ended first.
+func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.UserDeleted, decErr error) error {
+	start := time.Now()
+	if decErr != nil {
+		return p.invalid(ctx, msg, decErr, start)
+	}
+
+	vendors := p.selectVendors(msg.Headers)
+	results := make([]adapters.Result, len(vendors))
+	var wg sync.WaitGroup
+	for i, v := range vendors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = v.Retrier.Do(ctx, v.Adapter, ev)
+		}()
+	}
+	wg.Wait()
+
+	var failures []dlq.Failure
+	var first, last time.Time
+	reason := dlq.ReasonRetriesExhausted
+	interrupted := false
+	for _, r := range results {
+		p.observer.VendorResult(r)
+		if r.Outcome.Final() {
+			continue
+		}
+		if r.Interrupted() {
+			interrupted = true
+			continue
+		}
+		failures = append(failures, failureOf(r))
+		if first.IsZero() || (!r.FirstFailure.IsZero() && r.FirstFailure.Before(first)) {
+			first = r.FirstFailure
+		}
+		if r.LastFailure.After(last) {
+			last = r.LastFailure
+		}
+		if !r.Exhausted {
+			reason = dlq.ReasonPermanentError
+		}
+	}
+
+	if interrupted {
+		p.logEvent(zerolog.InfoLevel, msg, ev, results, OutcomeInterrupted, start).Msg("event interrupted; it will be redelivered")
+		p.observer.Finished(OutcomeInterrupted, time.Since(start))
+		return ErrInterrupted
+	}
+	if len(failures) == 0 {
+		p.logEvent(zerolog.InfoLevel, msg, ev, results, OutcomeDone, start).Msg("event done")
+		p.observer.Finished(OutcomeDone, time.Since(start))
+		return nil
+	}
+	rec := dlq.Record{
+		Original: msg, EventID: ev.EventID, Reason: reason, Failures: failures,
+		FirstFailure: first, LastFailure: last,
+	}
+	if err := p.dlq.Publish(ctx, rec); err != nil {
+		p.logEvent(zerolog.WarnLevel, msg, ev, results, OutcomeInterrupted, start).Err(err).Msg("event not finished: dead-letter write abandoned; it will be redelivered")
+		p.observer.Finished(OutcomeInterrupted, time.Since(start))
+		return errors.Join(ErrInterrupted, err)
+	}
+	p.logEvent(zerolog.WarnLevel, msg, ev, results, OutcomeDeadLettered, start).Str("reason", string(reason)).Msg("event dead-lettered")
+	p.observer.Finished(OutcomeDeadLettered, time.Since(start))
+	return nil
+}
+
+// invalid dead-letters a record that could not be decoded.
+func (p *Processor) invalid(ctx context.Context, msg kafka.Message, decErr error, start time.Time) error {
+	// DecodeError's text names fields and sizes, never their values.
+	detail := decErr.Error()
+	rec := dlq.Record{Original: msg, Reason: dlq.ReasonInvalidEvent, Detail: detail}
+	l := p.log.With().Int("partition", msg.Partition).Int64("offset", msg.Offset).Int("bytes", len(msg.Value)).Logger()
+	if err := p.dlq.Publish(ctx, rec); err != nil {
+		l.Warn().Err(err).Msg("invalid event not finished: dead-letter write abandoned; it will be redelivered")
+		p.observer.Finished(OutcomeInterrupted, time.Since(start))
+		return errors.Join(ErrInterrupted, err)
+	}
+	l.Warn().Str("reason", string(dlq.ReasonInvalidEvent)).Str("detail", detail).Msg("invalid event dead-lettered")
+	p.observer.Finished(OutcomeInvalid, time.Since(start))
+	return nil
+}
+
+// selectVendors honours a replay's vendor restriction. Unknown names in it
+// are ignored: a vendor that was removed from the configuration has nothing
+// left to do.
+func (p *Processor) selectVendors(hs []kafka.Header) []Vendor {
+	only := dlq.OnlyVendors(hs)
+	if only == nil {
+		return p.vendors
+	}
+	want := make(map[string]bool, len(only))
+	for _, n := range only {
+		want[n] = true
+	}
+	out := make([]Vendor, 0, len(only))
+	for _, v := range p.vendors {
+		if want[v.Adapter.Name()] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func failureOf(r adapters.Result) dlq.Failure {
+	f := dlq.Failure{Vendor: r.Vendor, Attempts: r.Attempts, Class: adapters.ErrorClass(r.Err).String()}
+	var ae *adapters.Error
+	if errors.As(r.Err, &ae) {
+		f.Status, f.Code, f.Message = ae.Status, ae.Code, ae.Message
+	} else if r.Err != nil {
+		f.Message = r.Err.Error()
+	}
+	return f
+}
+
+// logEvent starts the one line logged per finished event. It names the
+// person only by a fingerprint.
+func (p *Processor) logEvent(level zerolog.Level, msg kafka.Message, ev *event.UserDeleted, results []adapters.Result, o Outcome, start time.Time) *zerolog.Event {
+	vendors := zerolog.Dict()
+	for _, r := range results {
+		d := zerolog.Dict().Str("outcome", r.Outcome.String()).Int("attempts", r.Attempts).Dur("took_ms", r.Duration)
+		var ae *adapters.Error
+		if errors.As(r.Err, &ae) {
+			d = d.Str("class", ae.Class.String()).Int("status", ae.Status)
+			if ae.Code != "" {
+				d = d.Str("code", ae.Code)
+			}
+		}
+		vendors = vendors.Dict(r.Vendor, d)
+	}
+	return p.log.WithLevel(level).
+		Str("event_id", ev.EventID).
+		Str("user", event.Fingerprint(ev.UserID)).
+		Int("partition", msg.Partition).
+		Int64("offset", msg.Offset).
+		Str("outcome", string(o)).
+		Dur("took_ms", time.Since(start)).
+		Dict("vendors", vendors)
+}
+
+func eventHeaders(hs []kafka.Header) []event.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]event.Header, len(hs))
+	for i, h := range hs {
+		out[i] = event.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
+}

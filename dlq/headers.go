@@ -1,0 +1,186 @@
+// Package dlq writes failed deletions to the dead-letter topic, durably,
+// and reads them back. A dead-lettered record keeps the original key, value
+// and headers and adds erasured-* headers that say where it came from, why
+// it failed and at which vendors, so that a replay redoes only those.
+package dlq
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Header names. Every header erasured sets starts with HeaderPrefix.
+const (
+	HeaderPrefix            = "erasured-"
+	HeaderOriginalTopic     = "erasured-original-topic"
+	HeaderOriginalPartition = "erasured-original-partition"
+	HeaderOriginalOffset    = "erasured-original-offset"
+	// HeaderOriginalTimestamp is the original record's timestamp, RFC 3339.
+	HeaderOriginalTimestamp = "erasured-original-timestamp"
+	HeaderEventID           = "erasured-event-id"
+	HeaderReason            = "erasured-reason"
+	// HeaderDetail is a short, personal-data-free explanation.
+	HeaderDetail = "erasured-detail"
+	// HeaderFailedVendors lists the vendors that failed, comma-separated.
+	HeaderFailedVendors = "erasured-failed-vendors"
+	// HeaderVendorPrefix + vendor name holds that vendor's Failure as JSON.
+	HeaderVendorPrefix   = "erasured-vendor-"
+	HeaderFirstFailure   = "erasured-first-failure"
+	HeaderLastFailure    = "erasured-last-failure"
+	HeaderDeadLetteredAt = "erasured-dead-lettered-at"
+	// HeaderReplayCount counts how often the record was replayed. The
+	// daemon carries it from a replayed record into a new dead-letter
+	// record.
+	HeaderReplayCount = "erasured-replay-count"
+	// HeaderOnlyVendors, on a record in the main topic, limits processing
+	// to the listed vendors (comma-separated). Replay sets it.
+	HeaderOnlyVendors = "erasured-only-vendors"
+)
+
+// Reason says why a record was dead-lettered.
+type Reason string
+
+const (
+	// ReasonInvalidEvent: the record could not be decoded or validated.
+	ReasonInvalidEvent Reason = "invalid_event"
+	// ReasonRetriesExhausted: a vendor kept failing in a retryable way
+	// until the retry policy gave up.
+	ReasonRetriesExhausted Reason = "retries_exhausted"
+	// ReasonPermanentError: a vendor refused in a way retries cannot
+	// change (bad request, auth failure, unreadable answer).
+	ReasonPermanentError Reason = "permanent_error"
+)
+
+// Failure is one vendor's failure, as carried in HeaderVendorPrefix+name.
+type Failure struct {
+	Vendor string `json:"-"`
+	// Class is the adapters error class: retryable, permanent, unexpected.
+	Class string `json:"class"`
+	// Status is the last HTTP status, 0 when no answer came.
+	Status int `json:"status,omitempty"`
+	// Code is the vendor's own error code, if any.
+	Code string `json:"code,omitempty"`
+	// Message is a redacted excerpt: never an identifier or a secret.
+	Message  string `json:"message,omitempty"`
+	Attempts int    `json:"attempts"`
+}
+
+// Record is what Publish writes: the original record and the verdict.
+type Record struct {
+	Original kafka.Message
+	EventID  string
+	Reason   Reason
+	Detail   string
+	// Failures lists only the vendors that failed.
+	Failures     []Failure
+	FirstFailure time.Time
+	LastFailure  time.Time
+}
+
+// Message builds the dead-letter message: original key, value and
+// non-erasured headers unchanged, then the erasured-* headers.
+func (r *Record) Message(now time.Time) kafka.Message {
+	o := r.Original
+	hs := make([]kafka.Header, 0, len(o.Headers)+12+len(r.Failures))
+	replays := 0
+	for _, h := range o.Headers {
+		if h.Key == HeaderReplayCount {
+			replays, _ = strconv.Atoi(string(h.Value))
+		}
+		if strings.HasPrefix(h.Key, HeaderPrefix) {
+			continue
+		}
+		hs = append(hs, h)
+	}
+	add := func(k, v string) { hs = append(hs, kafka.Header{Key: k, Value: []byte(v)}) }
+	add(HeaderOriginalTopic, o.Topic)
+	add(HeaderOriginalPartition, strconv.Itoa(o.Partition))
+	add(HeaderOriginalOffset, strconv.FormatInt(o.Offset, 10))
+	if !o.Time.IsZero() {
+		add(HeaderOriginalTimestamp, o.Time.UTC().Format(time.RFC3339Nano))
+	}
+	if r.EventID != "" {
+		add(HeaderEventID, r.EventID)
+	}
+	add(HeaderReason, string(r.Reason))
+	if r.Detail != "" {
+		add(HeaderDetail, r.Detail)
+	}
+	if len(r.Failures) > 0 {
+		fs := append([]Failure(nil), r.Failures...)
+		sort.Slice(fs, func(i, j int) bool { return fs[i].Vendor < fs[j].Vendor })
+		names := make([]string, len(fs))
+		for i, f := range fs {
+			names[i] = f.Vendor
+			b, _ := json.Marshal(f)
+			add(HeaderVendorPrefix+f.Vendor, string(b))
+		}
+		add(HeaderFailedVendors, strings.Join(names, ","))
+	}
+	if !r.FirstFailure.IsZero() {
+		add(HeaderFirstFailure, r.FirstFailure.UTC().Format(time.RFC3339Nano))
+	}
+	if !r.LastFailure.IsZero() {
+		add(HeaderLastFailure, r.LastFailure.UTC().Format(time.RFC3339Nano))
+	}
+	add(HeaderDeadLetteredAt, now.UTC().Format(time.RFC3339Nano))
+	add(HeaderReplayCount, strconv.Itoa(replays))
+	return kafka.Message{Key: o.Key, Value: o.Value, Headers: hs}
+}
+
+// Header returns the value of the last header named key, and whether there
+// was one.
+func Header(hs []kafka.Header, key string) (string, bool) {
+	for i := len(hs) - 1; i >= 0; i-- {
+		if hs[i].Key == key {
+			return string(hs[i].Value), true
+		}
+	}
+	return "", false
+}
+
+// OnlyVendors returns the vendor restriction a replayed record carries, or
+// nil when it carries none (all vendors apply).
+func OnlyVendors(hs []kafka.Header) []string {
+	v, ok := Header(hs, HeaderOnlyVendors)
+	if !ok {
+		return nil
+	}
+	return SplitList(v)
+}
+
+// SplitList splits a comma-separated header value, dropping blanks.
+func SplitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ParseFailures reads the per-vendor failures of a dead-letter message.
+func ParseFailures(hs []kafka.Header) ([]Failure, error) {
+	v, _ := Header(hs, HeaderFailedVendors)
+	var out []Failure
+	for _, name := range SplitList(v) {
+		raw, ok := Header(hs, HeaderVendorPrefix+name)
+		if !ok {
+			return out, fmt.Errorf("header %s%s missing", HeaderVendorPrefix, name)
+		}
+		var f Failure
+		if err := json.Unmarshal([]byte(raw), &f); err != nil {
+			return out, fmt.Errorf("header %s%s: %w", HeaderVendorPrefix, name, err)
+		}
+		f.Vendor = name
+		out = append(out, f)
+	}
+	return out, nil
+}

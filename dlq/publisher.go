@@ -1,0 +1,153 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/erasured/erasured/config"
+)
+
+// Config configures the dead-letter publisher.
+type Config struct {
+	// Topic is the dead-letter topic.
+	Topic string `yaml:"topic"`
+	// WriteTimeout bounds one write attempt.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// RetryInitial and RetryMax bound the waits between failed writes.
+	// A failed write is retried until it succeeds or the caller gives up;
+	// it is never dropped.
+	RetryInitial time.Duration `yaml:"retry_initial"`
+	RetryMax     time.Duration `yaml:"retry_max"`
+}
+
+// SetDefaults fills what configuration left out.
+func (c *Config) SetDefaults() {
+	if c.Topic == "" {
+		c.Topic = "user-deleted.dlq"
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.RetryInitial == 0 {
+		c.RetryInitial = 200 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 10 * time.Second
+	}
+}
+
+// Validate names the first wrong field.
+func (c *Config) Validate() error {
+	switch {
+	case strings.TrimSpace(c.Topic) == "":
+		return config.Invalid("topic", "must be set")
+	case c.WriteTimeout <= 0:
+		return config.Invalid("write_timeout", "must be positive, got %s", c.WriteTimeout)
+	case c.RetryInitial <= 0:
+		return config.Invalid("retry_initial", "must be positive, got %s", c.RetryInitial)
+	case c.RetryMax < c.RetryInitial:
+		return config.Invalid("retry_max", "must be at least retry_initial (%s), got %s", c.RetryInitial, c.RetryMax)
+	}
+	return nil
+}
+
+// Writer is the part of *kafka.Writer the publisher uses.
+type Writer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+	Close() error
+}
+
+// NewWriter returns a kafka-go Writer for the dead-letter topic that waits
+// for every in-sync replica before it reports success, and sends each
+// record without waiting for a batch to fill: a dead-letter write gates an
+// offset commit, so latency matters more than batching.
+func NewWriter(cfg Config, brokers []string, transport kafka.RoundTripper) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Topic:        cfg.Topic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 2 * time.Millisecond,
+		// The publisher retries without end; kafka-go's own attempts only
+		// smooth over a leader change within one write.
+		MaxAttempts:  3,
+		WriteTimeout: cfg.WriteTimeout,
+		Transport:    transport,
+	}
+}
+
+// Observer hears about publishes, for metrics and readiness.
+type Observer interface {
+	Published(reason Reason)
+	WriteFailed(err error)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Published(Reason)  {}
+func (nopObserver) WriteFailed(error) {}
+
+// Publisher writes dead-letter records synchronously.
+type Publisher struct {
+	cfg      Config
+	w        Writer
+	log      zerolog.Logger
+	observer Observer
+	now      func() time.Time
+}
+
+// NewPublisher returns a Publisher writing with w.
+func NewPublisher(cfg Config, w Writer, log zerolog.Logger, o Observer) *Publisher {
+	if o == nil {
+		o = nopObserver{}
+	}
+	return &Publisher{cfg: cfg, w: w, log: log, observer: o, now: time.Now}
+}
+
+// Publish writes rec and returns once the broker has acknowledged it from
+// all in-sync replicas. A failed write is retried with backoff until it
+// succeeds or ctx ends; then Publish returns an error and the caller must
+// not commit the record's offset.
+func (p *Publisher) Publish(ctx context.Context, rec Record) error {
+	msg := rec.Message(p.now())
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = p.cfg.RetryInitial
+	b.MaxInterval = p.cfg.RetryMax
+	b.MaxElapsedTime = 0 // never give up on our own: dropping is not an option
+	attempt := 0
+	op := func() error {
+		attempt++
+		wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
+		defer cancel()
+		err := p.w.WriteMessages(wctx, msg)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return backoff.Permanent(ctx.Err())
+		}
+		p.observer.WriteFailed(err)
+		p.log.Warn().Err(err).Str("topic", p.cfg.Topic).Int("attempt", attempt).
+			Str("event_id", rec.EventID).Str("reason", string(rec.Reason)).
+			Msg("dead-letter write failed; retrying, offset not committed")
+		return err
+	}
+	if err := backoff.Retry(op, backoff.WithContext(b, ctx)); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("dead-letter write abandoned after %d attempts: %w", attempt, err)
+		}
+		return fmt.Errorf("dead-letter write: %w", err)
+	}
+	p.observer.Published(rec.Reason)
+	return nil
+}
+
+// Close closes the writer.
+func (p *Publisher) Close() error { return p.w.Close() }

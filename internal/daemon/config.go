@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"os"
+	"strings"
+	"time"
+
+	"github.com/erasured/erasured/adapters/clevertap"
+	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/plivo"
+	"github.com/erasured/erasured/adapters/webex"
+	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/consumer"
+	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/event"
+)
+
+// LoadConfig reads the YAML file at path (or $ERASURED_CONFIG when path is
+// empty; no file at all is fine when env sets everything), then ERASURED_*
+// environment overrides, fills defaults and validates. Errors wrap
+// config.ErrInvalid and name the field. environ may be nil (os.Environ).
+func LoadConfig(path string, environ func() []string) (*Config, error) {
+	if environ == nil {
+		environ = os.Environ
+	}
+	if path == "" {
+		for _, kv := range environ() {
+			if v, ok := strings.CutPrefix(kv, "ERASURED_CONFIG="); ok {
+				path = v
+			}
+		}
+	}
+	cfg := &Config{}
+	if err := config.Load(path, cfg, config.Options{EnvPrefix: EnvPrefix, Environ: environ}); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// EnvPrefix prefixes every environment override: ERASURED_KAFKA_BROKERS,
+// ERASURED_VENDORS_PLIVO_AUTH_TOKEN (or ..._FILE), and so on.
+const EnvPrefix = "ERASURED"
+
+// Config is the daemon's whole configuration. Each section belongs to the
+// package that uses it; this struct only places them in the YAML file.
+type Config struct {
+	Kafka      consumer.Config `yaml:"kafka"`
+	DeadLetter dlq.Config      `yaml:"dead_letter"`
+	Event      EventConfig     `yaml:"event"`
+	Vendors    VendorsConfig   `yaml:"vendors"`
+	Log        LogConfig       `yaml:"log"`
+	HTTP       HTTPConfig      `yaml:"http"`
+	// ShutdownTimeout bounds a graceful stop; keep the pod's
+	// terminationGracePeriodSeconds above it.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// EventConfig bounds what events are accepted.
+type EventConfig struct {
+	// MaxBytes is the largest event accepted; larger ones are
+	// dead-lettered as oversized.
+	MaxBytes int `yaml:"max_bytes"`
+	// AcceptedTypes are the CloudEvents types accepted.
+	AcceptedTypes []string `yaml:"accepted_types"`
+}
+
+// VendorsConfig has one section per vendor; a vendor is called only when
+// enabled.
+type VendorsConfig struct {
+	Plivo     plivo.Config     `yaml:"plivo"`
+	Webex     webex.Config     `yaml:"webex"`
+	Exotel    exotel.Config    `yaml:"exotel"`
+	CleverTap clevertap.Config `yaml:"clevertap"`
+	// MaxConnsPerVendor bounds concurrent connections to one vendor.
+	MaxConnsPerVendor int `yaml:"max_conns_per_vendor"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	// Level is trace, debug, info, warn or error.
+	Level string `yaml:"level"`
+}
+
+// HTTPConfig configures the metrics and health endpoint.
+type HTTPConfig struct {
+	// Listen is the address of /metrics, /healthz and /readyz.
+	Listen string `yaml:"listen"`
+}
+
+// SetDefaults fills every section's defaults.
+func (c *Config) SetDefaults() {
+	c.Kafka.SetDefaults()
+	c.DeadLetter.SetDefaults()
+	if c.Event.MaxBytes == 0 {
+		c.Event.MaxBytes = event.DefaultMaxBytes
+	}
+	c.Vendors.Plivo.SetDefaults()
+	c.Vendors.Webex.SetDefaults()
+	c.Vendors.Exotel.SetDefaults()
+	c.Vendors.CleverTap.SetDefaults()
+	if c.Vendors.MaxConnsPerVendor == 0 {
+		c.Vendors.MaxConnsPerVendor = 64
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = ":9090"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+}
+
+// Validate checks every section, naming fields by their YAML path.
+func (c *Config) Validate() error {
+	if err := config.Nest("kafka", c.Kafka.Validate()); err != nil {
+		return err
+	}
+	if err := config.Nest("dead_letter", c.DeadLetter.Validate()); err != nil {
+		return err
+	}
+	if c.DeadLetter.Topic == c.Kafka.Topic {
+		return config.Invalid("dead_letter.topic", "must differ from kafka.topic (%q)", c.Kafka.Topic)
+	}
+	if c.Event.MaxBytes < 256 || c.Event.MaxBytes > 1<<20 {
+		return config.Invalid("event.max_bytes", "must be in [256, 1048576], got %d", c.Event.MaxBytes)
+	}
+	enabled := 0
+	for _, v := range []struct {
+		name    string
+		enabled bool
+		section config.Validator
+	}{
+		{"plivo", c.Vendors.Plivo.Enabled, &c.Vendors.Plivo},
+		{"webex", c.Vendors.Webex.Enabled, &c.Vendors.Webex},
+		{"exotel", c.Vendors.Exotel.Enabled, &c.Vendors.Exotel},
+		{"clevertap", c.Vendors.CleverTap.Enabled, &c.Vendors.CleverTap},
+	} {
+		if !v.enabled {
+			continue
+		}
+		enabled++
+		if err := config.Nest("vendors."+v.name, v.section.Validate()); err != nil {
+			return err
+		}
+	}
+	if enabled == 0 {
+		return config.Invalid("vendors", "no vendor is enabled; set vendors.<name>.enabled: true for at least one")
+	}
+	if c.Vendors.MaxConnsPerVendor < 1 {
+		return config.Invalid("vendors.max_conns_per_vendor", "must be at least 1, got %d", c.Vendors.MaxConnsPerVendor)
+	}
+	switch c.Log.Level {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		return config.Invalid("log.level", "must be trace, debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.ShutdownTimeout <= c.Kafka.DrainTimeout {
+		return config.Invalid("shutdown_timeout", "must exceed kafka.drain_timeout (%s) to leave time to commit, got %s", c.Kafka.DrainTimeout, c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// DecodeOptions returns the event decoder's bounds.
+func (c *Config) DecodeOptions() event.DecodeOptions {
+	return event.DecodeOptions{MaxBytes: c.Event.MaxBytes, AcceptedTypes: c.Event.AcceptedTypes}
+}

@@ -1,0 +1,208 @@
+// Package devstack runs erasured's world in one process: an in-process
+// Kafka (kfake) and one sandbox per vendor, with credentials only they
+// know, plus sample events. `erasured dev`, the integration tests and the
+// benchmark use it.
+package devstack
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/clevertap"
+	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/plivo"
+	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/adapters/webex"
+	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/event"
+	"github.com/erasured/erasured/internal/daemon"
+)
+
+// Stack is a Kafka (in-process unless Options.Brokers names one) plus one
+// sandbox per vendor, with credentials that only they know.
+type Stack struct {
+	// Cluster is the in-process Kafka, nil when Options.Brokers was set.
+	Cluster   *kfake.Cluster
+	Brokers   []string
+	Plivo     *plivo.Sandbox
+	Webex     *webex.Sandbox
+	Exotel    *exotel.Sandbox
+	CleverTap *clevertap.Sandbox
+	// URLs maps vendor name to its sandbox's base URL.
+	URLs    map[string]string
+	servers []*http.Server
+}
+
+const (
+	Topic    = "user-deleted"
+	DLQTopic = "user-deleted.dlq"
+	// PrimaryProfile is the Plivo account's primary profile: Plivo
+	// refuses to delete it, so events naming it are dead-lettered, which
+	// shows the dead-letter path in the dev stack.
+	PrimaryProfile = "00000000-0000-4000-8000-000000000001"
+)
+
+// Options shape a Stack.
+type Options struct {
+	// Partitions of the user-deleted topic in the in-process Kafka.
+	Partitions int32
+	// KafkaPort pins the in-process Kafka's port; 0 picks a free one.
+	KafkaPort int
+	// Brokers, when set, uses that Kafka instead of starting one; the
+	// topics must exist.
+	Brokers []string
+	// Knobs per vendor name; a missing vendor gets the dev defaults
+	// (DevKnobs).
+	Knobs map[string]sandbox.Knobs
+}
+
+// DevKnobs are the `erasured dev` defaults: Plivo healthy and fast, Webex
+// throttled, Exotel failing now and then, CleverTap slow.
+func DevKnobs() map[string]sandbox.Knobs {
+	return map[string]sandbox.Knobs{
+		plivo.Name:     {Latency: 5 * time.Millisecond, Jitter: 10 * time.Millisecond},
+		webex.Name:     {Latency: 10 * time.Millisecond, ThrottleRPS: 15},
+		exotel.Name:    {Latency: 15 * time.Millisecond, FailureRate: 0.15},
+		clevertap.Name: {Latency: 40 * time.Millisecond, Jitter: 40 * time.Millisecond},
+	}
+}
+
+// Start starts the stack.
+func Start(o Options) (*Stack, error) {
+	if o.Partitions <= 0 {
+		o.Partitions = 8
+	}
+	s := &Stack{Brokers: o.Brokers, URLs: map[string]string{}}
+	if len(o.Brokers) == 0 {
+		opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(o.Partitions, Topic), kfake.SeedTopics(1, DLQTopic)}
+		if o.KafkaPort > 0 {
+			opts = append(opts, kfake.Ports(o.KafkaPort))
+		}
+		cluster, err := kfake.NewCluster(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("starting in-process Kafka: %w", err)
+		}
+		s.Cluster, s.Brokers = cluster, cluster.ListenAddrs()
+	}
+	knobs := DevKnobs()
+	for k, v := range o.Knobs {
+		knobs[k] = v
+	}
+	s.Plivo = plivo.NewSandbox("MADEVACCOUNT0000000", "dev-plivo-token", knobs[plivo.Name])
+	s.Plivo.PrimaryProfile = PrimaryProfile
+	s.Webex = webex.NewSandbox("dev-webex-token", knobs[webex.Name])
+	s.Exotel = exotel.NewSandbox("devaccount1", "dev-exotel-key", "dev-exotel-token", knobs[exotel.Name])
+	s.CleverTap = clevertap.NewSandbox("DEV-ACCOUNT-ID", "dev-clevertap-passcode", knobs[clevertap.Name])
+	for name, h := range map[string]http.Handler{plivo.Name: s.Plivo, webex.Name: s.Webex, exotel.Name: s.Exotel, clevertap.Name: s.CleverTap} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sandbox %s: %w", name, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		s.servers = append(s.servers, srv)
+		s.URLs[name] = "http://" + ln.Addr().String()
+		go func() { _ = srv.Serve(ln) }()
+	}
+	return s, nil
+}
+
+// Close stops the sandboxes and the in-process Kafka.
+func (s *Stack) Close() {
+	for _, srv := range s.servers {
+		_ = srv.Close()
+	}
+	if s.Cluster != nil {
+		s.Cluster.Close()
+	}
+}
+
+// Ledgers returns each vendor's ledger by vendor name.
+func (s *Stack) Ledgers() map[string]*sandbox.Ledger {
+	return map[string]*sandbox.Ledger{
+		plivo.Name: s.Plivo.Ledger, webex.Name: s.Webex.Ledger,
+		exotel.Name: s.Exotel.Ledger, clevertap.Name: s.CleverTap.Ledger,
+	}
+}
+
+// Config returns a daemon configuration pointing at the stack, with short
+// retry budgets so that dead-letters show up within a minute.
+func (s *Stack) Config() *daemon.Config {
+	cfg := &daemon.Config{}
+	cfg.Kafka.Brokers = s.Brokers
+	cfg.Kafka.Topic = Topic
+	cfg.Kafka.GroupID = "erasured-dev"
+	cfg.Kafka.HeartbeatInterval = time.Second
+	cfg.Kafka.SessionTimeout = 10 * time.Second
+	cfg.Kafka.RebalanceTimeout = 10 * time.Second
+	cfg.Kafka.DrainTimeout = 5 * time.Second
+	cfg.DeadLetter.Topic = DLQTopic
+	cfg.ShutdownTimeout = 15 * time.Second
+	retry := adapters.RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 20 * time.Second, RequestTimeout: 2 * time.Second}
+
+	v := &cfg.Vendors
+	v.Plivo = plivo.Config{Enabled: true, BaseURL: s.URLs["plivo"], AuthID: s.Plivo.AuthID, AuthToken: config.NewSecret(s.Plivo.AuthToken), Retry: retry}
+	v.Webex = webex.Config{Enabled: true, BaseURL: s.URLs["webex"], Token: config.NewSecret("dev-webex-token"), EventIDParam: "exparam1", Retry: retry}
+	v.Exotel = exotel.Config{Enabled: true, BaseURL: s.URLs["exotel"], AccountSID: "devaccount1", APIKey: "dev-exotel-key", APIToken: config.NewSecret("dev-exotel-token"), Retry: retry}
+	v.CleverTap = clevertap.Config{Enabled: true, BaseURL: s.URLs["clevertap"], AccountID: "DEV-ACCOUNT-ID", Passcode: config.NewSecret("dev-clevertap-passcode"), Retry: retry}
+	cfg.SetDefaults()
+	return cfg
+}
+
+// SampleEvent returns the n-th sample record. Every 40th is poison, every
+// 25th names Plivo's primary profile; users repeat so that per-user order
+// matters.
+func SampleEvent(n int) (key, value []byte) {
+	user := fmt.Sprintf("user-%06d", n%997)
+	switch {
+	case n%40 == 0:
+		poison := [][]byte{
+			[]byte(`{"event_id": "broken`),
+			[]byte(`{"event_id":"` + randomHex(8) + `","occurred_at":"2026-11-27T10:00:00Z"}`),
+			[]byte(`{"event_id":"big","user_id":"x","occurred_at":"2026-11-27T10:00:00Z","pad":"` + strings.Repeat("x", 70<<10) + `"}`),
+		}
+		return []byte(user), poison[(n/40)%len(poison)]
+	}
+	ev := &event.UserDeleted{
+		EventID:    "evt-" + randomHex(8),
+		UserID:     user,
+		OccurredAt: time.Now().UTC().Truncate(time.Millisecond),
+		Identifiers: map[string]string{
+			"plivo_profile_uuid": uuid(),
+			"webex_key":          fmt.Sprintf("91%08d", n),
+			"exotel_contact_sid": randomHex(16),
+			"clevertap_identity": user,
+		},
+	}
+	if n%25 == 0 {
+		ev.Identifiers["plivo_profile_uuid"] = PrimaryProfile
+	}
+	b, err := event.Encode(ev)
+	if err != nil {
+		panic(err) // a sample event that does not encode is a bug in this file
+	}
+	return []byte(user), b
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func uuid() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
