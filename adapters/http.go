@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -20,6 +21,10 @@ const MaxResponseBytes = 64 << 10
 
 // MaxExcerpt bounds the body excerpt carried in an Error.
 const MaxExcerpt = 200
+
+// MaxRetryAfter caps the wait a vendor may ask for, in either Retry-After
+// form, so a garbled or hostile header cannot park an event for years.
+const MaxRetryAfter = 24 * time.Hour
 
 // Response is a vendor's answer, read in full (up to MaxResponseBytes).
 type Response struct {
@@ -34,8 +39,19 @@ type Response struct {
 // as the context's error, unwrapped, so a shutdown is never mistaken for a
 // vendor failure. redact lists values (secrets, identifiers) that must not
 // appear in any error text.
+//
+// Redirects are never followed, whatever client's policy: after a 301, 302
+// or 303 net/http repeats a DELETE or POST as a GET, whose 200 would read
+// as a deletion, and it forwards custom credential headers (such as
+// X-CleverTap-Passcode) to the new host. The 3xx itself is returned, and
+// StatusError calls it unexpected.
 func Send(ctx context.Context, client *http.Client, req *http.Request, vendor string, redact ...string) (*Response, error) {
-	resp, err := client.Do(req.WithContext(ctx))
+	if client == nil {
+		client = http.DefaultClient
+	}
+	noRedirect := *client
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noRedirect.Do(req.WithContext(ctx))
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
@@ -78,13 +94,15 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	// A number too large for int64 is still a number: ParseInt then
+	// returns the extreme of the sign with ErrRange, which the cap (or the
+	// negative check) handles.
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		if secs < 0 {
 			return 0, false
 		}
-		const maxSecs = int64(24 * time.Hour / time.Second)
-		if secs > maxSecs {
-			secs = maxSecs
+		if secs > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter, true
 		}
 		return time.Duration(secs) * time.Second, true
 	}
@@ -93,8 +111,11 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	d := t.Sub(now)
-	if d < 0 {
+	switch {
+	case d < 0:
 		d = 0
+	case d > MaxRetryAfter:
+		d = MaxRetryAfter
 	}
 	return d, true
 }
@@ -116,24 +137,24 @@ func Redact(s string, values ...string) string {
 }
 
 // Excerpt returns a short, printable, redacted piece of a body for an error
-// message: at most MaxExcerpt bytes, valid UTF-8, control characters
-// replaced, the given values redacted.
+// message: at most MaxExcerpt bytes of the body (then "…" when cut), valid
+// UTF-8, control, format and line-separator characters replaced by spaces
+// so a vendor's answer cannot forge log lines, the given values redacted.
 func Excerpt(body []byte, redact ...string) string {
 	s := Redact(string(body), redact...)
 	var b strings.Builder
 	for i, r := range s {
-		if b.Len() >= MaxExcerpt {
+		switch {
+		case r == utf8.RuneError && isInvalidAt(s, i):
+			r = '?'
+		case unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp):
+			r = ' '
+		}
+		if b.Len()+utf8.RuneLen(r) > MaxExcerpt {
 			b.WriteString("…")
 			break
 		}
-		switch {
-		case r == utf8.RuneError && isInvalidAt(s, i):
-			b.WriteRune('?')
-		case r < 0x20 || r == 0x7f:
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(r)
-		}
+		b.WriteRune(r)
 	}
 	return strings.TrimSpace(b.String())
 }
@@ -150,10 +171,10 @@ func isInvalidAt(s string, i int) bool {
 func StatusError(vendor string, r *Response, code, message string) *Error {
 	e := &Error{Vendor: vendor, Status: r.Status, Code: code, Message: message}
 	switch {
-	case r.Status == http.StatusTooManyRequests || r.Status == http.StatusRequestTimeout || r.Status >= 500:
+	case r.Status == http.StatusTooManyRequests || r.Status == http.StatusRequestTimeout || (r.Status >= 500 && r.Status <= 599):
 		e.Class = ClassRetryable
 		e.RetryAfter = r.RetryAfter(time.Now())
-	case r.Status >= 400:
+	case r.Status >= 400 && r.Status <= 499:
 		e.Class = ClassPermanent
 	default:
 		e.Class = ClassUnexpected
@@ -168,25 +189,55 @@ func Unexpected(vendor string, r *Response, what string, redact ...string) *Erro
 		Vendor:  vendor,
 		Class:   ClassUnexpected,
 		Status:  r.Status,
-		Message: fmt.Sprintf("%s: %q", what, Excerpt(r.Body, redact...)),
+		Message: what + ": " + Excerpt(r.Body, redact...),
 	}
 }
 
 // ValidateBaseURL checks a vendor base URL: absolute http(s), a host, no
-// query or fragment.
+// credentials, query or fragment. Its errors never echo credentials a
+// mistaken URL might carry.
 func ValidateBaseURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
+		// *url.Error quotes the whole input, user:password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("not a URL: %w", err)
+	}
+	if u.User != nil {
+		return fmt.Errorf("must not carry credentials (%q); configure them in the vendor's auth fields", u.Redacted())
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
 		return fmt.Errorf("must be an http or https URL, got %q", s)
 	}
-	if u.Host == "" {
+	if u.Hostname() == "" {
 		return fmt.Errorf("must name a host, got %q", s)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return fmt.Errorf("must not carry a query or fragment, got %q", s)
 	}
 	return nil
+}
+
+// NewHTTPClient returns a client for one vendor. Each vendor gets its own
+// transport so that one slow vendor's connections never queue another's,
+// and the idle pool is sized for the consumer's concurrency: without that,
+// Go keeps 2 idle connections per host and every burst reconnects (and
+// re-handshakes TLS). Timeouts per attempt come from the retry policy's
+// context, not from the client.
+func NewHTTPClient(maxConnsPerHost int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = maxConnsPerHost
+	t.MaxIdleConnsPerHost = maxConnsPerHost
+	t.MaxConnsPerHost = maxConnsPerHost
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{
+		Transport: t,
+		// A delete API that redirects is misconfigured (wrong region or
+		// scheme); following it could replay the request and its
+		// credentials to another host.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }

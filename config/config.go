@@ -108,11 +108,20 @@ func Load(path string, dst any, opts Options) error {
 	return nil
 }
 
-// Decode reads one YAML document strictly into dst.
+// MaxFileBytes bounds a configuration file.
+const MaxFileBytes = 4 << 20
+
+// Decode reads one YAML document strictly into dst. An empty document, or
+// one holding only comments, leaves dst as it was.
 func Decode(r io.Reader, dst any) error {
-	b, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	b, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
 	if err != nil {
 		return err
+	}
+	if len(b) > MaxFileBytes {
+		// A longer file cut at a line boundary would parse and silently
+		// lose its tail.
+		return fmt.Errorf("configuration is larger than %d bytes", MaxFileBytes)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
@@ -120,6 +129,10 @@ func Decode(r io.Reader, dst any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(dst); err != nil {
+		if errors.Is(err, io.EOF) {
+			// Comments only: no document at all.
+			return nil
+		}
 		return err
 	}
 	return nil

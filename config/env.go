@@ -41,7 +41,10 @@ func applyStruct(v reflect.Value, envPrefix, path string, env map[string]string)
 	applied := false
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() {
+		// An embedded struct of unexported type still has exported,
+		// settable fields, and yaml decodes them (with ,inline); so must
+		// the environment.
+		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
 			continue
 		}
 		name, inline := yamlName(f)
@@ -67,7 +70,7 @@ func applyValue(fv reflect.Value, name, path string, env map[string]string) (boo
 	switch {
 	case fv.Type() == secretType:
 		if val, ok := env[name]; ok {
-			fv.Set(reflect.ValueOf(Secret{v: &secretValue{value: val, source: "env " + name}}))
+			fv.Set(reflect.ValueOf(newSecret(val, "env "+name)))
 			return true, nil
 		}
 		if p, ok := env[name+"_FILE"]; ok {
@@ -82,13 +85,21 @@ func applyValue(fv reflect.Value, name, path string, env map[string]string) (boo
 	case fv.Kind() == reflect.Struct:
 		return applyStruct(fv, name, path, env)
 	case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct:
-		if fv.IsNil() {
-			if !anyWithPrefix(env, name+"_") {
-				return false, nil
-			}
-			fv.Set(reflect.New(fv.Type().Elem()))
+		if !fv.IsNil() {
+			return applyStruct(fv.Elem(), name, path, env)
 		}
-		return applyStruct(fv.Elem(), name, path, env)
+		if !anyWithPrefix(env, name+"_") {
+			return false, nil
+		}
+		// Allocate only if a variable really lands below: a nil section
+		// often means "absent", and a look-alike name (PREFIX_PLIVO_X for
+		// a sibling field plivo_x) must not conjure it up.
+		nv := reflect.New(fv.Type().Elem())
+		ok, err := applyStruct(nv.Elem(), name, path, env)
+		if ok && err == nil {
+			fv.Set(nv)
+		}
+		return ok, err
 	}
 	val, ok := env[name]
 	if !ok {

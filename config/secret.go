@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -11,6 +12,9 @@ import (
 
 // Redacted is what a Secret prints as, wherever it is printed.
 const Redacted = "[redacted]"
+
+// MaxSecretBytes bounds a secret file.
+const MaxSecretBytes = 64 << 10
 
 // Secret holds a credential. It prints, marshals and logs as "[redacted]";
 // only Reveal gives the value, and only an adapter building a request should
@@ -24,19 +28,27 @@ const Redacted = "[redacted]"
 // An environment override (see Load) may also set it, as NAME=value or
 // NAME_FILE=/path.
 type Secret struct {
-	// A pointer, so that even fmt's %+v of a struct holding a Secret in an
-	// unexported field prints an address, not the value.
+	// A pointer, so that fmt's %+v of a struct holding a Secret in an
+	// unexported field, where fmt cannot call String, prints an address.
 	v *secretValue
 }
 
 type secretValue struct {
-	value  string
+	// The value is captured by a closure rather than held in a field:
+	// fmt cannot call methods through an unexported field, and a verb it
+	// deems wrong for a pointer (%s, %q) dumps the pointee's fields, but a
+	// func prints as an address whatever the verb.
+	value  func() string
 	source string // "env NAME", "file PATH", "literal"
+}
+
+func newSecret(v, source string) Secret {
+	return Secret{v: &secretValue{value: func() string { return v }, source: source}}
 }
 
 // NewSecret returns a Secret holding v. Used by tests and the dev stack.
 func NewSecret(v string) Secret {
-	return Secret{v: &secretValue{value: v, source: "literal"}}
+	return newSecret(v, "literal")
 }
 
 // SecretFromEnv reads the named environment variable.
@@ -45,20 +57,30 @@ func SecretFromEnv(name string) (Secret, error) {
 	if !ok {
 		return Secret{}, fmt.Errorf("environment variable %s is not set", name)
 	}
-	return Secret{v: &secretValue{value: v, source: "env " + name}}, nil
+	return newSecret(v, "env "+name), nil
 }
 
 // SecretFromFile reads a file, such as a mounted Kubernetes secret. One
 // trailing newline is dropped, as editors and `kubectl create secret
 // --from-file` tend to leave one.
 func SecretFromFile(path string) (Secret, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		// The error names the path, never contents.
 		return Secret{}, fmt.Errorf("reading secret file: %w", err)
 	}
+	defer f.Close()
+	// Bounded: a path mistyped as /dev/zero or a log file must fail, not
+	// exhaust memory.
+	b, err := io.ReadAll(io.LimitReader(f, MaxSecretBytes+1))
+	if err != nil {
+		return Secret{}, fmt.Errorf("reading secret file: %w", err)
+	}
+	if len(b) > MaxSecretBytes {
+		return Secret{}, fmt.Errorf("reading secret file %s: larger than %d bytes", path, MaxSecretBytes)
+	}
 	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	return Secret{v: &secretValue{value: v, source: "file " + path}}, nil
+	return newSecret(v, "file "+path), nil
 }
 
 // Reveal returns the value.
@@ -66,7 +88,7 @@ func (s Secret) Reveal() string {
 	if s.v == nil {
 		return ""
 	}
-	return s.v.value
+	return s.v.value()
 }
 
 // IsSet reports whether the secret has a non-empty value.

@@ -53,6 +53,11 @@ func (c *Config) Validate() error {
 	if err := adapters.ValidateBaseURL(c.BaseURL); err != nil {
 		return config.Invalid("base_url", "%v", err)
 	}
+	// A path would be prepended to Plivo's, and the wrong route's 404
+	// would read as "profile already absent" for every event.
+	if u, _ := url.Parse(c.BaseURL); u.Path != "" && u.Path != "/" {
+		return config.Invalid("base_url", "must be scheme and host only, without a path, got %q", c.BaseURL)
+	}
 	if strings.TrimSpace(c.AuthID) == "" {
 		return config.Invalid("auth_id", "must be set")
 	}
@@ -85,6 +90,11 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if id == "" {
 		return adapters.NotApplicable, nil
 	}
+	if id == "." || id == ".." {
+		// PathEscape leaves dot segments alone, and any proxy or server
+		// that normalises paths would turn them into another resource.
+		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: "profile identifier is a dot path segment"}
+	}
 	u := strings.TrimRight(a.cfg.BaseURL, "/") +
 		"/v1/Account/" + url.PathEscape(a.cfg.AuthID) +
 		"/Profile/" + url.PathEscape(id) + "/"
@@ -108,11 +118,24 @@ type apiError struct {
 
 // Classify reads a Plivo answer. redact lists values that must not appear
 // in errors.
+//
+// A 200 or 404 counts only with a JSON object body, Plivo's shape: the same
+// status in HTML or plain text comes from something else (a proxy, a wrong
+// host), and reading it as "deleted" or "already absent" would drop a
+// deletion silently.
 func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, error) {
-	switch {
-	case resp.Status == http.StatusOK || resp.Status == http.StatusNoContent:
+	switch resp.Status {
+	case http.StatusNoContent:
 		return adapters.Deleted, nil
-	case resp.Status == http.StatusNotFound:
+	case http.StatusOK:
+		if !isJSONObject(resp.Body) {
+			return adapters.Failed, adapters.Unexpected(Name, resp, "200 without Plivo's JSON body", redact...)
+		}
+		return adapters.Deleted, nil
+	case http.StatusNotFound:
+		if !isJSONObject(resp.Body) {
+			return adapters.Failed, adapters.Unexpected(Name, resp, "404 without Plivo's JSON body", redact...)
+		}
 		return adapters.AlreadyAbsent, nil
 	}
 	var body apiError
@@ -126,4 +149,9 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 	}
 	e := adapters.StatusError(Name, resp, "", msg)
 	return adapters.Failed, e
+}
+
+func isJSONObject(b []byte) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(b, &m) == nil && m != nil
 }

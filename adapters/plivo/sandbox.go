@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -49,8 +50,16 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 		return
 	}
+	// Segments were split escaped, so an escaped "/" stays inside its
+	// segment; only now are they read as values.
+	pathAuthID, err1 := url.PathUnescape(parts[0])
+	id, err2 := url.PathUnescape(parts[2])
+	if err1 != nil || err2 != nil {
+		writeError(w, http.StatusNotFound, "not found")
+		return
+	}
 	user, pass, hasAuth := r.BasicAuth()
-	if !hasAuth || user != s.AuthID || pass != s.AuthToken || parts[0] != s.AuthID {
+	if !hasAuth || user != s.AuthID || pass != s.AuthToken || pathAuthID != s.AuthID {
 		writeError(w, http.StatusUnauthorized, "authentication credentials invalid")
 		return
 	}
@@ -59,7 +68,6 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
-	id := parts[2]
 	s.Ledger.Called(id)
 
 	switch f := s.Chaos.Decide(r.Context()); f.Kind {
