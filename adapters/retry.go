@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/event"
@@ -139,6 +140,7 @@ type Retrier struct {
 	cfg      RetryConfig
 	observer Observer
 	timer    backoff.Timer
+	limit    *semaphore.Weighted
 }
 
 // RetrierOption adjusts a Retrier.
@@ -149,6 +151,19 @@ func WithObserver(o Observer) RetrierOption { return func(r *Retrier) { r.observ
 
 // WithTimer replaces the wait timer, for tests.
 func WithTimer(t backoff.Timer) RetrierOption { return func(r *Retrier) { r.timer = t } }
+
+// WithConcurrency caps the requests in flight to the vendor at n, shared
+// by every event the Retrier serves. The wait for a slot is not part of an
+// attempt's RequestTimeout: without the cap, hundreds of in-flight events
+// queue inside the HTTP transport for a connection and time out there,
+// which looks like a failing vendor and only adds retries.
+func WithConcurrency(n int) RetrierOption {
+	return func(r *Retrier) {
+		if n > 0 {
+			r.limit = semaphore.NewWeighted(int64(n))
+		}
+	}
+}
 
 // NewRetrier returns a Retrier for cfg, which must be valid.
 func NewRetrier(cfg RetryConfig, opts ...RetrierOption) *Retrier {
@@ -179,6 +194,12 @@ func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Resu
 	b := backoff.WithContext(backoff.WithMaxRetries(ra, uint64(r.cfg.MaxAttempts-1)), ctx)
 
 	op := func() error {
+		if r.limit != nil {
+			if err := r.limit.Acquire(ctx, 1); err != nil {
+				return backoff.Permanent(ctx.Err())
+			}
+			defer r.limit.Release(1)
+		}
 		res.Attempts++
 		actx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
 		t0 := time.Now()

@@ -44,9 +44,13 @@ type Config struct {
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`
 	// FetchMaxBytes bounds one fetch; FetchMaxWait bounds how long a fetch
-	// waits for data.
+	// waits for data when there is none (it returns at once when there is).
 	FetchMaxBytes int           `yaml:"fetch_max_bytes"`
 	FetchMaxWait  time.Duration `yaml:"fetch_max_wait"`
+	// RequestTimeout bounds group-coordination requests (join, sync,
+	// heartbeat, offset commit). A heartbeat that times out ends the
+	// generation, so it must outlast a busy broker's slowest answer.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
 }
 
 // SetDefaults fills what configuration left out.
@@ -82,7 +86,16 @@ func (c *Config) SetDefaults() {
 		c.FetchMaxBytes = 10 << 20
 	}
 	if c.FetchMaxWait == 0 {
-		c.FetchMaxWait = 500 * time.Millisecond
+		// kafka-go asks the broker to wait FetchMaxWait minus up to 1s of
+		// allowance for the round trip, and times the read out at
+		// FetchMaxWait. Below a second the allowance shrinks to a quarter,
+		// and a busy broker that answers an empty fetch a little late
+		// breaks the connection. A fetch returns as soon as a record
+		// arrives, so a long wait costs no latency.
+		c.FetchMaxWait = 3 * time.Second
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 10 * time.Second
 	}
 }
 
@@ -103,6 +116,10 @@ func (c *Config) Validate() error {
 		return config.Invalid("commit_interval", "must be positive, got %s", c.CommitInterval)
 	case c.DrainTimeout <= 0:
 		return config.Invalid("drain_timeout", "must be positive, got %s", c.DrainTimeout)
+	case c.SessionTimeout <= 0:
+		return config.Invalid("session_timeout", "must be positive, got %s", c.SessionTimeout)
+	case c.RebalanceTimeout <= 0:
+		return config.Invalid("rebalance_timeout", "must be positive, got %s", c.RebalanceTimeout)
 	case c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.SessionTimeout:
 		return config.Invalid("heartbeat_interval", "must be positive and below session_timeout (%s), got %s", c.SessionTimeout, c.HeartbeatInterval)
 	case c.DrainTimeout >= c.RebalanceTimeout:
@@ -113,6 +130,8 @@ func (c *Config) Validate() error {
 		return config.Invalid("fetch_max_bytes", "must be at least 1024, got %d", c.FetchMaxBytes)
 	case c.FetchMaxWait <= 0:
 		return config.Invalid("fetch_max_wait", "must be positive, got %s", c.FetchMaxWait)
+	case c.RequestTimeout <= 0:
+		return config.Invalid("request_timeout", "must be positive, got %s", c.RequestTimeout)
 	}
 	for i, b := range c.Brokers {
 		if !strings.Contains(b, ":") {
@@ -175,6 +194,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		SessionTimeout:    c.cfg.SessionTimeout,
 		RebalanceTimeout:  c.cfg.RebalanceTimeout,
 		JoinGroupBackoff:  time.Second,
+		Timeout:           c.cfg.RequestTimeout,
 		StartOffset:       start,
 		ErrorLogger:       kafkaLogger{c.log.With().Str("source", "kafka-go").Logger()},
 	})
@@ -294,7 +314,7 @@ func (g *generation) runPartition(root, genCtx context.Context, a kafka.Partitio
 		cancelWork()
 		<-drained
 	}
-	g.commit(a.ID, w)
+	g.commit(map[int]*partitionWorker{a.ID: w})
 }
 
 // commitLoop commits every CommitInterval until the generation or the
@@ -315,8 +335,8 @@ func (g *generation) commitLoop(root, genCtx context.Context) {
 				ws[p] = w
 			}
 			g.mu.Unlock()
+			g.commit(ws)
 			for p, w := range ws {
-				g.commit(p, w)
 				if r, ok := w.reader.(*kafka.Reader); ok {
 					g.c.observer.Lag(p, r.Stats().Lag)
 				}
@@ -325,24 +345,34 @@ func (g *generation) commitLoop(root, genCtx context.Context) {
 	}
 }
 
-// commit commits a partition's commit point if it moved.
-func (g *generation) commit(partition int, w *partitionWorker) {
-	off, moved := w.tracker.commitPoint()
-	if !moved {
+// commit commits, in one request, the commit point of every partition in
+// ws that moved since its last commit.
+func (g *generation) commit(ws map[int]*partitionWorker) {
+	offsets := map[int]int64{}
+	for p, w := range ws {
+		if off, moved := w.tracker.commitPoint(); moved {
+			offsets[p] = off
+		}
+	}
+	if len(offsets) == 0 {
 		return
 	}
 	g.commitMu.Lock()
 	defer g.commitMu.Unlock()
 	t0 := time.Now()
-	err := g.gen.CommitOffsets(map[string]map[int]int64{g.c.cfg.Topic: {partition: off}})
-	g.c.observer.Committed(partition, off, time.Since(t0), err)
+	err := g.gen.CommitOffsets(map[string]map[int]int64{g.c.cfg.Topic: offsets})
+	took := time.Since(t0)
+	for p, off := range offsets {
+		g.c.observer.Committed(p, off, took, err)
+		if err == nil {
+			ws[p].tracker.markCommitted(off)
+		}
+	}
 	if err != nil {
 		// Not fatal: the events stay uncommitted and are redelivered to
-		// whoever owns the partition next. Deletes are idempotent.
-		g.c.log.Warn().Err(err).Int("partition", partition).Int64("offset", off).Msg("offset commit failed")
-		return
+		// whoever owns the partitions next. Deletes are idempotent.
+		g.c.log.Warn().Err(err).Interface("offsets", offsets).Msg("offset commit failed")
 	}
-	w.tracker.markCommitted(off)
 }
 
 // kafkaLogger adapts zerolog to kafka-go's Logger.

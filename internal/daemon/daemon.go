@@ -32,7 +32,7 @@ func buildVendors(cfg *Config, o adapters.Observer) []consumer.Vendor {
 	var vs []consumer.Vendor
 	n := cfg.Vendors.MaxConnsPerVendor
 	add := func(a adapters.Adapter, rc adapters.RetryConfig) {
-		vs = append(vs, consumer.Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc, adapters.WithObserver(o))})
+		vs = append(vs, consumer.Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc, adapters.WithObserver(o), adapters.WithConcurrency(n))})
 	}
 	v := &cfg.Vendors
 	if v.Plivo.Enabled {

@@ -1,0 +1,251 @@
+package daemon_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/internal/daemon"
+	"github.com/erasured/erasured/internal/devstack"
+)
+
+// fastKnobs make every sandbox quick and mostly healthy, with enough
+// trouble (Webex throttled, Exotel failing now and then) that retries and
+// 429s happen; Plivo stays healthy so its call counts measure redelivery.
+func fastKnobs() map[string]sandbox.Knobs {
+	return map[string]sandbox.Knobs{
+		"plivo":     {},
+		"webex":     {ThrottleRPS: 400},
+		"exotel":    {FailureRate: 0.05},
+		"clevertap": {Latency: time.Millisecond},
+	}
+}
+
+func startStack(t *testing.T, partitions int32, knobs map[string]sandbox.Knobs) *devstack.Stack {
+	t.Helper()
+	s, err := devstack.Start(devstack.Options{Partitions: partitions, Knobs: knobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// testConfig is the stack's configuration with timings suited to tests:
+// kfake's minimum session timeout is 6s.
+func testConfig(s *devstack.Stack) *daemon.Config {
+	cfg := s.Config()
+	cfg.Kafka.CommitInterval = 100 * time.Millisecond
+	cfg.Kafka.MaxInFlight = 32
+	cfg.Kafka.HeartbeatInterval = 300 * time.Millisecond
+	cfg.Kafka.SessionTimeout = 6 * time.Second
+	cfg.Kafka.RebalanceTimeout = 6 * time.Second
+	cfg.Kafka.DrainTimeout = 3 * time.Second
+	cfg.ShutdownTimeout = 10 * time.Second
+	retry := adapters.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond, MaxElapsedTime: 30 * time.Second, MaxAttempts: 50, RequestTimeout: 2 * time.Second}
+	retry.SetDefaults()
+	cfg.Vendors.Plivo.Retry = retry
+	cfg.Vendors.Webex.Retry = retry
+	cfg.Vendors.Exotel.Retry = retry
+	cfg.Vendors.CleverTap.Retry = retry
+	return cfg
+}
+
+// member is one running daemon.
+type member struct {
+	cancel context.CancelFunc
+	done   chan error
+	addr   string
+	log    *syncBuffer
+}
+
+func startMember(t *testing.T, cfg *daemon.Config) *member {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("test configuration invalid: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := &syncBuffer{}
+	log := zerolog.New(buf).Level(zerolog.InfoLevel)
+	d := daemon.New(cfg, log, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &member{cancel: cancel, done: make(chan error, 1), addr: ln.Addr().String(), log: buf}
+	go func() { m.done <- d.Run(ctx, ln) }()
+	t.Cleanup(func() {
+		m.stop(t)
+		if t.Failed() || os.Getenv("ERASURED_TEST_LOG") != "" {
+			dumpLog(t, buf.String())
+		}
+	})
+	return m
+}
+
+// stop stops the member gracefully and fails the test if it does not stop
+// cleanly within the shutdown timeout.
+func (m *member) stop(t *testing.T) {
+	t.Helper()
+	if m.cancel == nil {
+		return
+	}
+	m.cancel()
+	m.cancel = nil
+	select {
+	case err := <-m.done:
+		if err != nil {
+			t.Errorf("daemon stopped with error: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("daemon did not stop within 20s")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func produce(t *testing.T, s *devstack.Stack, w *devstack.Workload) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := devstack.Produce(ctx, s.Brokers, devstack.Topic, w.Records); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitComplete(t *testing.T, s *devstack.Stack, w *devstack.Workload, timeout time.Duration) devstack.Account {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	acc, err := s.WaitComplete(ctx, w)
+	if err != nil {
+		t.Fatalf("%v (first missing: %v)", err, first(acc.Missing, 5))
+	}
+	t.Logf("counted: %s", acc)
+	return acc
+}
+
+func first(s []string, n int) []string { return s[:min(n, len(s))] }
+
+func TestPipelineAccountsForEveryEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	s := startStack(t, 4, fastKnobs())
+	// Plivo's primary profile is refused permanently: those events must
+	// be dead-lettered listing Plivo alone.
+	w := devstack.NewWorkload(1000, 200, 30)
+	for i := 0; i < len(w.Events); i += 100 {
+		w.Events[i].Identifiers["plivo_profile_uuid"] = devstack.PrimaryProfile
+	}
+	w = rebuild(t, w)
+	produce(t, s, w)
+	m := startMember(t, testConfig(s))
+
+	acc := waitComplete(t, s, w, 90*time.Second)
+	if acc.DeadLettered[dlq.ReasonInvalidEvent] != w.PoisonCount() {
+		t.Errorf("invalid records dead-lettered = %d, want %d", acc.DeadLettered[dlq.ReasonInvalidEvent], w.PoisonCount())
+	}
+	if got, want := acc.DeadLettered[dlq.ReasonPermanentError], 10; got != want {
+		t.Errorf("permanent_error dead letters = %d, want %d (one per primary-profile event)", got, want)
+	}
+	if acc.DeletedEverywhere != acc.Produced-10 {
+		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, acc.Produced-10)
+	}
+	checkLagZero(t, m)
+}
+
+// rebuild re-encodes a workload after a test edited its events.
+func rebuild(t *testing.T, w *devstack.Workload) *devstack.Workload {
+	t.Helper()
+	if err := w.Reencode(); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// checkLagZero waits for the member's lag gauges to read 0 on every
+// partition, scraping /metrics as Prometheus would.
+func checkLagZero(t *testing.T, m *member) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var body string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + m.addr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			if lagAllZero(body) {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Errorf("consumer lag did not reach 0 on every partition; last scrape:\n%s", grepLines(body, "erasured_consumer_lag"))
+}
+
+func lagAllZero(metrics string) bool {
+	n := 0
+	for _, l := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(l, "erasured_consumer_lag{") {
+			n++
+			if !strings.HasSuffix(l, " 0") {
+				return false
+			}
+		}
+	}
+	return n > 0
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// dumpLog shows a failed test's daemon log lines that are not routine.
+func dumpLog(t *testing.T, log string) {
+	t.Helper()
+	n := 0
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, `"event done"`) || l == "" {
+			continue
+		}
+		if n++; n > 60 {
+			t.Log("... (more log lines cut)")
+			return
+		}
+		t.Log(l)
+	}
+}
