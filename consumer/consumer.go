@@ -300,6 +300,9 @@ func (g *generation) runPartition(root, genCtx context.Context, a kafka.Partitio
 
 	err := w.fetch(fetchCtx, workCtx)
 	if err != nil {
+		// Returning from a Generation.Start function ends the generation
+		// for every partition (kafka-go closes it), so the member rejoins
+		// and this partition gets a fresh reader from its commit point.
 		log.Error().Err(err).Msg("fetching stopped; the generation ends and the group rejoins")
 	}
 
@@ -348,6 +351,11 @@ func (g *generation) commitLoop(root, genCtx context.Context) {
 // commit commits, in one request, the commit point of every partition in
 // ws that moved since its last commit.
 func (g *generation) commit(ws map[int]*partitionWorker) {
+	// Read the commit points under the lock: a point read before another
+	// commit of the same partition could otherwise be committed after it,
+	// moving the group's offset backwards.
+	g.commitMu.Lock()
+	defer g.commitMu.Unlock()
 	offsets := map[int]int64{}
 	for p, w := range ws {
 		if off, moved := w.tracker.commitPoint(); moved {
@@ -357,8 +365,6 @@ func (g *generation) commit(ws map[int]*partitionWorker) {
 	if len(offsets) == 0 {
 		return
 	}
-	g.commitMu.Lock()
-	defer g.commitMu.Unlock()
 	t0 := time.Now()
 	err := g.gen.CommitOffsets(map[string]map[int]int64{g.c.cfg.Topic: offsets})
 	took := time.Since(t0)

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"sort"
 	"sync"
 	"time"
 
@@ -107,11 +108,16 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 		if r.Outcome.Final() {
 			continue
 		}
-		if r.Interrupted() {
+		if r.Interrupted() && ctx.Err() != nil {
+			// Only our own context ending is an interruption. A context
+			// error an adapter made up while ctx is live would otherwise
+			// leave the record unfinished, and hold the partition's
+			// commit point, until the next rebalance: it is a failure
+			// like any other and is dead-lettered.
 			interrupted = true
 			continue
 		}
-		failures = append(failures, failureOf(r))
+		failures = append(failures, failureOf(r, personalValues(ev)))
 		if first.IsZero() || (!r.FirstFailure.IsZero() && r.FirstFailure.Before(first)) {
 			first = r.FirstFailure
 		}
@@ -184,7 +190,11 @@ func (p *Processor) selectVendors(hs []kafka.Header) []Vendor {
 	return out
 }
 
-func failureOf(r adapters.Result) dlq.Failure {
+// failureOf describes a vendor's failure for the dead-letter record, with
+// the person's identifiers redacted. Adapters redact what they write, but
+// an error no adapter built (a raw library error, say) may quote a URL
+// holding an identifier, and the dead-letter record outlives the deletion.
+func failureOf(r adapters.Result, redact []string) dlq.Failure {
 	f := dlq.Failure{Vendor: r.Vendor, Attempts: r.Attempts, Class: adapters.ErrorClass(r.Err).String()}
 	var ae *adapters.Error
 	if errors.As(r.Err, &ae) {
@@ -192,7 +202,21 @@ func failureOf(r adapters.Result) dlq.Failure {
 	} else if r.Err != nil {
 		f.Message = r.Err.Error()
 	}
+	f.Code = adapters.Redact(f.Code, redact...)
+	f.Message = adapters.Excerpt([]byte(f.Message), redact...)
 	return f
+}
+
+// personalValues lists what identifies the person in ev, longest first so
+// that no value is left half-redacted by a shorter one inside it.
+func personalValues(ev *event.UserDeleted) []string {
+	vs := make([]string, 0, 1+len(ev.Identifiers))
+	vs = append(vs, ev.UserID)
+	for _, v := range ev.Identifiers {
+		vs = append(vs, v)
+	}
+	sort.Slice(vs, func(i, j int) bool { return len(vs[i]) > len(vs[j]) })
+	return vs
 }
 
 // logEvent starts the one line logged per finished event. It names the
