@@ -249,3 +249,232 @@ func dumpLog(t *testing.T, log string) {
 		t.Log(l)
 	}
 }
+
+// firstCalls records, per Plivo profile, the order of its first request, so
+// that per-user order can be checked after the fact: events of one user
+// must reach the vendor in offset order. Redeliveries repeat calls but
+// never change first calls.
+type firstCalls struct {
+	mu    sync.Mutex
+	n     int
+	order map[string]int
+}
+
+func (f *firstCalls) wrap(vendor string, h http.Handler) http.Handler {
+	if vendor != "plivo" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(r.URL.Path, "/")
+		if len(parts) > 5 {
+			f.mu.Lock()
+			if _, ok := f.order[parts[5]]; !ok {
+				f.order[parts[5]] = f.n
+				f.n++
+			}
+			f.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// checkUserOrder fails t when some user's events first reached Plivo out of
+// offset order. Events of a workload are in offset order per user, since
+// one user's events share a partition.
+func (f *firstCalls) checkUserOrder(t *testing.T, w *devstack.Workload) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	last := map[string]int{}
+	checked := 0
+	for _, ev := range w.Events {
+		id := ev.Identifiers["plivo_profile_uuid"]
+		pos, ok := f.order[id]
+		if !ok || id == devstack.PrimaryProfile {
+			continue
+		}
+		if prev, seen := last[ev.UserID]; seen && pos < prev {
+			t.Errorf("user %s: event %s reached the vendor before an earlier event of the same user", ev.UserID, ev.EventID)
+		}
+		last[ev.UserID] = pos
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no calls recorded; order check would be vacuous")
+	}
+	t.Logf("per-user order held for %d events of %d users", checked, len(last))
+}
+
+func TestSameUserOrderHolds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	fc := &firstCalls{order: map[string]int{}}
+	knobs := fastKnobs()
+	// Latency with jitter gives later events every chance to overtake.
+	knobs["plivo"] = sandbox.Knobs{Latency: time.Millisecond, Jitter: 10 * time.Millisecond}
+	s, err := devstack.Start(devstack.Options{Partitions: 2, Knobs: knobs, Wrap: fc.wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	// 20 users, 30 events each.
+	w := devstack.NewWorkload(600, 20, 0)
+	produce(t, s, w)
+	startMember(t, testConfig(s))
+	waitComplete(t, s, w, 90*time.Second)
+	fc.checkUserOrder(t, w)
+}
+
+func TestThrottledVendorDoesNotStallOthers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	knobs := fastKnobs()
+	knobs["webex"] = sandbox.Knobs{ThrottleRPS: 2}
+	s := startStack(t, 1, knobs)
+	const n = 30
+	w := devstack.NewWorkload(n, n, 0)
+	produce(t, s, w)
+	startMember(t, testConfig(s))
+
+	// Held to 2 requests a second, Webex needs ~15s for 30 events; the
+	// other vendors must not wait for it.
+	others := []string{"plivo", "exotel", "clevertap"}
+	waitUntil(t, 60*time.Second, "other vendors to delete every profile", func() bool {
+		for _, v := range others {
+			if countDeleted(s, w, v) < n {
+				return false
+			}
+		}
+		return true
+	})
+	webexDone := countDeleted(s, w, "webex")
+	t.Logf("when the other vendors had deleted all %d, Webex had %d", n, webexDone)
+	if webexDone >= n {
+		t.Errorf("webex deleted all %d as soon as the others: the throttle did not bite, so the test proves nothing", n)
+	}
+	acc := waitComplete(t, s, w, 90*time.Second)
+	if acc.DeletedEverywhere != n {
+		t.Errorf("deleted everywhere = %d, want %d: throttling must delay, never fail", acc.DeletedEverywhere, n)
+	}
+	if s.Webex.Ledger.Statuses()[http.StatusTooManyRequests] == 0 {
+		t.Error("webex never answered 429")
+	}
+}
+
+func TestSlowUserDoesNotStallOtherUsers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	// 50 users; user 0 has two events (seq 0 and seq 50). Plivo hangs on
+	// seq 0's profile until the gate opens.
+	w := devstack.NewWorkload(60, 50, 0)
+	stuck := w.Events[0].Identifiers["plivo_profile_uuid"]
+	gate := make(chan struct{})
+	wrap := func(vendor string, h http.Handler) http.Handler {
+		if vendor != "plivo" {
+			return h
+		}
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, stuck) {
+				select {
+				case <-gate:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			h.ServeHTTP(rw, r)
+		})
+	}
+	s, err := devstack.Start(devstack.Options{Partitions: 1, Knobs: fastKnobs(), Wrap: wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	produce(t, s, w)
+	cfg := testConfig(s)
+	cfg.Vendors.Plivo.Retry.RequestTimeout = 500 * time.Millisecond
+	startMember(t, cfg)
+
+	waitUntil(t, 60*time.Second, "every other user's events to finish", func() bool {
+		dls, err := devstack.ReadAll(context.Background(), s.Brokers, devstack.DLQTopic, 0)
+		if err != nil {
+			return false
+		}
+		acc, err := s.Reconcile(w, dls)
+		return err == nil && acc.Complete == len(w.Events)-2
+	})
+	if s.Plivo.Ledger.Deleted(stuck) {
+		t.Fatal("the stuck profile was deleted while the gate was closed")
+	}
+	if later := w.Events[50].Identifiers["plivo_profile_uuid"]; s.Plivo.Ledger.Calls(later) != 0 {
+		t.Errorf("user 0's second event reached Plivo before its first finished")
+	}
+	close(gate)
+	acc := waitComplete(t, s, w, 60*time.Second)
+	if acc.DeletedEverywhere != len(w.Events) {
+		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, len(w.Events))
+	}
+}
+
+func TestRebalanceOneToThreeLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	fc := &firstCalls{order: map[string]int{}}
+	knobs := map[string]sandbox.Knobs{
+		"plivo": {Latency: 20 * time.Millisecond}, "webex": {Latency: 20 * time.Millisecond},
+		"exotel": {Latency: 20 * time.Millisecond}, "clevertap": {Latency: 20 * time.Millisecond},
+	}
+	s, err := devstack.Start(devstack.Options{Partitions: 6, Knobs: knobs, Wrap: fc.wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	w := devstack.NewWorkload(3000, 300, 0)
+	produce(t, s, w)
+	cfg := testConfig(s)
+	// Few events in flight, so the backlog lasts through the rebalances.
+	cfg.Kafka.MaxInFlight = 2
+
+	m1 := startMember(t, cfg)
+	waitUntil(t, 60*time.Second, "the first member to make progress", func() bool { return countDeleted(s, w, "plivo") >= 300 })
+	m2 := startMember(t, cfg)
+	m3 := startMember(t, cfg)
+	waitUntil(t, 60*time.Second, "progress after the join", func() bool { return countDeleted(s, w, "plivo") >= 1500 })
+	m1.stop(t)
+	acc := waitComplete(t, s, w, 120*time.Second)
+	if acc.DeletedEverywhere != len(w.Events) {
+		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, len(w.Events))
+	}
+	fc.checkUserOrder(t, w)
+	for i, m := range []*member{m1, m2, m3} {
+		t.Logf("member %d: %d generations joined", i+1, strings.Count(m.log.String(), "partitions assigned"))
+	}
+	if strings.Count(m2.log.String(), "partitions assigned") == 0 || strings.Count(m3.log.String(), "partitions assigned") == 0 {
+		t.Error("a joining member never got partitions: no rebalance happened")
+	}
+}
+
+func countDeleted(s *devstack.Stack, w *devstack.Workload, vendor string) int {
+	l := s.Ledgers()[vendor]
+	n := 0
+	for _, ev := range w.Events {
+		if l.Deleted(devstack.VendorIDs(ev)[vendor]) {
+			n++
+		}
+	}
+	return n
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -62,6 +62,9 @@ type Options struct {
 	// Knobs per vendor name; a missing vendor gets the dev defaults
 	// (DevKnobs).
 	Knobs map[string]sandbox.Knobs
+	// Wrap, when set, wraps each vendor's sandbox handler (tests record
+	// or delay requests with it).
+	Wrap func(vendor string, h http.Handler) http.Handler
 }
 
 // DevKnobs are the `erasured dev` defaults: Plivo healthy and fast, Webex
@@ -106,6 +109,9 @@ func Start(o Options) (*Stack, error) {
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("sandbox %s: %w", name, err)
+		}
+		if o.Wrap != nil {
+			h = o.Wrap(name, h)
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		s.servers = append(s.servers, srv)
