@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/internal/devstack"
+)
+
+// TestMain lets the test binary run as the erasured binary, so the tests
+// below can start, SIGTERM and kill -9 the real command without building
+// it first.
+func TestMain(m *testing.M) {
+	if os.Getenv("ERASURED_TEST_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// process is the daemon running as a child process.
+type process struct {
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+	exited chan struct{}
+	err    error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startProcess(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "ERASURED_TEST_RUN_MAIN=1")
+	cmd.Env = append(cmd.Env, env...)
+	p := &process{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+	})
+	return p
+}
+
+// exitCode waits for the process and returns its exit code.
+func (p *process) exitCode(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(timeout):
+		t.Fatalf("process did not exit within %s; output:\n%s", timeout, tail(p.out.String(), 30))
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// stackEnv returns a config file and environment that point the daemon at
+// the stack: non-secret settings in YAML, credentials in env, as in a pod.
+func stackEnv(t *testing.T, s *devstack.Stack, extraYAML string) (string, []string) {
+	t.Helper()
+	cfg := s.Config()
+	yaml := fmt.Sprintf(`kafka:
+  brokers: [%q]
+  topic: %s
+  group_id: erasured-test
+  max_in_flight: 16
+  commit_interval: 100ms
+  heartbeat_interval: 300ms
+  session_timeout: 6s
+  rebalance_timeout: 6s
+  drain_timeout: 3s
+dead_letter:
+  topic: %s
+http:
+  listen: 127.0.0.1:0
+shutdown_timeout: 10s
+vendors:
+  plivo:
+    enabled: true
+    base_url: %s
+    auth_id: %s
+    auth_token: {env: TEST_PLIVO_TOKEN}
+    retry: {initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}
+  webex:
+    enabled: true
+    base_url: %s
+    retry: {initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}
+  exotel:
+    enabled: true
+    base_url: %s
+    account_sid: %s
+    api_key: %s
+    retry: {initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}
+  clevertap:
+    enabled: true
+    base_url: %s
+    account_id: %s
+    retry: {initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}
+%s`, s.Brokers[0], devstack.Topic, devstack.DLQTopic,
+		s.URLs["plivo"], cfg.Vendors.Plivo.AuthID,
+		s.URLs["webex"],
+		s.URLs["exotel"], cfg.Vendors.Exotel.AccountSID, cfg.Vendors.Exotel.APIKey,
+		s.URLs["clevertap"], cfg.Vendors.CleverTap.AccountID, extraYAML)
+	path := filepath.Join(t.TempDir(), "erasured.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(t.TempDir(), "exotel-token")
+	if err := os.WriteFile(tokenFile, []byte(cfg.Vendors.Exotel.APIToken.Reveal()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"TEST_PLIVO_TOKEN=" + cfg.Vendors.Plivo.AuthToken.Reveal(),
+		"ERASURED_VENDORS_WEBEX_TOKEN=" + cfg.Vendors.Webex.Token.Reveal(),
+		"ERASURED_VENDORS_EXOTEL_API_TOKEN_FILE=" + tokenFile,
+		"ERASURED_VENDORS_CLEVERTAP_PASSCODE=" + cfg.Vendors.CleverTap.Passcode.Reveal(),
+	}
+	return path, env
+}
+
+func produce(t *testing.T, s *devstack.Stack, w *devstack.Workload) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := devstack.Produce(ctx, s.Brokers, devstack.Topic, w.Records); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countPlivoDeleted(s *devstack.Stack, w *devstack.Workload) int {
+	n := 0
+	for _, ev := range w.Events {
+		if s.Plivo.Ledger.Deleted(ev.Identifiers["plivo_profile_uuid"]) {
+			n++
+		}
+	}
+	return n
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func healthyKnobs(latency time.Duration) map[string]sandbox.Knobs {
+	k := sandbox.Knobs{Latency: latency}
+	return map[string]sandbox.Knobs{"plivo": k, "webex": k, "exotel": k, "clevertap": k}
+}
+
+// TestKill9LosesNothing kills the daemon with SIGKILL at random points of a
+// backlog, restarts it, and checks that every event still ends deleted,
+// and that what is redone is bounded by what can be unfinished at a kill.
+func TestKill9LosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	const partitions, inFlight, kills = 4, 16, 3
+	// Every event takes at least the vendors' 50ms, so at most
+	// partitions*inFlight events finish per 50ms, whatever the machine's
+	// speed: that makes the redelivery bound below independent of it.
+	s, err := devstack.Start(devstack.Options{Partitions: partitions, Knobs: healthyKnobs(50 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	w := devstack.NewWorkload(3000, 500, 12)
+	produce(t, s, w)
+	path, env := stackEnv(t, s, "")
+	env = append(env, "ERASURED_KAFKA_COMMIT_INTERVAL=50ms")
+
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	var progress []int
+	for k := 0; k < kills; k++ {
+		p := startProcess(t, env, "run", "-config", path)
+		// Kill somewhere in the next quarter of the backlog.
+		target := countPlivoDeleted(s, w) + 200 + rnd.IntN(len(w.Events)/4)
+		waitUntil(t, 60*time.Second, fmt.Sprintf("%d deletions before kill %d", target, k+1), func() bool {
+			return countPlivoDeleted(s, w) >= min(target, len(w.Events)-1)
+		})
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-p.exited
+		progress = append(progress, countPlivoDeleted(s, w))
+	}
+	p := startProcess(t, env, "run", "-config", path)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	acc, err := s.WaitComplete(ctx, w)
+	if err != nil {
+		t.Fatalf("%v; last output:\n%s", err, tail(p.out.String(), 20))
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.exitCode(t, 20*time.Second); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0", code)
+	}
+	t.Logf("killed at plivo-deleted counts %v; %s", progress, acc)
+	if acc.DeletedEverywhere != acc.Produced {
+		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, acc.Produced)
+	}
+	// At a kill, what is redone is what was in flight plus what finished
+	// since the last commit. Commits come every 50ms, and at most one
+	// in-flight window finishes per 50ms, so per kill the redone events
+	// are at most about two windows; three allows for a slow commit.
+	if bound := kills * partitions * inFlight * 3; acc.Redelivered > bound {
+		t.Errorf("redelivered %d events over %d kills, want at most %d", acc.Redelivered, kills, bound)
+	}
+}
+
+// TestSIGTERMDrainsAndCommits stops the daemon mid-backlog with SIGTERM:
+// it must exit 0 within the shutdown timeout, having finished and
+// committed its in-flight events, so a successor redoes nothing.
+func TestSIGTERMDrainsAndCommits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	s, err := devstack.Start(devstack.Options{Partitions: 2, Knobs: healthyKnobs(100 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	w := devstack.NewWorkload(600, 600, 0)
+	produce(t, s, w)
+	path, env := stackEnv(t, s, "")
+
+	p := startProcess(t, env, "run", "-config", path)
+	waitUntil(t, 60*time.Second, "some deletions", func() bool { return countPlivoDeleted(s, w) >= 50 })
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.exitCode(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit code = %d, want 0; output:\n%s", code, tail(p.out.String(), 20))
+	}
+	stopped := countPlivoDeleted(s, w)
+	t.Logf("stopped in %s with %d of %d deleted", time.Since(start).Round(time.Millisecond), stopped, len(w.Events))
+	if stopped == len(w.Events) {
+		t.Fatal("the backlog finished before SIGTERM; the test proves nothing")
+	}
+	out := p.out.String()
+	for _, want := range []string{"stopping: no new fetches", "left consumer group", "erasured stopped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	// The member left the group: no member remains.
+	if gi := s.Cluster.GroupInfo("erasured-test"); gi != nil && len(gi.Members) != 0 {
+		t.Errorf("group still has %d members after a clean stop", len(gi.Members))
+	}
+
+	p2 := startProcess(t, env, "run", "-config", path)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	acc, err := s.WaitComplete(ctx, w)
+	if err != nil {
+		t.Fatalf("%v; output:\n%s", err, tail(p2.out.String(), 20))
+	}
+	t.Logf("after restart: %s", acc)
+	if acc.Redelivered != 0 {
+		t.Errorf("%d events were redone after a graceful stop; in-flight work must finish and be committed", acc.Redelivered)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := "kafka: {brokers: [\"127.0.0.1:1\"]}\nvendors:\n  plivo: {enabled: true, auth_id: MA1, auth_token: {env: T_TOKEN}}\n"
+	tests := []struct {
+		name      string
+		args      []string
+		env       []string
+		wantCode  int
+		wantInOut string
+	}{
+		{"unknown command", []string{"frobnicate"}, nil, exitConfig, "unknown command"},
+		{"missing file", []string{"check-config", "-config", filepath.Join(dir, "nope.yaml")}, nil, exitConfig, "no such file"},
+		{"typo in key", []string{"check-config", "-config", write("typo.yaml", "kafka: {brokerz: [x]}\n")}, nil, exitConfig, "brokerz"},
+		{"no vendor", []string{"check-config", "-config", write("novendor.yaml", "kafka: {brokers: [\"127.0.0.1:1\"]}\n")}, nil, exitConfig, "vendors"},
+		{"literal secret", []string{"check-config", "-config", write("literal.yaml", "kafka: {brokers: [\"127.0.0.1:1\"]}\nvendors:\n  plivo: {enabled: true, auth_id: MA1, auth_token: hunter2}\n")}, nil, exitConfig, "not a literal"},
+		{"missing secret env", []string{"check-config", "-config", write("good1.yaml", good)}, nil, exitConfig, "T_TOKEN"},
+		{"bad env override", []string{"check-config", "-config", write("good2.yaml", good)}, []string{"T_TOKEN=s3cret-value", "ERASURED_KAFKA_MAX_IN_FLIGHT=lots"}, exitConfig, "kafka.max_in_flight"},
+		{"valid, secret redacted", []string{"check-config", "-config", write("good3.yaml", good)}, []string{"T_TOKEN=s3cret-value"}, exitOK, "[redacted]"},
+		{"secret flag refused", []string{"run", "-auth-token", "x"}, nil, exitConfig, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := startProcess(t, tt.env, tt.args...)
+			code := p.exitCode(t, 20*time.Second)
+			out := p.out.String()
+			if code != tt.wantCode {
+				t.Errorf("exit code = %d, want %d; output:\n%s", code, tt.wantCode, out)
+			}
+			if !strings.Contains(out, tt.wantInOut) {
+				t.Errorf("output lacks %q:\n%s", tt.wantInOut, out)
+			}
+			if strings.Contains(out, "s3cret-value") {
+				t.Errorf("output leaks the secret:\n%s", out)
+			}
+		})
+	}
+}
