@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/adapters/sandbox"
@@ -477,4 +478,69 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestUnwritableDeadLetterTopicHoldsCommits deletes the dead-letter topic:
+// a record that must be dead-lettered then cannot finish, so the
+// partition's committed offset must stay below it, however many later
+// records finish; once the topic is back, everything completes.
+func TestUnwritableDeadLetterTopicHoldsCommits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	s := startStack(t, 1, map[string]sandbox.Knobs{})
+	if err := s.Cluster.DeleteTopic(devstack.DLQTopic); err != nil {
+		t.Fatal(err)
+	}
+	// One partition: record 10 is poison, the 190 after it are good.
+	w := devstack.NewWorkload(199, 50, 0)
+	poison := devstack.PoisonRecord(0)
+	w.Records = append(w.Records[:10], append([]kafka.Message{poison}, w.Records[10:]...)...)
+	produce(t, s, w)
+	cfg := testConfig(s)
+	cfg.DeadLetter.RetryMax = 200 * time.Millisecond
+	m := startMember(t, cfg)
+
+	waitUntil(t, 60*time.Second, "the good records after the poison one to be deleted", func() bool {
+		return countDeleted(s, w, "plivo") == len(w.Events)
+	})
+	// Commits happen every 100ms; give them a few rounds.
+	time.Sleep(500 * time.Millisecond)
+	if c := committed(s, 0); c > 10 {
+		t.Fatalf("committed offset %d is past the record (offset 10) that is not yet dead-lettered", c)
+	} else {
+		t.Logf("with the dead-letter topic gone: committed offset %d, %d later records deleted", c, len(w.Events)-10)
+	}
+	if !strings.Contains(m.log.String(), "dead-letter write failed; retrying, offset not committed") {
+		t.Error("no log line says the dead-letter write is failing")
+	}
+
+	if err := s.Cluster.CreateTopic(devstack.DLQTopic, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "the commit to pass the poison record", func() bool { return committed(s, 0) == int64(len(w.Records)) })
+	dls, err := devstack.ReadAll(context.Background(), s.Brokers, devstack.DLQTopic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) == 0 {
+		t.Fatal("the poison record never reached the dead-letter topic")
+	}
+	if r, _ := dlq.Header(dls[0].Headers, dlq.HeaderOriginalOffset); r != "10" {
+		t.Errorf("dead-lettered original offset = %s, want 10", r)
+	}
+}
+
+// committed returns the group's committed offset for a partition of the
+// user-deleted topic, -1 if none.
+func committed(s *devstack.Stack, partition int32) int64 {
+	gi := s.Cluster.GroupInfo("erasured-dev")
+	if gi == nil {
+		return -1
+	}
+	c, ok := gi.Commits[devstack.Topic][partition]
+	if !ok {
+		return -1
+	}
+	return c.Offset
 }
