@@ -42,3 +42,15 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+## kafka-start / kafka-stop / kafka-status: a real single-node Kafka (KRaft) on
+## 127.0.0.1:19092 built from Maven Central jars; see scripts/kafka-local.sh.
+.PHONY: kafka-start kafka-stop kafka-status
+kafka-start:
+	bash scripts/kafka-local.sh start
+
+kafka-stop:
+	bash scripts/kafka-local.sh stop
+
+kafka-status:
+	bash scripts/kafka-local.sh status
