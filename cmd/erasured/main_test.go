@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,127 +26,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// process is the daemon running as a child process.
-type process struct {
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	exited chan struct{}
-	err    error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func startProcess(t *testing.T, env []string, args ...string) *process {
+// startProcess runs this test binary as erasured with args.
+func startProcess(t *testing.T, env []string, args ...string) *devstack.Process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "ERASURED_TEST_RUN_MAIN=1")
-	cmd.Env = append(cmd.Env, env...)
-	p := &process{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-	})
-	return p
-}
-
-// exitCode waits for the process and returns its exit code.
-func (p *process) exitCode(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.exited:
-	case <-time.After(timeout):
-		t.Fatalf("process did not exit within %s; output:\n%s", timeout, tail(p.out.String(), 30))
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	return devstack.StartProcess(t, os.Args[0], append(env, "ERASURED_TEST_RUN_MAIN=1"), args...)
 }
 
 // stackEnv returns a config file and environment that point the daemon at
-// the stack: non-secret settings in YAML, credentials in env, as in a pod.
+// the stack.
 func stackEnv(t *testing.T, s *devstack.Stack, extraYAML string) (string, []string) {
 	t.Helper()
-	cfg := s.Config()
-	yaml := fmt.Sprintf(`kafka:
-  brokers: [%q]
-  topic: %s
-  group_id: erasured-test
-  max_in_flight: 16
-  commit_interval: 100ms
-  heartbeat_interval: 300ms
-  session_timeout: 6s
-  rebalance_timeout: 6s
-  drain_timeout: 3s
-dead_letter:
-  topic: %s
-http:
-  listen: 127.0.0.1:0
-shutdown_timeout: 10s
-vendors:
-  plivo:
-    enabled: true
-    base_url: %s
-    auth_id: %s
-    auth_token: {env: TEST_PLIVO_TOKEN}
-    retry: {initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}
-  webex:
-    enabled: true
-    base_url: %s
-    retry: {initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}
-  exotel:
-    enabled: true
-    base_url: %s
-    account_sid: %s
-    api_key: %s
-    retry: {initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}
-  clevertap:
-    enabled: true
-    base_url: %s
-    account_id: %s
-    retry: {initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}
-%s`, s.Brokers[0], devstack.Topic, devstack.DLQTopic,
-		s.URLs["plivo"], cfg.Vendors.Plivo.AuthID,
-		s.URLs["webex"],
-		s.URLs["exotel"], cfg.Vendors.Exotel.AccountSID, cfg.Vendors.Exotel.APIKey,
-		s.URLs["clevertap"], cfg.Vendors.CleverTap.AccountID, extraYAML)
-	path := filepath.Join(t.TempDir(), "erasured.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tokenFile := filepath.Join(t.TempDir(), "exotel-token")
-	if err := os.WriteFile(tokenFile, []byte(cfg.Vendors.Exotel.APIToken.Reveal()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{
-		"TEST_PLIVO_TOKEN=" + cfg.Vendors.Plivo.AuthToken.Reveal(),
-		"ERASURED_VENDORS_WEBEX_TOKEN=" + cfg.Vendors.Webex.Token.Reveal(),
-		"ERASURED_VENDORS_EXOTEL_API_TOKEN_FILE=" + tokenFile,
-		"ERASURED_VENDORS_CLEVERTAP_PASSCODE=" + cfg.Vendors.CleverTap.Passcode.Reveal(),
-	}
-	return path, env
+	return s.ProcessConfig(t, "erasured-test", extraYAML)
 }
 
 func produce(t *testing.T, s *devstack.Stack, w *devstack.Workload) {
@@ -217,10 +104,10 @@ func TestKill9LosesNothing(t *testing.T) {
 		waitUntil(t, 60*time.Second, fmt.Sprintf("%d deletions before kill %d", target, k+1), func() bool {
 			return countPlivoDeleted(s, w) >= min(target, len(w.Events)-1)
 		})
-		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		<-p.exited
+		<-p.Exited()
 		progress = append(progress, countPlivoDeleted(s, w))
 	}
 	p := startProcess(t, env, "run", "-config", path)
@@ -228,12 +115,12 @@ func TestKill9LosesNothing(t *testing.T) {
 	defer cancel()
 	acc, err := s.WaitComplete(ctx, w)
 	if err != nil {
-		t.Fatalf("%v; last output:\n%s", err, tail(p.out.String(), 20))
+		t.Fatalf("%v; last output:\n%s", err, devstack.Tail(p.Output(), 20))
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.exitCode(t, 20*time.Second); code != 0 {
+	if code := p.ExitCode(t, 20*time.Second); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
 	}
 	t.Logf("killed at plivo-deleted counts %v; %s", progress, acc)
@@ -268,18 +155,18 @@ func TestSIGTERMDrainsAndCommits(t *testing.T) {
 	p := startProcess(t, env, "run", "-config", path)
 	waitUntil(t, 60*time.Second, "some deletions", func() bool { return countPlivoDeleted(s, w) >= 50 })
 	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.exitCode(t, 20*time.Second); code != 0 {
-		t.Fatalf("exit code = %d, want 0; output:\n%s", code, tail(p.out.String(), 20))
+	if code := p.ExitCode(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit code = %d, want 0; output:\n%s", code, devstack.Tail(p.Output(), 20))
 	}
 	stopped := countPlivoDeleted(s, w)
 	t.Logf("stopped in %s with %d of %d deleted", time.Since(start).Round(time.Millisecond), stopped, len(w.Events))
 	if stopped == len(w.Events) {
 		t.Fatal("the backlog finished before SIGTERM; the test proves nothing")
 	}
-	out := p.out.String()
+	out := p.Output()
 	for _, want := range []string{"stopping: no new fetches", "left consumer group", "erasured stopped"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q", want)
@@ -295,7 +182,7 @@ func TestSIGTERMDrainsAndCommits(t *testing.T) {
 	defer cancel()
 	acc, err := s.WaitComplete(ctx, w)
 	if err != nil {
-		t.Fatalf("%v; output:\n%s", err, tail(p2.out.String(), 20))
+		t.Fatalf("%v; output:\n%s", err, devstack.Tail(p2.Output(), 20))
 	}
 	t.Logf("after restart: %s", acc)
 	if acc.Redelivered != 0 {
@@ -338,8 +225,8 @@ func TestExitCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p := startProcess(t, tt.env, tt.args...)
-			code := p.exitCode(t, 20*time.Second)
-			out := p.out.String()
+			code := p.ExitCode(t, 20*time.Second)
+			out := p.Output()
 			if code != tt.wantCode {
 				t.Errorf("exit code = %d, want %d; output:\n%s", code, tt.wantCode, out)
 			}

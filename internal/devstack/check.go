@@ -256,7 +256,7 @@ func (s *Stack) WaitComplete(ctx context.Context, w *Workload) (Account, error) 
 	defer t.Stop()
 	var acc Account
 	for {
-		dls, err := ReadAll(ctx, s.Brokers, DLQTopic, 0)
+		dls, err := ReadAll(ctx, s.Brokers, s.DLQTopic, 0)
 		if err == nil {
 			acc, err = s.Reconcile(w, dls)
 			if err == nil && acc.Complete == acc.Produced && acc.DeadLettered[dlq.ReasonInvalidEvent] >= acc.Poison {

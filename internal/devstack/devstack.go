@@ -36,6 +36,8 @@ type Stack struct {
 	Webex     *webex.Sandbox
 	Exotel    *exotel.Sandbox
 	CleverTap *clevertap.Sandbox
+	// Topic and DLQTopic are the stack's topics.
+	Topic, DLQTopic string
 	// URLs maps vendor name to its sandbox's base URL.
 	URLs    map[string]string
 	servers []*http.Server
@@ -59,6 +61,9 @@ type Options struct {
 	// Brokers, when set, uses that Kafka instead of starting one; the
 	// topics must exist.
 	Brokers []string
+	// Topic and DLQTopic name the topics; Topic and DLQTopic (the
+	// constants) when empty. Tests on a shared broker use their own.
+	Topic, DLQTopic string
 	// Knobs per vendor name; a missing vendor gets the dev defaults
 	// (DevKnobs).
 	Knobs map[string]sandbox.Knobs
@@ -83,9 +88,15 @@ func Start(o Options) (*Stack, error) {
 	if o.Partitions <= 0 {
 		o.Partitions = 8
 	}
-	s := &Stack{Brokers: o.Brokers, URLs: map[string]string{}}
+	if o.Topic == "" {
+		o.Topic = Topic
+	}
+	if o.DLQTopic == "" {
+		o.DLQTopic = DLQTopic
+	}
+	s := &Stack{Brokers: o.Brokers, Topic: o.Topic, DLQTopic: o.DLQTopic, URLs: map[string]string{}}
 	if len(o.Brokers) == 0 {
-		opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(o.Partitions, Topic), kfake.SeedTopics(1, DLQTopic)}
+		opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(o.Partitions, o.Topic), kfake.SeedTopics(1, o.DLQTopic)}
 		if o.KafkaPort > 0 {
 			opts = append(opts, kfake.Ports(o.KafkaPort))
 		}
@@ -144,13 +155,13 @@ func (s *Stack) Ledgers() map[string]*sandbox.Ledger {
 func (s *Stack) Config() *daemon.Config {
 	cfg := &daemon.Config{}
 	cfg.Kafka.Brokers = s.Brokers
-	cfg.Kafka.Topic = Topic
+	cfg.Kafka.Topic = s.Topic
 	cfg.Kafka.GroupID = "erasured-dev"
 	cfg.Kafka.HeartbeatInterval = time.Second
 	cfg.Kafka.SessionTimeout = 10 * time.Second
 	cfg.Kafka.RebalanceTimeout = 10 * time.Second
 	cfg.Kafka.DrainTimeout = 5 * time.Second
-	cfg.DeadLetter.Topic = DLQTopic
+	cfg.DeadLetter.Topic = s.DLQTopic
 	cfg.ShutdownTimeout = 15 * time.Second
 	retry := adapters.RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 20 * time.Second, RequestTimeout: 2 * time.Second}
 

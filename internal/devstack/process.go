@@ -1,0 +1,153 @@
+package devstack
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Process is erasured running as a child process, for tests that kill,
+// signal and restart the real binary.
+type Process struct {
+	Cmd    *exec.Cmd
+	out    *lockedBuffer
+	exited chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// StartProcess runs binary with args and the current environment plus env.
+// The process is killed when the test ends.
+func StartProcess(t testing.TB, binary string, env []string, args ...string) *Process {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &Process{Cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+	})
+	return p
+}
+
+// Output returns what the process wrote so far (stdout and stderr).
+func (p *Process) Output() string { return p.out.String() }
+
+// Exited is closed when the process has exited.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// ExitCode waits up to timeout for the process and returns its exit code;
+// it fails the test if the process does not exit.
+func (p *Process) ExitCode(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(timeout):
+		t.Fatalf("process did not exit within %s; output:\n%s", timeout, Tail(p.Output(), 30))
+	}
+	return p.Cmd.ProcessState.ExitCode()
+}
+
+// Tail returns the last n lines of s.
+func Tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// ProcessConfig writes a configuration file pointing the daemon at the
+// stack, as a pod would have it: settings in YAML (group, timings tuned for
+// tests, plus extraYAML), credentials in the environment and in a file.
+// It returns the file's path and the environment to run with.
+func (s *Stack) ProcessConfig(t testing.TB, group, extraYAML string) (string, []string) {
+	t.Helper()
+	cfg := s.Config()
+	brokers := make([]string, len(s.Brokers))
+	for i, b := range s.Brokers {
+		brokers[i] = fmt.Sprintf("%q", b)
+	}
+	retry := "{initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}"
+	yaml := fmt.Sprintf(`kafka:
+  brokers: [%s]
+  topic: %s
+  group_id: %s
+  max_in_flight: 16
+  commit_interval: 100ms
+  heartbeat_interval: 300ms
+  session_timeout: 6s
+  rebalance_timeout: 6s
+  drain_timeout: 3s
+dead_letter:
+  topic: %s
+http:
+  listen: 127.0.0.1:0
+shutdown_timeout: 10s
+vendors:
+  plivo:
+    enabled: true
+    base_url: %s
+    auth_id: %s
+    auth_token: {env: TEST_PLIVO_TOKEN}
+    retry: %s
+  webex:
+    enabled: true
+    base_url: %s
+    retry: %s
+  exotel:
+    enabled: true
+    base_url: %s
+    account_sid: %s
+    api_key: %s
+    retry: %s
+  clevertap:
+    enabled: true
+    base_url: %s
+    account_id: %s
+    retry: %s
+%s`, strings.Join(brokers, ", "), s.Topic, group, s.DLQTopic,
+		s.URLs["plivo"], cfg.Vendors.Plivo.AuthID, retry,
+		s.URLs["webex"], retry,
+		s.URLs["exotel"], cfg.Vendors.Exotel.AccountSID, cfg.Vendors.Exotel.APIKey, retry,
+		s.URLs["clevertap"], cfg.Vendors.CleverTap.AccountID, retry, extraYAML)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "erasured.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "exotel-token")
+	if err := os.WriteFile(tokenFile, []byte(cfg.Vendors.Exotel.APIToken.Reveal()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"TEST_PLIVO_TOKEN=" + cfg.Vendors.Plivo.AuthToken.Reveal(),
+		"ERASURED_VENDORS_WEBEX_TOKEN=" + cfg.Vendors.Webex.Token.Reveal(),
+		"ERASURED_VENDORS_EXOTEL_API_TOKEN_FILE=" + tokenFile,
+		"ERASURED_VENDORS_CLEVERTAP_PASSCODE=" + cfg.Vendors.CleverTap.Passcode.Reveal(),
+	}
+	return path, env
+}
