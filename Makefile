@@ -54,3 +54,20 @@ kafka-stop:
 
 kafka-status:
 	bash scripts/kafka-local.sh status
+
+## test-kafka: the reliability suite against a real Kafka. With KAFKA_BROKERS
+## set it uses that cluster; otherwise it starts (and then stops) the local
+## broker from scripts/kafka-local.sh. Where Docker runs, `go test ./internal/e2e`
+## alone starts Kafka with testcontainers instead.
+.PHONY: test-kafka
+test-kafka:
+	@if [ -n "$$KAFKA_BROKERS" ]; then \
+	  $(GO) test -race -count=1 -v -timeout 40m ./internal/e2e/; \
+	else \
+	  started=0; \
+	  if ! bash scripts/kafka-local.sh status >/dev/null 2>&1; then bash scripts/kafka-local.sh start >/dev/null && started=1 || exit 1; fi; \
+	  KAFKA_BROKERS=127.0.0.1:$${KAFKA_PORT:-19092} ERASURED_KAFKA_LOCAL_SCRIPT=$(CURDIR)/scripts/kafka-local.sh \
+	    $(GO) test -race -count=1 -v -timeout 40m ./internal/e2e/; status=$$?; \
+	  if [ $$started = 1 ]; then bash scripts/kafka-local.sh stop >/dev/null; fi; \
+	  exit $$status; \
+	fi

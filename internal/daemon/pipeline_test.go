@@ -251,70 +251,25 @@ func dumpLog(t *testing.T, log string) {
 	}
 }
 
-// firstCalls records, per Plivo profile, the order of its first request, so
-// that per-user order can be checked after the fact: events of one user
-// must reach the vendor in offset order. Redeliveries repeat calls but
-// never change first calls.
-type firstCalls struct {
-	mu    sync.Mutex
-	n     int
-	order map[string]int
-}
-
-func (f *firstCalls) wrap(vendor string, h http.Handler) http.Handler {
-	if vendor != "plivo" {
-		return h
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		parts := strings.Split(r.URL.Path, "/")
-		if len(parts) > 5 {
-			f.mu.Lock()
-			if _, ok := f.order[parts[5]]; !ok {
-				f.order[parts[5]] = f.n
-				f.n++
-			}
-			f.mu.Unlock()
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// checkUserOrder fails t when some user's events first reached Plivo out of
-// offset order. Events of a workload are in offset order per user, since
-// one user's events share a partition.
-func (f *firstCalls) checkUserOrder(t *testing.T, w *devstack.Workload) {
+// checkOrder fails t when some user's events reached Plivo out of order.
+func checkOrder(t *testing.T, o *devstack.OrderRecorder, w *devstack.Workload) {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	last := map[string]int{}
-	checked := 0
-	for _, ev := range w.Events {
-		id := ev.Identifiers["plivo_profile_uuid"]
-		pos, ok := f.order[id]
-		if !ok || id == devstack.PrimaryProfile {
-			continue
-		}
-		if prev, seen := last[ev.UserID]; seen && pos < prev {
-			t.Errorf("user %s: event %s reached the vendor before an earlier event of the same user", ev.UserID, ev.EventID)
-		}
-		last[ev.UserID] = pos
-		checked++
+	n, err := o.Check(w)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if checked == 0 {
-		t.Fatal("no calls recorded; order check would be vacuous")
-	}
-	t.Logf("per-user order held for %d events of %d users", checked, len(last))
+	t.Logf("per-user order held for %d events", n)
 }
 
 func TestSameUserOrderHolds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	fc := &firstCalls{order: map[string]int{}}
+	fc := devstack.NewOrderRecorder()
 	knobs := fastKnobs()
 	// Latency with jitter gives later events every chance to overtake.
 	knobs["plivo"] = sandbox.Knobs{Latency: time.Millisecond, Jitter: 10 * time.Millisecond}
-	s, err := devstack.Start(devstack.Options{Partitions: 2, Knobs: knobs, Wrap: fc.wrap})
+	s, err := devstack.Start(devstack.Options{Partitions: 2, Knobs: knobs, Wrap: fc.Wrap})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +279,7 @@ func TestSameUserOrderHolds(t *testing.T) {
 	produce(t, s, w)
 	startMember(t, testConfig(s))
 	waitComplete(t, s, w, 90*time.Second)
-	fc.checkUserOrder(t, w)
+	checkOrder(t, fc, w)
 }
 
 func TestThrottledVendorDoesNotStallOthers(t *testing.T) {
@@ -423,12 +378,12 @@ func TestRebalanceOneToThreeLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	fc := &firstCalls{order: map[string]int{}}
+	fc := devstack.NewOrderRecorder()
 	knobs := map[string]sandbox.Knobs{
 		"plivo": {Latency: 20 * time.Millisecond}, "webex": {Latency: 20 * time.Millisecond},
 		"exotel": {Latency: 20 * time.Millisecond}, "clevertap": {Latency: 20 * time.Millisecond},
 	}
-	s, err := devstack.Start(devstack.Options{Partitions: 6, Knobs: knobs, Wrap: fc.wrap})
+	s, err := devstack.Start(devstack.Options{Partitions: 6, Knobs: knobs, Wrap: fc.Wrap})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +404,7 @@ func TestRebalanceOneToThreeLosesNothing(t *testing.T) {
 	if acc.DeletedEverywhere != len(w.Events) {
 		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, len(w.Events))
 	}
-	fc.checkUserOrder(t, w)
+	checkOrder(t, fc, w)
 	for i, m := range []*member{m1, m2, m3} {
 		t.Logf("member %d: %d generations joined", i+1, strings.Count(m.log.String(), "partitions assigned"))
 	}

@@ -124,6 +124,9 @@ func Produce(ctx context.Context, brokers []string, topic string, records []kafk
 	w := &kafka.Writer{
 		Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 500,
+		// A transport of its own: the shared default caches metadata, so
+		// a topic created a moment ago would look unknown.
+		Transport: &kafka.Transport{},
 	}
 	defer w.Close()
 	for i := 0; i < len(records); i += 500 {

@@ -1,0 +1,376 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/internal/devstack"
+)
+
+// suite is one test's world: its own topics and group on the broker, the
+// four sandboxes, and a configuration for the binary.
+type suite struct {
+	t          *testing.T
+	addrs      []string
+	partitions int
+	stack      *devstack.Stack
+	group      string
+	path       string
+	env        []string
+}
+
+type suiteOptions struct {
+	partitions int
+	knobs      map[string]sandbox.Knobs
+	wrap       func(string, http.Handler) http.Handler
+	env        []string
+}
+
+func newSuite(t *testing.T, o suiteOptions) *suite {
+	t.Helper()
+	addrs := brokers(t)
+	topic := uniqueName("user-deleted")
+	dlqTopic := topic + ".dlq"
+	createTopics(t, addrs, topic, o.partitions, dlqTopic)
+	if o.knobs == nil {
+		o.knobs = healthy(0)
+	}
+	st, err := devstack.Start(devstack.Options{Brokers: addrs, Topic: topic, DLQTopic: dlqTopic, Knobs: o.knobs, Wrap: o.wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	s := &suite{t: t, addrs: addrs, partitions: o.partitions, stack: st, group: uniqueName("erasured")}
+	s.path, s.env = st.ProcessConfig(t, s.group, "")
+	s.env = append(s.env, o.env...)
+	return s
+}
+
+func healthy(latency time.Duration) map[string]sandbox.Knobs {
+	k := sandbox.Knobs{Latency: latency}
+	return map[string]sandbox.Knobs{"plivo": k, "webex": k, "exotel": k, "clevertap": k}
+}
+
+func (s *suite) start() *devstack.Process {
+	s.t.Helper()
+	return devstack.StartProcess(s.t, binary, s.env, "run", "-config", s.path)
+}
+
+func (s *suite) produce(w *devstack.Workload) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	if err := devstack.Produce(ctx, s.addrs, s.stack.Topic, w.Records); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *suite) waitComplete(w *devstack.Workload, timeout time.Duration, p *devstack.Process) devstack.Account {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	acc, err := s.stack.WaitComplete(ctx, w)
+	if err != nil {
+		out := ""
+		if p != nil {
+			out = devstack.Tail(p.Output(), 30)
+		}
+		s.t.Fatalf("%v\nlast output:\n%s", err, out)
+	}
+	return acc
+}
+
+func (s *suite) waitLagZero(timeout time.Duration) {
+	s.t.Helper()
+	waitUntil(s.t, timeout, "consumer group lag 0", func() bool {
+		return lag(s.t, s.addrs, s.group, s.stack.Topic, s.partitions) == 0
+	})
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (s *suite) stop(p *devstack.Process) {
+	s.t.Helper()
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		s.t.Fatal(err)
+	}
+	if code := p.ExitCode(s.t, 30*time.Second); code != 0 {
+		s.t.Errorf("exit code after SIGTERM = %d, want 0; output:\n%s", code, devstack.Tail(p.Output(), 20))
+	}
+}
+
+func (s *suite) plivoDeleted(w *devstack.Workload) int {
+	n := 0
+	for _, ev := range w.Events {
+		if s.stack.Plivo.Ledger.Deleted(ev.Identifiers["plivo_profile_uuid"]) {
+			n++
+		}
+	}
+	return n
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// 1. Ten thousand events over eight partitions, some poison: every event
+// is deleted everywhere or dead-lettered, and the group's lag reaches 0.
+func TestTenThousandEventsAllAccounted(t *testing.T) {
+	s := newSuite(t, suiteOptions{partitions: 8})
+	w := devstack.NewWorkload(10000, 2000, 30)
+	s.produce(w)
+	start := time.Now()
+	p := s.start()
+	acc := s.waitComplete(w, 5*time.Minute, p)
+	took := time.Since(start)
+	s.waitLagZero(60 * time.Second)
+	t.Logf("counted: %s; %.0f events/s to completion (%s)", acc, float64(acc.Produced)/took.Seconds(), took.Round(time.Millisecond))
+	if acc.DeletedEverywhere != acc.Produced {
+		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, acc.Produced)
+	}
+	if got := acc.DeadLettered[dlq.ReasonInvalidEvent]; got != w.PoisonCount() {
+		t.Errorf("invalid events dead-lettered = %d, want %d", got, w.PoisonCount())
+	}
+	s.stop(p)
+}
+
+// 2. kill -9 at random points, restart: nothing lost, redone work bounded.
+func TestKill9AtRandomPoints(t *testing.T) {
+	const partitions, inFlight, kills = 4, 16, 3
+	// Every event takes at least 50ms at the vendors, so at most
+	// partitions*inFlight events finish per 50ms whatever the machine's
+	// speed, which makes the redelivery bound independent of it.
+	s := newSuite(t, suiteOptions{partitions: partitions, knobs: healthy(50 * time.Millisecond),
+		env: []string{"ERASURED_KAFKA_COMMIT_INTERVAL=50ms"}})
+	w := devstack.NewWorkload(4000, 800, 12)
+	s.produce(w)
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	var at []int
+	for k := range kills {
+		p := s.start()
+		target := s.plivoDeleted(w) + 200 + rnd.IntN(len(w.Events)/5)
+		waitUntil(t, 120*time.Second, fmt.Sprintf("%d deletions before kill %d", target, k+1), func() bool {
+			return s.plivoDeleted(w) >= min(target, len(w.Events)-1)
+		})
+		if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-p.Exited()
+		at = append(at, s.plivoDeleted(w))
+	}
+	p := s.start()
+	acc := s.waitComplete(w, 5*time.Minute, p)
+	s.waitLagZero(60 * time.Second)
+	s.stop(p)
+	t.Logf("killed at plivo-deleted counts %v; counted: %s", at, acc)
+	if acc.DeletedEverywhere != acc.Produced {
+		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, acc.Produced)
+	}
+	// What a kill makes the successor redo: the in-flight window plus what
+	// finished since the last commit (50ms, at most one window); three
+	// windows per kill allow for a slow commit.
+	if bound := kills * partitions * inFlight * 3; acc.Redelivered > bound {
+		t.Errorf("redelivered %d events over %d kills, want at most %d", acc.Redelivered, kills, bound)
+	}
+}
+
+// 3. Rebalance: one member, two more join mid-stream, one leaves: nothing
+// lost, per-user order kept.
+func TestRebalanceJoinAndLeave(t *testing.T) {
+	order := devstack.NewOrderRecorder()
+	s := newSuite(t, suiteOptions{partitions: 6, knobs: healthy(20 * time.Millisecond), wrap: order.Wrap,
+		env: []string{"ERASURED_KAFKA_MAX_IN_FLIGHT=2"}})
+	w := devstack.NewWorkload(4000, 400, 0)
+	s.produce(w)
+	p1 := s.start()
+	waitUntil(t, 120*time.Second, "progress by the first member", func() bool { return s.plivoDeleted(w) >= 400 })
+	p2, p3 := s.start(), s.start()
+	waitUntil(t, 120*time.Second, "progress after the join", func() bool { return s.plivoDeleted(w) >= 2000 })
+	s.stop(p1)
+	acc := s.waitComplete(w, 5*time.Minute, p2)
+	s.waitLagZero(60 * time.Second)
+	n, err := order.Check(w)
+	if err != nil {
+		t.Error(err)
+	}
+	joined := []int{}
+	for _, p := range []*devstack.Process{p1, p2, p3} {
+		joined = append(joined, strings.Count(p.Output(), "partitions assigned"))
+	}
+	t.Logf("counted: %s; order held for %d events; generations joined per member %v", acc, n, joined)
+	if acc.DeletedEverywhere != acc.Produced {
+		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, acc.Produced)
+	}
+	if joined[1] == 0 || joined[2] == 0 {
+		t.Error("a joining member never got partitions")
+	}
+	s.stop(p2)
+	s.stop(p3)
+}
+
+// 4. Broker restart mid-stream: the daemon reconnects by itself, loses
+// nothing and does not exit.
+func TestBrokerRestart(t *testing.T) {
+	script := localScript(t)
+	s := newSuite(t, suiteOptions{partitions: 4, knobs: healthy(20 * time.Millisecond)})
+	w := devstack.NewWorkload(3000, 600, 0)
+	s.produce(w)
+	p := s.start()
+	waitUntil(t, 120*time.Second, "progress before the restart", func() bool { return s.plivoDeleted(w) >= 500 })
+	run := func(arg string) {
+		cmd := exec.Command("bash", script, arg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v\n%s", script, arg, err, out)
+		}
+	}
+	run("stop")
+	stoppedAt := s.plivoDeleted(w)
+	time.Sleep(3 * time.Second)
+	select {
+	case <-p.Exited():
+		t.Fatalf("the daemon exited while the broker was down:\n%s", devstack.Tail(p.Output(), 20))
+	default:
+	}
+	run("start")
+	acc := s.waitComplete(w, 5*time.Minute, p)
+	s.waitLagZero(90 * time.Second)
+	t.Logf("broker stopped at %d deletions, down 3s; counted: %s", stoppedAt, acc)
+	if acc.DeletedEverywhere != acc.Produced {
+		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, acc.Produced)
+	}
+	s.stop(p)
+}
+
+// 5. Vendor outage: Exotel answers 503 for a while, then recovers. Events
+// caught by it past the retry budget are dead-lettered listing Exotel
+// alone; the rest retry and succeed; none is lost.
+func TestVendorOutage(t *testing.T) {
+	knobs := healthy(5 * time.Millisecond)
+	knobs["exotel"] = sandbox.Knobs{Force: "503"}
+	s := newSuite(t, suiteOptions{partitions: 4, knobs: knobs,
+		env: []string{"ERASURED_VENDORS_EXOTEL_RETRY_MAX_ELAPSED_TIME=3s"}})
+	w := devstack.NewWorkload(1000, 1000, 0)
+	s.produce(w)
+	p := s.start()
+	time.Sleep(4500 * time.Millisecond)
+	s.stack.Exotel.Chaos.Set(sandbox.Knobs{Latency: 5 * time.Millisecond})
+	acc := s.waitComplete(w, 5*time.Minute, p)
+	s.waitLagZero(60 * time.Second)
+	t.Logf("counted: %s; exotel answered %v", acc, s.stack.Exotel.Ledger.Statuses())
+	if acc.DeadLettered[dlq.ReasonRetriesExhausted] == 0 {
+		t.Error("no event outlived the retry budget during a 4.5s outage with a 3s budget")
+	}
+	if acc.DeletedEverywhere == 0 {
+		t.Error("no event was deleted everywhere after the outage ended")
+	}
+	if acc.DeletedEverywhere+acc.DeadLettered[dlq.ReasonRetriesExhausted] < acc.Produced {
+		t.Errorf("deleted everywhere (%d) + dead-lettered (%d) < produced (%d)", acc.DeletedEverywhere, acc.DeadLettered[dlq.ReasonRetriesExhausted], acc.Produced)
+	}
+	dls, err := devstack.ReadAll(context.Background(), s.addrs, s.stack.DLQTopic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range dls {
+		if v, _ := dlq.Header(m.Headers, dlq.HeaderFailedVendors); v != "exotel" {
+			t.Errorf("dead-letter record lists vendors %q, want exotel alone", v)
+		}
+	}
+	s.stop(p)
+}
+
+// 6. Dead-letter topic unwritable: the committed offset stays below the
+// record that cannot be dead-lettered, then passes it once the topic is
+// back.
+func TestDeadLetterTopicUnwritable(t *testing.T) {
+	s := newSuite(t, suiteOptions{partitions: 1, env: []string{"ERASURED_DEAD_LETTER_RETRY_MAX=300ms"}})
+	deleteTopic(t, s.addrs, s.stack.DLQTopic)
+	w := devstack.NewWorkload(199, 50, 0)
+	w.Records = append(w.Records[:10], append([]kafka.Message{devstack.PoisonRecord(0)}, w.Records[10:]...)...)
+	s.produce(w)
+	p := s.start()
+	waitUntil(t, 120*time.Second, "the records after the poison one to be deleted", func() bool { return s.plivoDeleted(w) == len(w.Events) })
+	time.Sleep(time.Second) // several commit intervals
+	c := groupOffsets(t, s.addrs, s.group, s.stack.Topic, 1)[0]
+	t.Logf("dead-letter topic gone: committed offset %d with %d records after offset 10 deleted", c, len(w.Events)-10)
+	if c > 10 {
+		t.Fatalf("committed offset %d passed offset 10, which is not yet dead-lettered", c)
+	}
+	if !strings.Contains(p.Output(), "dead-letter write failed; retrying, offset not committed") {
+		t.Error("no log line says the dead-letter write is failing")
+	}
+	waitUntil(t, 60*time.Second, "the dead-letter topic to be re-created", func() bool {
+		resp, err := newClient(s.addrs).CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: s.stack.DLQTopic, NumPartitions: 1, ReplicationFactor: -1}}})
+		return err == nil && resp.Errors[s.stack.DLQTopic] == nil
+	})
+	waitUntil(t, 120*time.Second, "the commit to pass the poison record", func() bool {
+		return groupOffsets(t, s.addrs, s.group, s.stack.Topic, 1)[0] == int64(len(w.Records))
+	})
+	dls, err := devstack.ReadAll(context.Background(), s.addrs, s.stack.DLQTopic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) == 0 {
+		t.Fatal("the poison record never reached the dead-letter topic")
+	}
+	if off, _ := dlq.Header(dls[0].Headers, dlq.HeaderOriginalOffset); off != "10" {
+		t.Errorf("dead-lettered original offset = %s, want 10", off)
+	}
+	s.stop(p)
+}
+
+// 7. Poison events (not JSON, missing ids, oversized) are dead-lettered
+// with their reason and the partitions keep moving.
+func TestPoisonEvents(t *testing.T) {
+	s := newSuite(t, suiteOptions{partitions: 2})
+	w := devstack.NewWorkload(500, 100, 60)
+	s.produce(w)
+	p := s.start()
+	acc := s.waitComplete(w, 3*time.Minute, p)
+	s.waitLagZero(60 * time.Second)
+	dls, err := devstack.ReadAll(context.Background(), s.addrs, s.stack.DLQTopic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	details := map[string]int{}
+	for _, m := range dls {
+		if r, _ := dlq.Header(m.Headers, dlq.HeaderReason); r != string(dlq.ReasonInvalidEvent) {
+			t.Errorf("reason %q, want invalid_event", r)
+		}
+		d, _ := dlq.Header(m.Headers, dlq.HeaderDetail)
+		for _, kind := range []string{"malformed", "missing_field", "oversized"} {
+			if strings.Contains(d, kind) {
+				details[kind]++
+			}
+		}
+	}
+	t.Logf("counted: %s; dead-letter details %v", acc, details)
+	if acc.DeadLettered[dlq.ReasonInvalidEvent] != w.PoisonCount() {
+		t.Errorf("invalid dead-lettered = %d, want %d", acc.DeadLettered[dlq.ReasonInvalidEvent], w.PoisonCount())
+	}
+	for _, kind := range []string{"malformed", "missing_field", "oversized"} {
+		if details[kind] != w.PoisonCount()/3 {
+			t.Errorf("%s records = %d, want %d", kind, details[kind], w.PoisonCount()/3)
+		}
+	}
+	if acc.DeletedEverywhere != acc.Produced {
+		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, acc.Produced)
+	}
+	s.stop(p)
+}
