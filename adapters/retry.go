@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/event"
@@ -140,7 +139,7 @@ type Retrier struct {
 	cfg      RetryConfig
 	observer Observer
 	timer    backoff.Timer
-	limit    *semaphore.Weighted
+	limiter  *Limiter
 }
 
 // RetrierOption adjusts a Retrier.
@@ -153,16 +152,38 @@ func WithObserver(o Observer) RetrierOption { return func(r *Retrier) { r.observ
 func WithTimer(t backoff.Timer) RetrierOption { return func(r *Retrier) { r.timer = t } }
 
 // WithConcurrency caps the requests in flight to the vendor at n, shared
-// by every event the Retrier serves. The wait for a slot is not part of an
-// attempt's RequestTimeout: without the cap, hundreds of in-flight events
-// queue inside the HTTP transport for a connection and time out there,
-// which looks like a failing vendor and only adds retries.
+// by every event the Retrier serves, and does nothing else (WithLimiter
+// adds the learned rate and Retry-After pauses). The wait for a slot is not
+// part of an attempt's RequestTimeout: without the cap, hundreds of
+// in-flight events queue inside the HTTP transport for a connection and
+// time out there, which looks like a failing vendor and only adds retries.
 func WithConcurrency(n int) RetrierOption {
 	return func(r *Retrier) {
 		if n > 0 {
-			r.limit = semaphore.NewWeighted(int64(n))
+			r.limiter = newLimiter(LimitConfig{MaxConcurrency: n}, false)
 		}
 	}
+}
+
+// WithLimiter makes every attempt take a permit from l, the vendor's
+// shared limiter, and tell it the outcome. Waiting for the permit is not
+// part of the attempt's RequestTimeout. An adapter that is SelfLimited
+// takes permits itself, per request, and the Retrier leaves it alone.
+func WithLimiter(l *Limiter) RetrierOption { return func(r *Retrier) { r.limiter = l } }
+
+// SelfLimited is implemented by an adapter whose one request serves
+// several events (CleverTap's batched delete): it takes the vendor's
+// limiter permits and bounds each request's time itself, per request. For
+// it the Retrier takes no permit and does not bound the attempt's context
+// with RequestTimeout, which would otherwise also run while the batch
+// waits for a permit.
+type SelfLimited interface {
+	SelfLimited() bool
+}
+
+func selfLimited(a Adapter) bool {
+	s, ok := a.(SelfLimited)
+	return ok && s.SelfLimited()
 }
 
 // NewRetrier returns a Retrier for cfg, which must be valid.
@@ -193,18 +214,27 @@ func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Resu
 	ra := &retryAfterBackOff{exp: exp, start: start, maxElapsed: r.cfg.MaxElapsedTime}
 	b := backoff.WithContext(backoff.WithMaxRetries(ra, uint64(r.cfg.MaxAttempts-1)), ctx)
 
+	self := selfLimited(a)
 	op := func() error {
-		if r.limit != nil {
-			if err := r.limit.Acquire(ctx, 1); err != nil {
+		var permit Permit
+		if r.limiter != nil && !self {
+			p, err := r.limiter.Acquire(ctx)
+			if err != nil {
 				return backoff.Permanent(ctx.Err())
 			}
-			defer r.limit.Release(1)
+			permit = p
 		}
 		res.Attempts++
-		actx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if !self {
+			actx, cancel = context.WithTimeout(ctx, r.cfg.RequestTimeout)
+		}
 		t0 := time.Now()
 		out, err := a.Delete(actx, ev)
 		cancel()
+		if r.limiter != nil && !self {
+			r.limiter.Release(permit, err)
+		}
 		if err == nil && !out.Final() {
 			err = &Error{Vendor: a.Name(), Class: ClassUnexpected, Message: "adapter returned outcome " + out.String()}
 		}

@@ -773,6 +773,19 @@ type member struct {
 // the first). field names the object in errors; a duplicate is named
 // (after prefix) only if it is one of known, by its position otherwise.
 func parseObject(data []byte, field, prefix string, known []string) ([]member, *DecodeError) {
+	if ms, ok := splitObject(data); ok {
+		if derr := checkDuplicates(ms, field, prefix, known); derr != nil {
+			return nil, derr
+		}
+		return ms, nil
+	}
+	return parseObjectStream(data, field, prefix, known)
+}
+
+// parseObjectStream is parseObject through json.Decoder's token stream:
+// the slow path, kept for what the fast one refuses, since it words the
+// syntax errors.
+func parseObjectStream(data []byte, field, prefix string, known []string) ([]member, *DecodeError) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
 	if err != nil {
@@ -809,6 +822,121 @@ func parseObject(data []byte, field, prefix string, known []string) ([]member, *
 		return nil, reject(ReasonMalformed, field, "data after the JSON object")
 	}
 	return ms, nil
+}
+
+// splitObject is parseObject's fast path, for the common case: data is
+// one valid JSON object. json.Valid checks it without allocating, then the
+// members are cut out by hand: json.Decoder's token stream, which the
+// slow path uses, allocates a syntax error for every member it reads (to
+// find where a top-level value ends) and dominated the consumer's
+// allocations. Values alias data. It reports false for anything else.
+func splitObject(data []byte) ([]member, bool) {
+	if !json.Valid(data) {
+		return nil, false
+	}
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
+		return nil, false
+	}
+	ms := make([]member, 0, 8)
+	i = skipSpace(data, i+1)
+	if data[i] == '}' {
+		return ms, true
+	}
+	for {
+		// Valid JSON: a member name, a colon, a value, then , or }.
+		end := stringEnd(data, i)
+		name, ok := unquote(data[i:end])
+		if !ok {
+			return nil, false
+		}
+		i = skipSpace(data, skipSpace(data, end)+1)
+		end = valueEnd(data, i)
+		ms = append(ms, member{name: name, raw: data[i:end:end]})
+		i = skipSpace(data, end)
+		if data[i] == '}' {
+			return ms, true
+		}
+		i = skipSpace(data, i+1)
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string starting at data[i].
+func stringEnd(data []byte, i int) int {
+	for j := i + 1; ; j++ {
+		switch data[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+}
+
+// valueEnd returns the index just past the value starting at data[i].
+func valueEnd(data []byte, i int) int {
+	switch data[i] {
+	case '"':
+		return stringEnd(data, i)
+	case '{', '[':
+		depth := 0
+		for j := i; ; j++ {
+			switch data[j] {
+			case '"':
+				j = stringEnd(data, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+	default: // number, true, false, null
+		j := i
+		for j < len(data) && !strings.ContainsRune(",}] \t\r\n", rune(data[j])) {
+			j++
+		}
+		return j
+	}
+}
+
+// checkDuplicates rejects a repeated member name as parseObjectStream
+// does.
+func checkDuplicates(ms []member, field, prefix string, known []string) *DecodeError {
+	var seen map[string]struct{}
+	if len(ms) > 8 {
+		seen = make(map[string]struct{}, len(ms))
+	}
+	for i, m := range ms {
+		dup := false
+		if seen != nil {
+			_, dup = seen[m.name]
+			seen[m.name] = struct{}{}
+		} else {
+			for _, e := range ms[:i] {
+				if e.name == m.name {
+					dup = true
+					break
+				}
+			}
+		}
+		if dup {
+			if slices.Contains(known, m.name) {
+				return reject(ReasonMalformed, prefix+m.name, "member is repeated")
+			}
+			return reject(ReasonMalformed, field, "member %d repeats an earlier name", i+1)
+		}
+	}
+	return nil
 }
 
 // checkCase rejects a member whose name differs from a known one only in

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -85,7 +86,24 @@ type Config struct {
 	// depends on IDType.
 	IDField string               `yaml:"id_field"`
 	Retry   adapters.RetryConfig `yaml:"retry"`
+	// Limit shapes the request rate and concurrency at the vendor. With
+	// batching, each permit is one request carrying up to batch_size ids.
+	Limit adapters.LimitConfig `yaml:"limit"`
+	// BatchSize bounds the ids coalesced into one request, at most
+	// MaxBatch; 1 sends one request per event.
+	BatchSize int `yaml:"batch_size"`
+	// BatchWait is how long a batch waits for more ids after its first
+	// before it is sent (sooner when full).
+	BatchWait time.Duration `yaml:"batch_wait"`
 }
+
+// DefaultBatchWait is Config.BatchWait's default: short next to a
+// request's round trip, long enough to gather the deletes of a backlog.
+const DefaultBatchWait = 5 * time.Millisecond
+
+// MaxBatchWait bounds Config.BatchWait: a deletion should not sit idle
+// for long waiting for company.
+const MaxBatchWait = time.Second
 
 // SetDefaults fills what configuration left out.
 func (c *Config) SetDefaults() {
@@ -105,6 +123,13 @@ func (c *Config) SetDefaults() {
 		}
 	}
 	c.Retry.SetDefaults()
+	c.Limit.SetDefaults()
+	if c.BatchSize == 0 {
+		c.BatchSize = MaxBatch
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = DefaultBatchWait
+	}
 }
 
 // Validate names the first wrong field. A region is checked even when
@@ -132,7 +157,16 @@ func (c *Config) Validate() error {
 	if c.IDField == "" {
 		return config.Invalid("id_field", "must be set")
 	}
-	return config.Nest("retry", c.Retry.Validate())
+	if c.BatchSize < 1 || c.BatchSize > MaxBatch {
+		return config.Invalid("batch_size", "must be in [1, %d], got %d", MaxBatch, c.BatchSize)
+	}
+	if c.BatchWait < 0 || c.BatchWait > MaxBatchWait {
+		return config.Invalid("batch_wait", "must be in [0, %s], got %s", MaxBatchWait, c.BatchWait)
+	}
+	if err := config.Nest("retry", c.Retry.Validate()); err != nil {
+		return err
+	}
+	return config.Nest("limit", c.Limit.Validate())
 }
 
 // Endpoint returns the base URL requests go to: BaseURL when set, else the
@@ -146,34 +180,82 @@ func (c *Config) Endpoint() string {
 
 // Adapter deletes CleverTap profiles.
 type Adapter struct {
-	cfg    Config
-	client *http.Client
-	url    string
+	cfg     Config
+	client  *http.Client
+	url     string
+	limiter *adapters.Limiter
+	batch   *batcher
 }
+
+// Option adjusts an Adapter.
+type Option func(*Adapter)
+
+// WithLimiter shares the vendor's limiter with the adapter. When it
+// batches, the adapter takes one permit per request rather than the
+// Retrier one per event (see adapters.SelfLimited).
+func WithLimiter(l *adapters.Limiter) Option { return func(a *Adapter) { a.limiter = l } }
 
 // New returns an Adapter; cfg must be valid. The adapter uses a copy of
 // client that does not follow redirects: CleverTap's API does not redirect,
 // and Go would carry the passcode header to wherever a redirect pointed.
 // A 3xx is therefore classified as unexpected.
-func New(cfg Config, client *http.Client) *Adapter {
+//
+// With BatchSize above 1, concurrent deletes are coalesced into requests
+// of up to BatchSize ids (see batcher).
+func New(cfg Config, client *http.Client, opts ...Option) *Adapter {
 	if client == nil {
 		client = http.DefaultClient
 	}
 	c := *client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Adapter{cfg: cfg, client: &c, url: cfg.Endpoint() + DeletePath}
+	a := &Adapter{cfg: cfg, client: &c, url: cfg.Endpoint() + DeletePath}
+	for _, o := range opts {
+		o(a)
+	}
+	if cfg.BatchSize > 1 {
+		a.batch = newBatcher(min(cfg.BatchSize, MaxBatch), cfg.BatchWait, a.limiter, a.sendBatch)
+	}
+	return a
 }
 
 // Name implements adapters.Adapter.
 func (a *Adapter) Name() string { return Name }
 
-// Delete implements adapters.Adapter.
+// SelfLimited implements adapters.SelfLimited: a batching adapter takes
+// limiter permits and bounds request time per request, itself.
+func (a *Adapter) SelfLimited() bool { return a.batch != nil }
+
+// Delete implements adapters.Adapter. With batching, the event's id joins
+// a batch and the batch's answer is the event's; an id the request body
+// could not carry fails alone, before it can spoil a batch.
 func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.Outcome, error) {
 	id := ev.Identifier(a.cfg.IDField)
 	if id == "" {
 		return adapters.NotApplicable, nil
 	}
-	return a.deleteMany(ctx, []string{id})
+	if a.batch == nil {
+		return a.deleteMany(ctx, []string{id})
+	}
+	if err := checkID(id); err != nil {
+		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: err.Error()}
+	}
+	return a.batch.delete(ctx, id)
+}
+
+// sendBatch sends one batch, bounded by the retry policy's request
+// timeout: the Retrier does not bound a self-limited adapter's attempts.
+func (a *Adapter) sendBatch(ctx context.Context, ids []string) (adapters.Outcome, error) {
+	timeout := a.cfg.Retry.RequestTimeout
+	if timeout <= 0 {
+		timeout = adapters.DefaultRetryConfig().RequestTimeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := a.deleteMany(rctx, ids)
+	if err != nil && errTimeout(ctx, err) {
+		err = &adapters.Error{Vendor: Name, Class: adapters.ClassRetryable, Message: "request timed out after " + timeout.String()}
+	}
+	return out, err
 }
 
 // deleteMany deletes up to MaxBatch profiles in one request. CleverTap
@@ -213,14 +295,22 @@ func requestBody(idType string, ids []string) ([]byte, error) {
 		return nil, fmt.Errorf("%d ids in one request, at most %d allowed", len(ids), MaxBatch)
 	}
 	for i, id := range ids {
-		if id == "" {
-			return nil, fmt.Errorf("id %d of %d is empty", i+1, len(ids))
-		}
-		if !utf8.ValidString(id) {
-			return nil, fmt.Errorf("id %d of %d is not valid UTF-8", i+1, len(ids))
+		if err := checkID(id); err != nil {
+			return nil, fmt.Errorf("id %d of %d %w", i+1, len(ids), err)
 		}
 	}
 	return json.Marshal(map[string][]string{idType: ids})
+}
+
+// checkID refuses an id the request body cannot carry faithfully.
+func checkID(id string) error {
+	if id == "" {
+		return errors.New("is empty")
+	}
+	if !utf8.ValidString(id) {
+		return errors.New("is not valid UTF-8")
+	}
+	return nil
 }
 
 // redactions lists what must not appear in error text: the passcode and

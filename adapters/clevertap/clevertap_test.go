@@ -713,9 +713,13 @@ func TestRetrier(t *testing.T) {
 	t.Run("slow server hits the request timeout", func(t *testing.T) {
 		t.Parallel()
 		_, srv := startSandbox(t, sandbox.Knobs{Latency: time.Minute})
-		a := newAdapter(t, validConfig(srv.URL), srv.Client())
 		cfg := fastRetry(2)
 		cfg.RequestTimeout = 20 * time.Millisecond
+		// A batching adapter bounds its requests with its own retry
+		// section, which in the daemon is the Retrier's too.
+		acfg := validConfig(srv.URL)
+		acfg.Retry = cfg
+		a := newAdapter(t, acfg, srv.Client())
 		res := retrier(cfg).Do(context.Background(), a, identityEvent("slow-user"))
 		if res.Outcome != adapters.Failed || res.Attempts != 2 || !res.Exhausted || res.Interrupted() {
 			t.Fatalf("result %+v", res)

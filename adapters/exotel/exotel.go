@@ -71,6 +71,8 @@ type Config struct {
 	// ContactField names the event identifier holding the contact sid.
 	ContactField string               `yaml:"contact_field"`
 	Retry        adapters.RetryConfig `yaml:"retry"`
+	// Limit shapes the request rate and concurrency at the vendor.
+	Limit adapters.LimitConfig `yaml:"limit"`
 }
 
 // SetDefaults fills what configuration left out. An unknown region leaves
@@ -87,6 +89,7 @@ func (c *Config) SetDefaults() {
 		c.ContactField = DefaultContactField
 	}
 	c.Retry.SetDefaults()
+	c.Limit.SetDefaults()
 }
 
 // Validate names the first wrong field.
@@ -119,7 +122,10 @@ func (c *Config) Validate() error {
 	if c.ContactField == "" {
 		return config.Invalid("contact_field", "must be set")
 	}
-	return config.Nest("retry", c.Retry.Validate())
+	if err := config.Nest("retry", c.Retry.Validate()); err != nil {
+		return err
+	}
+	return config.Nest("limit", c.Limit.Validate())
 }
 
 // Adapter deletes Exotel contacts.

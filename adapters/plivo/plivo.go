@@ -35,6 +35,8 @@ type Config struct {
 	// ProfileField names the event identifier holding the profile UUID.
 	ProfileField string               `yaml:"profile_field"`
 	Retry        adapters.RetryConfig `yaml:"retry"`
+	// Limit shapes the request rate and concurrency at the vendor.
+	Limit adapters.LimitConfig `yaml:"limit"`
 }
 
 // SetDefaults fills what configuration left out.
@@ -46,6 +48,7 @@ func (c *Config) SetDefaults() {
 		c.ProfileField = DefaultProfileField
 	}
 	c.Retry.SetDefaults()
+	c.Limit.SetDefaults()
 }
 
 // Validate names the first wrong field.
@@ -67,7 +70,10 @@ func (c *Config) Validate() error {
 	if c.ProfileField == "" {
 		return config.Invalid("profile_field", "must be set")
 	}
-	return config.Nest("retry", c.Retry.Validate())
+	if err := config.Nest("retry", c.Retry.Validate()); err != nil {
+		return err
+	}
+	return config.Nest("limit", c.Limit.Validate())
 }
 
 // Adapter deletes Plivo profiles.

@@ -160,6 +160,16 @@ type Ledger struct {
 	absent   map[string]bool
 	calls    map[string]int // id -> requests that named it
 	statuses map[int]int
+	observe  func(id string, deleted bool)
+}
+
+// Observe has f called, outside the ledger's lock, for each id a request
+// names (deleted false) and each id a request deletes (deleted true). The
+// benchmark times deletions with it. nil stops it.
+func (l *Ledger) Observe(f func(id string, deleted bool)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.observe = f
 }
 
 // NewLedger returns an empty Ledger.
@@ -184,18 +194,27 @@ func (l *Ledger) SeedAbsent(ids ...string) {
 // Called records a request naming id.
 func (l *Ledger) Called(id string) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.calls[id]++
+	f := l.observe
+	l.mu.Unlock()
+	if f != nil {
+		f(id, false)
+	}
 }
 
 // Delete removes id and reports whether it existed.
 func (l *Ledger) Delete(id string) bool {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.absent[id] || l.deleted[id] > 0 {
+		l.mu.Unlock()
 		return false
 	}
 	l.deleted[id]++
+	f := l.observe
+	l.mu.Unlock()
+	if f != nil {
+		f(id, true)
+	}
 	return true
 }
 

@@ -365,3 +365,31 @@ func TestLedgerStatusRecorder(t *testing.T) {
 		t.Error("Statuses returned the ledger's own map")
 	}
 }
+
+func TestLedgerObserve(t *testing.T) {
+	t.Parallel()
+	l := NewLedger()
+	l.SeedAbsent("gone")
+	type seen struct {
+		id      string
+		deleted bool
+	}
+	var mu sync.Mutex
+	var got []seen
+	l.Observe(func(id string, deleted bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, seen{id, deleted})
+	})
+	l.Called("a")
+	l.Delete("a")
+	l.Delete("a")    // already deleted: not a deletion
+	l.Delete("gone") // never there: not a deletion
+	l.Observe(nil)
+	l.Called("b")
+	l.Delete("b")
+	want := []seen{{"a", false}, {"a", true}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("observed %v, want %v", got, want)
+	}
+}

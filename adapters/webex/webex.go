@@ -61,6 +61,8 @@ type Config struct {
 	// so a deletion can be traced from Webex's audit log back to the event.
 	EventIDParam string               `yaml:"event_id_param"`
 	Retry        adapters.RetryConfig `yaml:"retry"`
+	// Limit shapes the request rate and concurrency at the vendor.
+	Limit adapters.LimitConfig `yaml:"limit"`
 }
 
 // SetDefaults fills what configuration left out. BaseURL is left alone on
@@ -70,6 +72,7 @@ func (c *Config) SetDefaults() {
 		c.KeyField = DefaultKeyField
 	}
 	c.Retry.SetDefaults()
+	c.Limit.SetDefaults()
 }
 
 // Validate names the first wrong field.
@@ -111,7 +114,10 @@ func (c *Config) Validate() error {
 			return config.Invalid("event_id_param", "%s is also set in exparams", c.EventIDParam)
 		}
 	}
-	return config.Nest("retry", c.Retry.Validate())
+	if err := config.Nest("retry", c.Retry.Validate()); err != nil {
+		return err
+	}
+	return config.Nest("limit", c.Limit.Validate())
 }
 
 func validateBaseURL(s string) error {

@@ -1,0 +1,474 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
+
+	"github.com/erasured/erasured/config"
+)
+
+// LimitConfig shapes how hard erasured presses one vendor. Every event in
+// flight shares the vendor's limits: a rate that starts at Rate (or
+// unlimited) and is learned from the vendor's answers, a pause whenever the
+// vendor sends Retry-After, and a cap on concurrent requests.
+//
+// The rate follows AIMD, as TCP's congestion window does: each 429 cuts it
+// to DecreaseFactor times what the vendor was actually accepting, and while
+// requests queue for it and nothing is throttled it grows by IncreaseStep
+// each second, up to MaxRate.
+type LimitConfig struct {
+	// Rate is the starting limit in requests per second. 0 starts with no
+	// limit: the first 429 sets one from the rate the vendor was
+	// accepting.
+	Rate float64 `yaml:"rate"`
+	// MaxRate caps the learned rate. 0 means Rate when Rate is set (a
+	// configured rate is the vendor's published limit: no use probing
+	// past it), else no cap.
+	MaxRate float64 `yaml:"max_rate"`
+	// MinRate is the floor decreases stop at, so a burst of 429s cannot
+	// starve the vendor's queue.
+	MinRate float64 `yaml:"min_rate"`
+	// Burst is how many requests may go at once after a quiet spell. 0
+	// means a tenth of a second's worth of the current rate, at least 1.
+	Burst int `yaml:"burst"`
+	// MaxConcurrency caps requests in flight to the vendor. 0 means
+	// vendors.max_conns_per_vendor.
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// IncreaseStep is the requests per second added for each second in
+	// which requests waited for the limit and none was throttled. 0 means
+	// a fiftieth of the rate set by the last decrease, so recovery takes
+	// the same time whatever the vendor's scale.
+	IncreaseStep float64 `yaml:"increase_step"`
+	// DecreaseFactor multiplies the rate on a 429, in (0, 1]; 1 learns
+	// nothing and only honours Retry-After.
+	DecreaseFactor float64 `yaml:"decrease_factor"`
+	// MaxPause caps how long one Retry-After holds every request to the
+	// vendor. A longer wait is left to each event's retry policy, so a
+	// garbled or hostile header cannot stall the vendor for a day.
+	MaxPause time.Duration `yaml:"max_pause"`
+}
+
+// DefaultMaxPause is LimitConfig.MaxPause's default.
+const DefaultMaxPause = time.Minute
+
+// DefaultDecreaseFactor is LimitConfig.DecreaseFactor's default: gentle,
+// because the rate it multiplies is measured, not guessed.
+const DefaultDecreaseFactor = 0.9
+
+// SetDefaults fills zero fields that have a fixed default. MaxConcurrency
+// is left to the caller, who knows the vendor-wide default.
+func (c *LimitConfig) SetDefaults() {
+	if c.DecreaseFactor == 0 {
+		c.DecreaseFactor = DefaultDecreaseFactor
+	}
+	if c.MaxPause == 0 {
+		c.MaxPause = DefaultMaxPause
+	}
+	if c.MinRate == 0 {
+		c.MinRate = 1
+		if c.Rate > 0 && c.Rate < 1 {
+			c.MinRate = c.Rate
+		}
+	}
+}
+
+// Validate reports the first invalid field, named as in YAML.
+func (c *LimitConfig) Validate() error {
+	switch {
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return config.Invalid("rate", "must be 0 (learned) or a positive number, got %g", c.Rate)
+	case c.MaxRate < 0 || math.IsNaN(c.MaxRate) || math.IsInf(c.MaxRate, 0):
+		return config.Invalid("max_rate", "must be 0 (none) or a positive number, got %g", c.MaxRate)
+	case c.MaxRate > 0 && c.MaxRate < c.Rate:
+		return config.Invalid("max_rate", "must be at least rate (%g), got %g", c.Rate, c.MaxRate)
+	case c.MinRate <= 0 || math.IsNaN(c.MinRate) || math.IsInf(c.MinRate, 0):
+		return config.Invalid("min_rate", "must be positive, got %g", c.MinRate)
+	case c.Rate > 0 && c.MinRate > c.Rate:
+		return config.Invalid("min_rate", "must be at most rate (%g), got %g", c.Rate, c.MinRate)
+	case c.MaxRate > 0 && c.MinRate > c.MaxRate:
+		return config.Invalid("min_rate", "must be at most max_rate (%g), got %g", c.MaxRate, c.MinRate)
+	case c.Burst < 0:
+		return config.Invalid("burst", "must be 0 (automatic) or positive, got %d", c.Burst)
+	case c.MaxConcurrency < 0:
+		return config.Invalid("max_concurrency", "must be 0 (vendors.max_conns_per_vendor) or positive, got %d", c.MaxConcurrency)
+	case c.IncreaseStep < 0 || math.IsNaN(c.IncreaseStep) || math.IsInf(c.IncreaseStep, 0):
+		return config.Invalid("increase_step", "must be 0 (automatic) or positive, got %g", c.IncreaseStep)
+	case !(c.DecreaseFactor > 0 && c.DecreaseFactor <= 1):
+		return config.Invalid("decrease_factor", "must be in (0, 1], got %g", c.DecreaseFactor)
+	case c.MaxPause <= 0:
+		return config.Invalid("max_pause", "must be positive, got %s", c.MaxPause)
+	}
+	return nil
+}
+
+// IsThrottled reports whether err is the vendor saying "too many
+// requests": HTTP 429, or a retryable error whose vendor code is 429 (as
+// CleverTap and Webex put it in a body).
+func IsThrottled(err error) bool {
+	var ae *Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.Status == http.StatusTooManyRequests || (ae.Class == ClassRetryable && ae.Code == "429")
+}
+
+// Limiter is one vendor's shared limit: a concurrency cap, a pause while a
+// Retry-After runs, and a token bucket (golang.org/x/time/rate) whose rate
+// it learns from 429s. It is safe for concurrent use.
+//
+// Callers take a Permit before each request and give it back with the
+// request's error, which is how the limiter learns.
+type Limiter struct {
+	cfg      LimitConfig
+	adaptive bool
+	sem      *semaphore.Weighted
+	bucket   *rate.Limiter
+	now      func() time.Time
+	// saturated is set when a request had to wait for a token: only then
+	// is raising the rate worth anything.
+	saturated atomic.Bool
+	inFlight  atomic.Int64
+	waitedNs  atomic.Int64
+
+	mu           sync.Mutex
+	limit        float64 // +Inf: none
+	stepPerSec   float64
+	maxRate      float64 // +Inf: none
+	pausedUntil  time.Time
+	pausedNs     int64
+	lastDecrease time.Time
+	lastAdjust   time.Time
+	accepted     acceptedRing
+	throttled    uint64
+	decreases    uint64
+}
+
+// NewLimiter returns a Limiter for cfg, which must be valid (after
+// SetDefaults). maxConcurrency replaces a zero cfg.MaxConcurrency; 0 in
+// both means no cap.
+func NewLimiter(cfg LimitConfig, maxConcurrency int) *Limiter {
+	if cfg.MaxConcurrency == 0 {
+		cfg.MaxConcurrency = maxConcurrency
+	}
+	return newLimiter(cfg, true)
+}
+
+func newLimiter(cfg LimitConfig, adaptive bool) *Limiter {
+	if cfg.DecreaseFactor == 0 {
+		cfg.DecreaseFactor = 1
+	}
+	if cfg.MaxPause == 0 {
+		cfg.MaxPause = DefaultMaxPause
+	}
+	l := &Limiter{cfg: cfg, adaptive: adaptive, now: time.Now, limit: math.Inf(1), maxRate: math.Inf(1)}
+	if cfg.MaxConcurrency > 0 {
+		l.sem = semaphore.NewWeighted(int64(cfg.MaxConcurrency))
+	}
+	switch {
+	case cfg.MaxRate > 0:
+		l.maxRate = cfg.MaxRate
+	case cfg.Rate > 0:
+		l.maxRate = cfg.Rate
+	}
+	if cfg.Rate > 0 {
+		l.limit = cfg.Rate
+	}
+	l.bucket = rate.NewLimiter(rate.Inf, 1)
+	l.setLimitLocked(l.limit, l.now())
+	return l
+}
+
+// Permit is one request's hold on a Limiter, returned by Acquire.
+type Permit struct {
+	at   time.Time
+	held bool
+}
+
+// Acquire waits for a concurrency slot, for any pause the vendor asked
+// for, and for a token, in that order: a request holding a slot is the next
+// to go, so tokens are not spent long before their request is sent. It
+// fails only when ctx ends.
+func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
+	t0 := l.now()
+	if l.sem != nil {
+		if err := l.sem.Acquire(ctx, 1); err != nil {
+			return Permit{}, err
+		}
+	}
+	fail := func(err error) (Permit, error) {
+		if l.sem != nil {
+			l.sem.Release(1)
+		}
+		l.waitedNs.Add(int64(l.now().Sub(t0)))
+		return Permit{}, err
+	}
+	for {
+		l.mu.Lock()
+		until := l.pausedUntil
+		l.mu.Unlock()
+		if d := until.Sub(l.now()); d > 0 {
+			if err := sleep(ctx, d); err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		r := l.bucket.Reserve()
+		if d := r.Delay(); d > 0 {
+			l.saturated.Store(true)
+			if err := sleep(ctx, d); err != nil {
+				r.Cancel()
+				return fail(err)
+			}
+		}
+		now := l.now()
+		l.mu.Lock()
+		paused := now.Before(l.pausedUntil)
+		l.mu.Unlock()
+		// A pause that began while this request waited for its token
+		// holds it too; the token is spent, which errs on the slow side.
+		if paused {
+			continue
+		}
+		l.inFlight.Add(1)
+		l.waitedNs.Add(int64(now.Sub(t0)))
+		return Permit{at: now, held: true}, nil
+	}
+}
+
+// Release gives back p with the error of the request it allowed (nil for
+// a final answer). A Retry-After pauses the vendor for every event; a 429
+// lowers the rate; a success may raise it.
+func (l *Limiter) Release(p Permit, err error) {
+	if !p.held {
+		return
+	}
+	if l.sem != nil {
+		l.sem.Release(1)
+	}
+	l.inFlight.Add(-1)
+	if !l.adaptive {
+		return
+	}
+	now := l.now()
+	throttled := IsThrottled(err)
+	var retryAfter time.Duration
+	var ae *Error
+	if errors.As(err, &ae) && ae.Class == ClassRetryable {
+		retryAfter = ae.RetryAfter
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	retryAfter = min(retryAfter, l.cfg.MaxPause)
+	if retryAfter > 0 {
+		until := now.Add(retryAfter)
+		if until.After(l.pausedUntil) {
+			from := now
+			if l.pausedUntil.After(from) {
+				from = l.pausedUntil
+			}
+			l.pausedNs += int64(until.Sub(from))
+			l.pausedUntil = until
+		}
+	}
+	if throttled {
+		l.throttled++
+		// One decrease per round: the 429s of requests sent before the
+		// last decrease say nothing about the new rate.
+		if p.at.After(l.lastDecrease) {
+			l.decreaseLocked(now)
+		}
+		return
+	}
+	if !isAnswer(err) {
+		return
+	}
+	l.accepted.add(now)
+	if err == nil {
+		l.increaseLocked(now)
+	}
+}
+
+// isAnswer reports whether err means the vendor answered (and so took
+// the request past its rate limit).
+func isAnswer(err error) bool {
+	if err == nil {
+		return true
+	}
+	var ae *Error
+	return errors.As(err, &ae) && ae.Status != 0
+}
+
+func (l *Limiter) decreaseLocked(now time.Time) {
+	if l.cfg.DecreaseFactor >= 1 {
+		return
+	}
+	base := l.limit
+	// What the vendor accepted lately is a better base than the limit,
+	// which may be far above what was sent.
+	if est, ok := l.accepted.rate(now); ok && est < base {
+		base = est
+	}
+	if math.IsInf(base, 1) {
+		// Nothing accepted to measure: the pause (if any) is all the
+		// vendor said.
+		return
+	}
+	next := math.Max(l.cfg.MinRate, base*l.cfg.DecreaseFactor)
+	l.decreases++
+	l.lastDecrease = now
+	l.lastAdjust = now
+	l.saturated.Store(false)
+	l.stepPerSec = l.cfg.IncreaseStep
+	if l.stepPerSec == 0 {
+		l.stepPerSec = math.Max(next/50, 0.1)
+	}
+	l.setLimitLocked(next, now)
+}
+
+// increaseLocked adds IncreaseStep per second elapsed, if requests had to
+// wait for tokens meanwhile. It acts at most every 100ms: the token
+// bucket need not be re-set on every answer.
+func (l *Limiter) increaseLocked(now time.Time) {
+	if math.IsInf(l.limit, 1) || l.limit >= l.maxRate {
+		return
+	}
+	if l.lastAdjust.IsZero() {
+		// A configured rate never lowered: growth is measured from now.
+		l.lastAdjust = now
+		l.saturated.Store(false)
+		return
+	}
+	dt := now.Sub(l.lastAdjust)
+	if dt < 100*time.Millisecond {
+		return
+	}
+	l.lastAdjust = now
+	if !l.saturated.Swap(false) {
+		return
+	}
+	step := l.stepPerSec
+	if step == 0 {
+		step = l.cfg.IncreaseStep
+	}
+	if step == 0 {
+		step = math.Max(l.limit/50, 0.1)
+	}
+	l.setLimitLocked(math.Min(l.maxRate, l.limit+step*dt.Seconds()), now)
+}
+
+func (l *Limiter) setLimitLocked(limit float64, now time.Time) {
+	l.limit = limit
+	if math.IsInf(limit, 1) {
+		l.bucket.SetLimitAt(now, rate.Inf)
+		return
+	}
+	burst := l.cfg.Burst
+	if burst == 0 {
+		burst = max(1, int(limit/10))
+	}
+	l.bucket.SetBurstAt(now, burst)
+	l.bucket.SetLimitAt(now, rate.Limit(limit))
+}
+
+// LimiterStats is a Limiter's state, for metrics.
+type LimiterStats struct {
+	// Limit is the rate in force in requests per second; +Inf for none.
+	Limit     float64
+	InFlight  int64
+	Throttled uint64
+	Decreases uint64
+	// Paused is the total time the vendor was paused by Retry-After.
+	Paused time.Duration
+	// Waited is the total time requests waited for permits.
+	Waited time.Duration
+}
+
+// Stats returns the limiter's state.
+func (l *Limiter) Stats() LimiterStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LimiterStats{
+		Limit:     l.limit,
+		InFlight:  l.inFlight.Load(),
+		Throttled: l.throttled,
+		Decreases: l.decreases,
+		Paused:    time.Duration(l.pausedNs),
+		Waited:    time.Duration(l.waitedNs.Load()),
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// acceptedRing counts the answers the vendor accepted lately, in
+// 100ms buckets over the last acceptWindow, to measure the rate it takes.
+type acceptedRing struct {
+	start   time.Time // first answer counted
+	buckets [acceptBuckets]struct {
+		slot  int64 // bucket's index since the epoch
+		count int
+	}
+}
+
+const (
+	acceptBucket  = 100 * time.Millisecond
+	acceptBuckets = 20
+	acceptWindow  = acceptBuckets * acceptBucket
+)
+
+func (r *acceptedRing) add(t time.Time) {
+	if r.start.IsZero() {
+		r.start = t
+	}
+	slot := t.UnixNano() / int64(acceptBucket)
+	b := &r.buckets[slot%acceptBuckets]
+	if b.slot != slot {
+		b.slot, b.count = slot, 0
+	}
+	b.count++
+}
+
+// rate returns the answers per wall-clock second accepted over the last
+// acceptWindow (or since the first answer, if later). Time the vendor was
+// paused counts: the rate a vendor allows with its Retry-After pauses is
+// the rate it allows. It reports false when the span is too short to mean
+// anything.
+func (r *acceptedRing) rate(now time.Time) (float64, bool) {
+	if r.start.IsZero() {
+		return 0, false
+	}
+	nowSlot := now.UnixNano() / int64(acceptBucket)
+	count := 0
+	for _, b := range r.buckets {
+		if b.slot > nowSlot-acceptBuckets && b.slot <= nowSlot {
+			count += b.count
+		}
+	}
+	from := time.Unix(0, (nowSlot-acceptBuckets+1)*int64(acceptBucket))
+	if r.start.After(from) {
+		from = r.start
+	}
+	span := now.Sub(from)
+	if count == 0 || span < 10*time.Millisecond {
+		return 0, false
+	}
+	return float64(count) / span.Seconds(), true
+}

@@ -1,0 +1,461 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/event"
+)
+
+func TestLimitConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		cfg       LimitConfig
+		wantField string
+	}{
+		{"zero value learns", LimitConfig{}, ""},
+		{"configured rate", LimitConfig{Rate: 10, MaxRate: 20, Burst: 5, MaxConcurrency: 4, IncreaseStep: 1, DecreaseFactor: 0.5}, ""},
+		{"slow vendor gets a matching floor", LimitConfig{Rate: 0.2}, ""},
+		{"negative rate", LimitConfig{Rate: -1}, "rate"},
+		{"infinite rate", LimitConfig{Rate: math.Inf(1)}, "rate"},
+		{"max below rate", LimitConfig{Rate: 10, MaxRate: 5}, "max_rate"},
+		{"negative max", LimitConfig{MaxRate: -1}, "max_rate"},
+		{"min above rate", LimitConfig{Rate: 10, MinRate: 20}, "min_rate"},
+		{"min above max", LimitConfig{MaxRate: 10, MinRate: 20}, "min_rate"},
+		{"negative min", LimitConfig{MinRate: -1}, "min_rate"},
+		{"negative burst", LimitConfig{Burst: -1}, "burst"},
+		{"negative concurrency", LimitConfig{MaxConcurrency: -1}, "max_concurrency"},
+		{"negative step", LimitConfig{IncreaseStep: -1}, "increase_step"},
+		{"factor above one", LimitConfig{DecreaseFactor: 1.5}, "decrease_factor"},
+		{"negative factor", LimitConfig{DecreaseFactor: -0.5}, "decrease_factor"},
+		{"negative pause", LimitConfig{MaxPause: -time.Second}, "max_pause"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := tt.cfg
+			c.SetDefaults()
+			err := c.Validate()
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				if c.DecreaseFactor <= 0 || c.MinRate <= 0 || (c.Rate > 0 && c.MinRate > c.Rate) {
+					t.Errorf("defaults not filled sensibly: %+v", c)
+				}
+				return
+			}
+			var fe *config.FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.wantField || !errors.Is(err, config.ErrInvalid) {
+				t.Fatalf("Validate = %v, want an invalid %q", err, tt.wantField)
+			}
+		})
+	}
+}
+
+func TestIsThrottled(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("boom"), false},
+		{&Error{Class: ClassRetryable, Status: 429}, true},
+		{&Error{Class: ClassRetryable, Status: 200, Code: "429"}, true},
+		{&Error{Class: ClassPermanent, Status: 400, Code: "429"}, false},
+		{&Error{Class: ClassRetryable, Status: 503}, false},
+	}
+	for _, tt := range tests {
+		if got := IsThrottled(tt.err); got != tt.want {
+			t.Errorf("IsThrottled(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+// fakeClock drives a Limiter's notion of now in tests that only call
+// Release, which never sleeps.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func newTestLimiter(cfg LimitConfig) (*Limiter, *fakeClock) {
+	cfg.SetDefaults()
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := NewLimiter(cfg, 0)
+	l.now = clk.now
+	return l, clk
+}
+
+var throttle = &Error{Vendor: "v", Class: ClassRetryable, Status: 429}
+
+// accept feeds n accepted answers spread evenly over d.
+func accept(l *Limiter, clk *fakeClock, n int, d time.Duration) {
+	for i := 0; i < n; i++ {
+		clk.add(d / time.Duration(n))
+		l.Release(Permit{at: clk.now(), held: true}, nil)
+	}
+}
+
+func TestLimiterAIMD(t *testing.T) {
+	t.Parallel()
+
+	t.Run("a 429 cuts the rate to a fraction of what the vendor accepted", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(LimitConfig{Rate: 1000})
+		accept(l, clk, 200, 2*time.Second) // 100 per second accepted
+		l.Release(Permit{at: clk.now(), held: true}, throttle)
+		got := l.Stats()
+		if got.Limit < 85 || got.Limit > 95 || got.Decreases != 1 || got.Throttled != 1 {
+			t.Fatalf("after a 429: %+v, want limit near 0.9 × 100", got)
+		}
+	})
+
+	t.Run("one decrease per round", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(LimitConfig{Rate: 100})
+		before := Permit{at: clk.now(), held: true}
+		clk.add(time.Second)
+		l.Release(Permit{at: clk.now(), held: true}, throttle)
+		first := l.Stats().Limit
+		if first != 90 {
+			t.Fatalf("limit after the first 429 = %g, want 90", first)
+		}
+		// A request sent before the decrease says nothing about 90.
+		clk.add(time.Millisecond)
+		l.Release(before, throttle)
+		if got := l.Stats(); got.Limit != first || got.Throttled != 2 || got.Decreases != 1 {
+			t.Errorf("stale 429 changed the limit: %+v", got)
+		}
+		// One sent after it does.
+		clk.add(time.Millisecond)
+		l.Release(Permit{at: clk.now(), held: true}, throttle)
+		if got := l.Stats().Limit; got != 81 {
+			t.Errorf("limit after a fresh 429 = %g, want 81", got)
+		}
+	})
+
+	t.Run("decreases stop at min_rate", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(LimitConfig{Rate: 10, MinRate: 5, DecreaseFactor: 0.5})
+		for i := 0; i < 5; i++ {
+			clk.add(time.Second)
+			l.Release(Permit{at: clk.now(), held: true}, throttle)
+		}
+		if got := l.Stats().Limit; got != 5 {
+			t.Errorf("limit = %g, want the floor 5", got)
+		}
+	})
+
+	t.Run("no limit until the vendor throttles, then a learned one", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(LimitConfig{})
+		if got := l.Stats().Limit; !math.IsInf(got, 1) {
+			t.Fatalf("initial limit %g, want +Inf", got)
+		}
+		// A 429 with nothing accepted yet gives nothing to learn from.
+		l.Release(Permit{at: clk.now(), held: true}, throttle)
+		if got := l.Stats().Limit; !math.IsInf(got, 1) {
+			t.Fatalf("limit after a 429 with no measure = %g, want +Inf", got)
+		}
+		accept(l, clk, 400, 2*time.Second)
+		clk.add(time.Millisecond)
+		l.Release(Permit{at: clk.now(), held: true}, throttle)
+		if got := l.Stats().Limit; got < 170 || got > 190 {
+			t.Errorf("learned limit %g, want near 0.9 × 200", got)
+		}
+	})
+
+	t.Run("recovers additively only while requests wait for tokens", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(LimitConfig{Rate: 100, MaxRate: 200, IncreaseStep: 10})
+		clk.add(time.Second)
+		l.Release(Permit{at: clk.now(), held: true}, throttle) // 90
+		// Not saturated: no growth.
+		clk.add(time.Second)
+		l.Release(Permit{at: clk.now(), held: true}, nil)
+		if got := l.Stats().Limit; got != 90 {
+			t.Fatalf("limit grew to %g without demand", got)
+		}
+		l.saturated.Store(true)
+		clk.add(time.Second)
+		l.Release(Permit{at: clk.now(), held: true}, nil)
+		if got := l.Stats().Limit; math.Abs(got-100) > 1e-9 {
+			t.Fatalf("limit after a saturated second = %g, want 100", got)
+		}
+		for i := 0; i < 20; i++ {
+			l.saturated.Store(true)
+			clk.add(time.Second)
+			l.Release(Permit{at: clk.now(), held: true}, nil)
+		}
+		if got := l.Stats().Limit; got != 200 {
+			t.Errorf("limit %g, want capped at max_rate 200", got)
+		}
+	})
+
+	t.Run("a configured rate below max_rate grows from its first answer, not from long ago", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(LimitConfig{Rate: 50, MaxRate: 1000, IncreaseStep: 10})
+		l.saturated.Store(true)
+		l.Release(Permit{at: clk.now(), held: true}, nil)
+		for i := 0; i < 2; i++ {
+			l.saturated.Store(true)
+			clk.add(time.Second)
+			l.Release(Permit{at: clk.now(), held: true}, nil)
+		}
+		if got := l.Stats().Limit; math.Abs(got-70) > 1e-9 {
+			t.Errorf("limit %g after two saturated seconds, want 50 + 2 × 10", got)
+		}
+	})
+
+	t.Run("a configured rate is the ceiling unless max_rate says otherwise", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(LimitConfig{Rate: 50, IncreaseStep: 100})
+		l.saturated.Store(true)
+		clk.add(time.Second)
+		l.Release(Permit{at: clk.now(), held: true}, nil)
+		if got := l.Stats().Limit; got != 50 {
+			t.Errorf("limit %g, want 50", got)
+		}
+	})
+
+	t.Run("decrease_factor 1 learns nothing", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(LimitConfig{DecreaseFactor: 1})
+		accept(l, clk, 100, time.Second)
+		l.Release(Permit{at: clk.now(), held: true}, throttle)
+		if got := l.Stats(); !math.IsInf(got.Limit, 1) || got.Decreases != 0 {
+			t.Errorf("stats %+v, want no limit and no decrease", got)
+		}
+	})
+}
+
+func TestLimiterConcurrency(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(LimitConfig{MaxConcurrency: 2, DecreaseFactor: 0.9, MinRate: 1}, 64)
+	p1, err1 := l.Acquire(context.Background())
+	p2, err2 := l.Acquire(context.Background())
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if got := l.Stats().InFlight; got != 2 {
+		t.Errorf("in flight %d, want 2", got)
+	}
+	// A third waits; its context ending gives up the wait.
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		_, err := l.Acquire(ctx)
+		got <- err
+	}()
+	cancel()
+	if err := <-got; !errors.Is(err, context.Canceled) {
+		t.Fatalf("blocked Acquire = %v, want context.Canceled", err)
+	}
+	// Once one is given back, a third goes.
+	third := make(chan Permit, 1)
+	go func() {
+		p, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		third <- p
+	}()
+	l.Release(p1, nil)
+	p3 := <-third
+	l.Release(p2, nil)
+	l.Release(p3, nil)
+	l.Release(Permit{}, nil) // a zero Permit is ignored
+	if got := l.Stats().InFlight; got != 0 {
+		t.Errorf("in flight %d after releases, want 0", got)
+	}
+}
+
+func TestLimiterRetryAfterPausesEveryone(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(LimitConfig{DecreaseFactor: 0.9, MinRate: 1}, 0)
+	p, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ra = 150 * time.Millisecond
+	t0 := time.Now()
+	l.Release(p, &Error{Vendor: "v", Class: ClassRetryable, Status: 503, RetryAfter: ra})
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := l.Acquire(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// Causality, not timing: no permit is granted before the
+			// pause the vendor asked for has run out.
+			if waited := time.Since(t0); waited < ra {
+				t.Errorf("permit after %s, inside a %s Retry-After", waited, ra)
+			}
+			l.Release(p, nil)
+		}()
+	}
+	wg.Wait()
+	if got := l.Stats(); got.Paused != ra || got.Decreases != 0 {
+		t.Errorf("stats %+v: want paused %s and no decrease for a 503", got, ra)
+	}
+
+	// A caller who gives up mid-pause gets its context's error.
+	l.Release(Permit{at: time.Now(), held: true}, &Error{Vendor: "v", Class: ClassRetryable, Status: 429, RetryAfter: 30 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Acquire during an hour's pause = %v, want the context's deadline", err)
+	}
+}
+
+// TestRetrierWithLimiter checks what the Retrier owes the limiter: a
+// permit wait is not part of RequestTimeout, every outcome is reported,
+// and a self-limited adapter is left alone.
+func TestRetrierWithLimiter(t *testing.T) {
+	t.Parallel()
+	cfg := testRetryConfig()
+	cfg.RequestTimeout = 20 * time.Millisecond
+
+	t.Run("waiting for a slot is not part of the attempt", func(t *testing.T) {
+		t.Parallel()
+		l := NewLimiter(LimitConfig{MaxConcurrency: 1, DecreaseFactor: 0.9, MinRate: 1}, 0)
+		held, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := &fakeAdapter{steps: []step{{out: Deleted}}}
+		done := make(chan Result, 1)
+		go func() {
+			done <- NewRetrier(cfg, WithLimiter(l), WithTimer(newFakeTimer(false))).Do(context.Background(), a, testEvent)
+		}()
+		// Hold the only slot for many request timeouts.
+		time.Sleep(5 * cfg.RequestTimeout)
+		if a.Calls() != 0 {
+			t.Fatal("adapter called while the only slot was held")
+		}
+		l.Release(held, nil)
+		res := <-done
+		if res.Outcome != Deleted || res.Attempts != 1 {
+			t.Errorf("result %+v, want deleted in one attempt", res)
+		}
+	})
+
+	t.Run("a 429 with Retry-After pauses the vendor, not only the event", func(t *testing.T) {
+		t.Parallel()
+		l := NewLimiter(LimitConfig{DecreaseFactor: 0.9, MinRate: 1}, 0)
+		const ra = 100 * time.Millisecond
+		var throttledAt time.Time
+		a := &fakeAdapter{steps: []step{
+			{out: Failed, err: &Error{Vendor: "fake", Class: ClassRetryable, Status: 429, RetryAfter: ra}, before: func() { throttledAt = time.Now() }},
+			{out: Deleted},
+		}}
+		// The Retrier's own wait fires at once: only the limiter's
+		// pause holds back the other event.
+		res := NewRetrier(cfg, WithLimiter(l), WithTimer(newFakeTimer(false))).Do(context.Background(), a, testEvent)
+		if res.Outcome != Deleted || res.Attempts != 2 {
+			t.Fatalf("result %+v", res)
+		}
+		var otherAt time.Time
+		other := &fakeAdapter{steps: []step{{out: Deleted, before: func() { otherAt = time.Now() }}}}
+		if res := NewRetrier(cfg, WithLimiter(l)).Do(context.Background(), other, testEvent); res.Outcome != Deleted {
+			t.Fatalf("other event: %+v", res)
+		}
+		if otherAt.Sub(throttledAt) < ra {
+			t.Errorf("another event's request went %s after the 429, inside its %s Retry-After", otherAt.Sub(throttledAt), ra)
+		}
+		if st := l.Stats(); st.Throttled != 1 {
+			t.Errorf("stats %+v, want the 429 reported", st)
+		}
+	})
+
+	t.Run("a self-limited adapter takes no permit and no request timeout", func(t *testing.T) {
+		t.Parallel()
+		l := NewLimiter(LimitConfig{MaxConcurrency: 1, DecreaseFactor: 0.9, MinRate: 1}, 0)
+		held, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release(held, nil)
+		a := &selfLimitedAdapter{}
+		res := NewRetrier(cfg, WithLimiter(l)).Do(context.Background(), a, testEvent)
+		if res.Outcome != Deleted {
+			t.Fatalf("result %+v", res)
+		}
+		if a.hadDeadline {
+			t.Error("the Retrier bounded a self-limited adapter's attempt")
+		}
+	})
+}
+
+type selfLimitedAdapter struct{ hadDeadline bool }
+
+func (*selfLimitedAdapter) Name() string      { return "fake" }
+func (*selfLimitedAdapter) SelfLimited() bool { return true }
+func (a *selfLimitedAdapter) Delete(ctx context.Context, _ *event.UserDeleted) (Outcome, error) {
+	_, a.hadDeadline = ctx.Deadline()
+	return Deleted, nil
+}
+
+func TestLimiterMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := NewLimiterMetrics(reg)
+	learned, clk := newTestLimiter(LimitConfig{Rate: 100})
+	clk.add(time.Second)
+	learned.Release(Permit{at: clk.now(), held: true}, &Error{Vendor: "v", Class: ClassRetryable, Status: 429, RetryAfter: 2 * time.Second})
+	m.Add("plivo", learned)
+	m.Add("webex", NewLimiter(LimitConfig{DecreaseFactor: 0.9, MinRate: 1}, 8))
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			got[mf.GetName()+"/"+m.GetLabel()[0].GetValue()] = v
+		}
+	}
+	want := map[string]float64{
+		"erasured_vendor_rate_limit/plivo":                 90,
+		"erasured_vendor_rate_limit/webex":                 math.Inf(1),
+		"erasured_vendor_rate_limit_decreases_total/plivo": 1,
+		"erasured_vendor_rate_limit_decreases_total/webex": 0,
+		"erasured_vendor_limiter_throttled_total/plivo":    1,
+		"erasured_vendor_paused_seconds_total/plivo":       2,
+		"erasured_vendor_paused_seconds_total/webex":       0,
+		"erasured_vendor_requests_in_flight/webex":         0,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+}
+
+func TestLimiterCapsPause(t *testing.T) {
+	t.Parallel()
+	l, clk := newTestLimiter(LimitConfig{MaxPause: 2 * time.Second})
+	l.Release(Permit{at: clk.now(), held: true}, &Error{Vendor: "v", Class: ClassRetryable, Status: 503, RetryAfter: 24 * time.Hour})
+	if got := l.Stats().Paused; got != 2*time.Second {
+		t.Errorf("paused %s for a day's Retry-After, want max_pause 2s", got)
+	}
+}
