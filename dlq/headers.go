@@ -41,6 +41,21 @@ const (
 	// HeaderOnlyVendors, on a record in the main topic, limits processing
 	// to the listed vendors (comma-separated). Replay sets it.
 	HeaderOnlyVendors = "erasured-only-vendors"
+
+	// Replay copies a dead-letter record's HeaderOriginal* values to these
+	// on the record it republishes, so the replayed record says where the
+	// event was first read. The daemon drops them, like every erasured-*
+	// header, if it dead-letters the replayed record again; the event id
+	// ties the chain together.
+	HeaderReplayedFromTopic     = "erasured-replayed-from-topic"
+	HeaderReplayedFromPartition = "erasured-replayed-from-partition"
+	HeaderReplayedFromOffset    = "erasured-replayed-from-offset"
+	HeaderReplayedFromTimestamp = "erasured-replayed-from-timestamp"
+	// HeaderReplayedFromDeadLetter names the dead-letter record replayed,
+	// as topic/partition/offset.
+	HeaderReplayedFromDeadLetter = "erasured-replayed-from-dead-letter"
+	// HeaderReplayedAt is when replay republished the record, RFC 3339.
+	HeaderReplayedAt = "erasured-replayed-at"
 )
 
 // Reason says why a record was dead-lettered.

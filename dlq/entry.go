@@ -1,0 +1,203 @@
+package dlq
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Entry is a dead-letter record decoded for people: where it sits, why it
+// was dead-lettered and at which vendors. It carries no key, no value and
+// no value of the original record's own headers (only their names): those
+// hold the person's identifiers, and what inspect and replay print ends up
+// in tickets and terminals' scrollback.
+type Entry struct {
+	Topic     string    `json:"topic"`
+	Partition int       `json:"partition"`
+	Offset    int64     `json:"offset"`
+	Timestamp time.Time `json:"timestamp"`
+
+	EventID string `json:"event_id,omitempty"`
+	Reason  Reason `json:"reason"`
+	Detail  string `json:"detail,omitempty"`
+	// FailedVendors is erasured-failed-vendors, as listed.
+	FailedVendors []string `json:"failed_vendors,omitempty"`
+	// Failures holds each failed vendor's erasured-vendor-* header that
+	// could be read, in FailedVendors order.
+	Failures []Failure `json:"-"`
+
+	OriginalTopic     string    `json:"original_topic,omitempty"`
+	OriginalPartition int       `json:"original_partition"`
+	OriginalOffset    int64     `json:"original_offset"`
+	OriginalTimestamp time.Time `json:"original_timestamp,omitzero"`
+	FirstFailure      time.Time `json:"first_failure,omitzero"`
+	LastFailure       time.Time `json:"last_failure,omitzero"`
+	DeadLetteredAt    time.Time `json:"dead_lettered_at,omitzero"`
+	ReplayCount       int       `json:"replay_count"`
+	// OtherHeaders names the original record's own headers; their values
+	// are withheld.
+	OtherHeaders []string `json:"other_headers,omitempty"`
+	// Problems lists erasured-* headers that could not be read.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Malformed reports whether a header replay depends on (the failed
+// vendors, their failures, the reason or the replay count) could not be
+// read. Such a record is reported, never replayed.
+func (e *Entry) Malformed() bool {
+	for _, p := range e.Problems {
+		for _, h := range []string{HeaderFailedVendors, HeaderVendorPrefix, HeaderReason, HeaderReplayCount} {
+			if strings.HasPrefix(p, h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Failure returns the failure recorded for vendor, if it was readable.
+func (e *Entry) Failure(vendor string) (Failure, bool) {
+	for _, f := range e.Failures {
+		if f.Vendor == vendor {
+			return f, true
+		}
+	}
+	return Failure{}, false
+}
+
+// TimeDeadLettered is when the record was dead-lettered: the header, or
+// the record's timestamp when the header is missing or unreadable.
+func (e *Entry) TimeDeadLettered() time.Time {
+	if !e.DeadLetteredAt.IsZero() {
+		return e.DeadLetteredAt
+	}
+	return e.Timestamp
+}
+
+// maxProblemValue bounds how much of an unreadable header value a problem
+// quotes: enough to recognise it, too little to carry much of anything.
+const maxProblemValue = 40
+
+// ParseEntry decodes a dead-letter record's headers. It never fails:
+// what cannot be read is listed in Problems.
+func ParseEntry(m kafka.Message) Entry {
+	e := Entry{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Timestamp: m.Time.UTC()}
+	problem := func(header, format string, args ...any) {
+		e.Problems = append(e.Problems, header+": "+fmt.Sprintf(format, args...))
+	}
+	quote := func(v string) string {
+		if len(v) > maxProblemValue {
+			v = v[:maxProblemValue] + "..."
+		}
+		return strconv.Quote(v)
+	}
+	parseTime := func(key string, dst *time.Time) {
+		v, ok := Header(m.Headers, key)
+		if !ok {
+			return
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			problem(key, "not an RFC 3339 time: %s", quote(v))
+			return
+		}
+		*dst = t.UTC()
+	}
+	parseInt := func(key string) (int64, bool) {
+		v, ok := Header(m.Headers, key)
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			problem(key, "not a non-negative integer: %s", quote(v))
+			return 0, false
+		}
+		return n, true
+	}
+
+	seen := map[string]bool{}
+	for _, h := range m.Headers {
+		if !strings.HasPrefix(h.Key, HeaderPrefix) && !seen[h.Key] {
+			seen[h.Key] = true
+			e.OtherHeaders = append(e.OtherHeaders, h.Key)
+		}
+	}
+	e.EventID, _ = Header(m.Headers, HeaderEventID)
+	e.Detail, _ = Header(m.Headers, HeaderDetail)
+	e.OriginalTopic, _ = Header(m.Headers, HeaderOriginalTopic)
+	e.OriginalPartition = -1
+	if p, ok := parseInt(HeaderOriginalPartition); ok && p <= maxPartition {
+		e.OriginalPartition = int(p)
+	} else if ok {
+		problem(HeaderOriginalPartition, "implausibly large: %d", p)
+	}
+	if o, ok := parseInt(HeaderOriginalOffset); ok {
+		e.OriginalOffset = o
+	} else {
+		e.OriginalOffset = -1
+	}
+	parseTime(HeaderOriginalTimestamp, &e.OriginalTimestamp)
+	parseTime(HeaderFirstFailure, &e.FirstFailure)
+	parseTime(HeaderLastFailure, &e.LastFailure)
+	parseTime(HeaderDeadLetteredAt, &e.DeadLetteredAt)
+
+	if r, ok := Header(m.Headers, HeaderReason); !ok {
+		problem(HeaderReason, "missing")
+	} else {
+		switch Reason(r) {
+		case ReasonInvalidEvent, ReasonRetriesExhausted, ReasonPermanentError:
+			e.Reason = Reason(r)
+		default:
+			problem(HeaderReason, "unknown reason %s", quote(r))
+			e.Reason = Reason(r)
+		}
+	}
+	if _, ok := Header(m.Headers, HeaderReplayCount); ok {
+		if n, ok := parseInt(HeaderReplayCount); ok && n <= 1<<20 {
+			e.ReplayCount = int(n)
+		} else if ok {
+			problem(HeaderReplayCount, "implausibly large: %d", n)
+		}
+	}
+
+	v, _ := Header(m.Headers, HeaderFailedVendors)
+	for _, name := range SplitList(v) {
+		if !validVendorName(name) {
+			problem(HeaderFailedVendors, "bad vendor name %s", quote(name))
+			continue
+		}
+		e.FailedVendors = append(e.FailedVendors, name)
+		raw, ok := Header(m.Headers, HeaderVendorPrefix+name)
+		if !ok {
+			problem(HeaderVendorPrefix+name, "missing")
+			continue
+		}
+		var f Failure
+		if err := json.Unmarshal([]byte(raw), &f); err != nil {
+			problem(HeaderVendorPrefix+name, "not a failure in JSON: %s", quote(raw))
+			continue
+		}
+		f.Vendor = name
+		e.Failures = append(e.Failures, f)
+	}
+	return e
+}
+
+// validVendorName accepts what a vendor adapter's Name can be: lower-case
+// letters, digits, '-' and '_'.
+func validVendorName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
