@@ -40,6 +40,20 @@ fuzz:
 	  done; \
 	done
 
+## bench: erasured against a naive consumer on the same backlogs (kfake,
+## plus KAFKA_BROKERS when set), vendors instant, slow (LATENCY) and one
+## throttled at RPS; prints one table. BACKLOG=1000000 adds the peak-RSS run.
+## A scenario whose count is 0 is skipped. See README.md, "Performance".
+N          ?= 20000
+LATENCY_N  ?= 4000
+THROTTLE_N ?= 10000
+BACKLOG    ?= 0
+LATENCY    ?= 50ms
+RPS        ?= 500
+bench:
+	$(GO) run ./cmd/erasured-bench -n $(N) -latency-n $(LATENCY_N) -throttle-n $(THROTTLE_N) \
+	  -backlog $(BACKLOG) -latency $(LATENCY) -rps $(RPS) $(BENCHFLAGS)
+
 clean:
 	rm -rf bin
 
@@ -71,3 +85,10 @@ test-kafka:
 	  if [ $$started = 1 ]; then bash scripts/kafka-local.sh stop >/dev/null; fi; \
 	  exit $$status; \
 	fi
+
+## image: the container image, a static binary on scratch running as
+## 65532 (needs a Docker engine with BuildKit); IMAGE names it.
+IMAGE ?= erasured:dev
+.PHONY: image
+image:
+	docker build -f deployments/Dockerfile -t $(IMAGE) .

@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/kafkaauth"
 )
 
 // Config configures the consumer-group member.
@@ -51,6 +52,10 @@ type Config struct {
 	// heartbeat, offset commit). A heartbeat that times out ends the
 	// generation, so it must outlast a busy broker's slowest answer.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// Auth is the tls and sasl sub-sections: how erasured and the brokers
+	// authenticate each other. The daemon builds the consumer's Dialer and
+	// the dead-letter writer's Transport from it.
+	Auth kafkaauth.Config `yaml:",inline"`
 }
 
 // SetDefaults fills what configuration left out.
@@ -138,7 +143,7 @@ func (c *Config) Validate() error {
 			return config.Invalid(fmt.Sprintf("brokers[%d]", i), "must be host:port, got %q", b)
 		}
 	}
-	return nil
+	return c.Auth.Validate()
 }
 
 // Observer hears about the group, for metrics and readiness.
@@ -151,6 +156,11 @@ type Observer interface {
 	Committed(partition int, offset int64, took time.Duration, err error)
 	// Lag reports a partition's lag as the reader last saw it.
 	Lag(partition int, lag int64)
+	// Fetched is called when a record is taken from a partition and
+	// Released when its worker lets go of it, finished or interrupted:
+	// in between the record is in flight.
+	Fetched(partition int)
+	Released(partition int, finished bool)
 }
 
 type nopObserver struct{}
@@ -159,6 +169,8 @@ func (nopObserver) Assigned(int32, []int)                      {}
 func (nopObserver) Revoked(int32)                              {}
 func (nopObserver) Committed(int, int64, time.Duration, error) {}
 func (nopObserver) Lag(int, int64)                             {}
+func (nopObserver) Fetched(int)                                {}
+func (nopObserver) Released(int, bool)                         {}
 
 // Consumer is one member of the consumer group.
 type Consumer struct {
@@ -218,6 +230,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.startGeneration(ctx, gen)
 		case ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed):
 			return nil
+		case kafkaauth.IsRejection(err):
+			// Wrong credentials, certificate or ACLs do not heal by
+			// retrying: stop with an error that says where to look.
+			return fmt.Errorf("%w (check kafka.tls, kafka.sasl and the group's ACLs): %w", ErrRejected, err)
 		default:
 			// kafka-go backs off and rejoins by itself; a broker restart
 			// lands here until the broker is back.
@@ -225,6 +241,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// ErrRejected is wrapped by Run's error when the brokers refuse erasured's
+// credentials, certificate or access to the group.
+var ErrRejected = errors.New("the Kafka brokers refused erasured")
 
 // generation is the work of one consumer-group generation.
 type generation struct {
@@ -294,6 +314,7 @@ func (g *generation) runPartition(root, genCtx context.Context, a kafka.Partitio
 		return
 	}
 	w := newPartitionWorker(a.ID, r, c.proc, a.Offset, c.cfg.MaxInFlight, log)
+	w.observer = c.observer
 	g.mu.Lock()
 	g.workers[a.ID] = w
 	g.mu.Unlock()

@@ -17,6 +17,8 @@ import (
 // Labels carry vendor names, outcomes, classes and partitions: never an
 // identifier.
 type Metrics struct {
+	consumed        prometheus.Counter
+	inFlight        prometheus.Gauge
 	finished        *prometheus.CounterVec
 	eventDuration   prometheus.Histogram
 	vendorResults   *prometheus.CounterVec
@@ -38,7 +40,15 @@ type Metrics struct {
 // NewMetrics registers the metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
-	return &Metrics{
+	m := &Metrics{
+		consumed: f.NewCounter(prometheus.CounterOpts{
+			Name: "erasured_events_consumed_total",
+			Help: "Records taken from the user-deleted topic, redeliveries included.",
+		}),
+		inFlight: f.NewGauge(prometheus.GaugeOpts{
+			Name: "erasured_events_in_flight",
+			Help: "Records fetched and not yet finished or handed back.",
+		}),
 		finished: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "erasured_events_finished_total",
 			Help: "Events finished, by outcome (done, dead_lettered, invalid, interrupted).",
@@ -107,7 +117,39 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Partitions assigned to this member.",
 		}),
 	}
+	// Series that alerts and rate() read exist from the start at 0, so an
+	// alert on the first dead letter does not wait for a second one.
+	for _, o := range []Outcome{OutcomeDone, OutcomeDeadLettered, OutcomeInvalid, OutcomeInterrupted} {
+		m.finished.WithLabelValues(string(o))
+	}
+	for _, r := range []dlq.Reason{dlq.ReasonInvalidEvent, dlq.ReasonRetriesExhausted, dlq.ReasonPermanentError} {
+		m.deadLettered.WithLabelValues(string(r))
+	}
+	m.commits.WithLabelValues("ok")
+	m.commits.WithLabelValues("error")
+	return m
 }
+
+// InitVendor creates a vendor's request, throttle and retry series at 0.
+func (m *Metrics) InitVendor(vendor string) {
+	for _, class := range []string{"2xx", "4xx", "5xx", "error"} {
+		m.requests.WithLabelValues(vendor, class)
+	}
+	m.throttled.WithLabelValues(vendor)
+	for _, src := range []string{"backoff", "retry_after"} {
+		m.retryWaits.WithLabelValues(vendor, src)
+		m.retryWaitSecs.WithLabelValues(vendor, src)
+	}
+}
+
+// Fetched implements Observer.
+func (m *Metrics) Fetched(int) {
+	m.consumed.Inc()
+	m.inFlight.Inc()
+}
+
+// Released implements Observer.
+func (m *Metrics) Released(int, bool) { m.inFlight.Dec() }
 
 // Finished implements ProcessObserver.
 func (m *Metrics) Finished(o Outcome, took time.Duration) {
@@ -157,10 +199,20 @@ func (m *Metrics) WriteFailed(error) { m.dlqWriteFails.Inc() }
 func (m *Metrics) Assigned(_ int32, parts []int) {
 	m.rebalances.Inc()
 	m.assigned.Set(float64(len(parts)))
+	m.forgetPartitions()
 }
 
-// Revoked implements Observer.
-func (m *Metrics) Revoked(int32) { m.assigned.Set(0) }
+// Revoked implements Observer. The partitions' series go: another member
+// reports them now, and a stale copy here would count twice in a sum.
+func (m *Metrics) Revoked(int32) {
+	m.assigned.Set(0)
+	m.forgetPartitions()
+}
+
+func (m *Metrics) forgetPartitions() {
+	m.lag.Reset()
+	m.committedOffset.Reset()
+}
 
 // Committed implements Observer.
 func (m *Metrics) Committed(p int, off int64, took time.Duration, err error) {

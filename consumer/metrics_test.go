@@ -253,3 +253,54 @@ func countSeries(c prometheus.Collector) int {
 	}
 	return n
 }
+
+func TestMetricsInFlightAndPartitions(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	m.InitVendor("plivo")
+
+	// Series that alerts read exist before anything happens.
+	for _, c := range []prometheus.Collector{
+		m.finished.WithLabelValues("dead_lettered"), m.deadLettered.WithLabelValues("retries_exhausted"),
+		m.commits.WithLabelValues("error"), m.throttled.WithLabelValues("plivo"),
+		m.requests.WithLabelValues("plivo", "5xx"), m.retryWaits.WithLabelValues("plivo", "retry_after"),
+	} {
+		if got := value(t, c); got != 0 {
+			t.Errorf("%v starts at %g", c, got)
+		}
+	}
+	if n := countSeries(m.deadLettered); n != 3 {
+		t.Errorf("dead-lettered series at start = %d, want one per reason (3)", n)
+	}
+
+	m.Fetched(0)
+	m.Fetched(0)
+	m.Fetched(1)
+	m.Released(0, true)
+	m.Released(1, false)
+	if got := value(t, m.consumed); got != 3 {
+		t.Errorf("consumed = %g, want 3", got)
+	}
+	if got := value(t, m.inFlight); got != 1 {
+		t.Errorf("in flight = %g, want 1", got)
+	}
+
+	m.Assigned(1, []int{0, 1})
+	m.Lag(0, 5)
+	m.Lag(1, 7)
+	m.Committed(0, 10, time.Millisecond, nil)
+	if n := countSeries(m.lag); n != 2 {
+		t.Fatalf("lag series = %d, want 2", n)
+	}
+	// After a revoke the partitions are another member's to report.
+	m.Revoked(1)
+	if n, c := countSeries(m.lag), countSeries(m.committedOffset); n != 0 || c != 0 {
+		t.Errorf("after revoke: %d lag and %d committed-offset series remain, want none", n, c)
+	}
+	m.Assigned(2, []int{1})
+	m.Lag(1, 3)
+	if n := countSeries(m.lag); n != 1 {
+		t.Errorf("lag series after reassignment = %d, want 1", n)
+	}
+}

@@ -47,8 +47,11 @@ type partitionWorker struct {
 	mu    sync.Mutex
 	lanes map[string]*lane
 	wg    sync.WaitGroup
-	// onFinish is called after each record finishes (tests, metrics).
+	// onFinish is called after each record finishes (tests).
 	onFinish func(kafka.Message, error)
+	// observer, when set, hears of each record fetched and released, for
+	// the in-flight gauge and readiness.
+	observer Observer
 }
 
 type lane struct{ queue []job }
@@ -88,6 +91,9 @@ func (w *partitionWorker) fetch(fetchCtx, workCtx context.Context) error {
 			// did, running the record could not be committed safely.
 			<-w.slots
 			return err
+		}
+		if w.observer != nil {
+			w.observer.Fetched(w.partition)
 		}
 		ev, decErr := w.proc.Decode(msg)
 		w.dispatch(workCtx, laneKey(msg, ev), job{msg: msg, ev: ev, decErr: decErr})
@@ -142,6 +148,9 @@ func (w *partitionWorker) run(ctx context.Context, j job) {
 		// Process only fails by interruption; anything else is a bug, and
 		// the record stays unfinished so it is redelivered.
 		w.log.Error().Err(err).Int64("offset", j.msg.Offset).Msg("record processing failed; it will be redelivered")
+	}
+	if w.observer != nil {
+		w.observer.Released(w.partition, err == nil)
 	}
 	if w.onFinish != nil {
 		w.onFinish(j.msg, err)

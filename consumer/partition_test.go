@@ -572,3 +572,66 @@ var (
 	_ recordProcessor = (*gateProc)(nil)
 	_ recordProcessor = (*Processor)(nil)
 )
+
+// countingObserver counts Fetched and Released calls.
+type countingObserver struct {
+	nopObserver
+	mu                          sync.Mutex
+	fetched, finished, released int
+	partitions                  map[int]bool
+}
+
+func (o *countingObserver) Fetched(p int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.fetched++
+	o.partitions[p] = true
+}
+
+func (o *countingObserver) Released(p int, finished bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.released++
+	if finished {
+		o.finished++
+	}
+	if o.released > o.fetched {
+		panic("released a record never fetched")
+	}
+}
+
+func (o *countingObserver) counts() (fetched, finished, released int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.fetched, o.finished, o.released
+}
+
+// TestPartitionObserverBalances checks the in-flight bookkeeping: every
+// fetched record is released exactly once, whether it finished, was
+// undecodable or was interrupted, and only finished ones say so.
+func TestPartitionObserverBalances(t *testing.T) {
+	t.Parallel()
+	o := &countingObserver{partitions: map[int]bool{}}
+	h := startWorker(t, 0, 8, func(h *harness) { h.w.observer = o })
+	h.p.open(0, 1, 2)
+	// 0..2 finish (2 is undecodable and still finishes: it is
+	// dead-lettered); 3 blocks; 4 waits behind 3 in lane "a".
+	h.feed(rec(0, "a"), rec(1, "b"), rec(2, ""), rec(3, "a"), rec(4, "a"))
+	h.waitDispatched(5)
+	h.waitFinished(3)
+	if f, fin, r := o.counts(); f != 5 || fin != 3 || r != 3 {
+		t.Fatalf("fetched %d finished %d released %d, want 5 3 3", f, fin, r)
+	}
+	if err := h.stopFetch(); err != nil {
+		t.Fatal(err)
+	}
+	h.workStop()
+	h.w.drain()
+	h.waitFinished(2)
+	if f, fin, r := o.counts(); f != 5 || fin != 3 || r != 5 {
+		t.Fatalf("after drain: fetched %d finished %d released %d, want 5 3 5 (interrupted records are released, not finished)", f, fin, r)
+	}
+	if !o.partitions[0] || len(o.partitions) != 1 {
+		t.Fatalf("partitions reported %v, want only 0", o.partitions)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/adapters/clevertap"
 	"github.com/erasured/erasured/adapters/exotel"
 	"github.com/erasured/erasured/adapters/plivo"
@@ -85,6 +86,12 @@ type LogConfig struct {
 type HTTPConfig struct {
 	// Listen is the address of /metrics, /healthz and /readyz.
 	Listen string `yaml:"listen"`
+	// StallTimeout is how long work may be pending (lag or records in
+	// flight) with no event finishing and no offset committed before
+	// /readyz reports the member stalled. It must exceed every enabled
+	// vendor's retry budget (max_elapsed_time plus request_timeout), the
+	// longest a healthy event can take.
+	StallTimeout time.Duration `yaml:"stall_timeout"`
 }
 
 // SetDefaults fills every section's defaults.
@@ -106,6 +113,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = ":9090"
+	}
+	if c.HTTP.StallTimeout == 0 {
+		c.HTTP.StallTimeout = 10 * time.Minute
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
@@ -156,8 +166,35 @@ func (c *Config) Validate() error {
 	default:
 		return config.Invalid("log.level", "must be trace, debug, info, warn or error, got %q", c.Log.Level)
 	}
+	if err := c.validateStallTimeout(); err != nil {
+		return err
+	}
 	if c.ShutdownTimeout <= c.Kafka.DrainTimeout {
 		return config.Invalid("shutdown_timeout", "must exceed kafka.drain_timeout (%s) to leave time to commit, got %s", c.Kafka.DrainTimeout, c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// validateStallTimeout keeps readiness from calling a slow but healthy
+// member stalled.
+func (c *Config) validateStallTimeout() error {
+	st := c.HTTP.StallTimeout
+	if st <= c.Kafka.CommitInterval {
+		return config.Invalid("http.stall_timeout", "must exceed kafka.commit_interval (%s), got %s", c.Kafka.CommitInterval, st)
+	}
+	for _, v := range []struct {
+		name    string
+		enabled bool
+		retry   adapters.RetryConfig
+	}{
+		{"plivo", c.Vendors.Plivo.Enabled, c.Vendors.Plivo.Retry},
+		{"webex", c.Vendors.Webex.Enabled, c.Vendors.Webex.Retry},
+		{"exotel", c.Vendors.Exotel.Enabled, c.Vendors.Exotel.Retry},
+		{"clevertap", c.Vendors.CleverTap.Enabled, c.Vendors.CleverTap.Retry},
+	} {
+		if budget := v.retry.MaxElapsedTime + v.retry.RequestTimeout; v.enabled && st <= budget {
+			return config.Invalid("http.stall_timeout", "must exceed vendors.%s.retry max_elapsed_time + request_timeout (%s), the longest a healthy event can take, got %s", v.name, budget, st)
+		}
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,25 +26,38 @@ import (
 	"github.com/erasured/erasured/dlq"
 )
 
-// buildVendors returns the enabled vendors with their retry policies.
-func buildVendors(cfg *Config, o adapters.Observer) []consumer.Vendor {
+// buildVendors returns the enabled vendors, each with its retry policy
+// and its limiter, which every in-flight event shares; lm exports the
+// limiters' learned rates. Each vendor's HTTP transport holds as many
+// connections as its limiter lets requests run at once, so requests reuse
+// them rather than queue inside the transport or reconnect.
+func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics) []consumer.Vendor {
 	var vs []consumer.Vendor
-	n := cfg.Vendors.MaxConnsPerVendor
-	add := func(a adapters.Adapter, rc adapters.RetryConfig) {
-		vs = append(vs, consumer.Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc, adapters.WithObserver(o), adapters.WithConcurrency(n))})
-	}
 	v := &cfg.Vendors
+	add := func(lc adapters.LimitConfig, rc adapters.RetryConfig, build func(*http.Client, *adapters.Limiter) adapters.Adapter) {
+		conns := lc.MaxConcurrency
+		if conns == 0 {
+			conns = v.MaxConnsPerVendor
+		}
+		l := adapters.NewLimiter(lc, conns)
+		a := build(adapters.NewHTTPClient(conns), l)
+		lm.Add(a.Name(), l)
+		vs = append(vs, consumer.Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc, adapters.WithObserver(o), adapters.WithLimiter(l))})
+	}
 	if v.Plivo.Enabled {
-		add(plivo.New(v.Plivo, adapters.NewHTTPClient(n)), v.Plivo.Retry)
+		add(v.Plivo.Limit, v.Plivo.Retry, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return plivo.New(v.Plivo, c) })
 	}
 	if v.Webex.Enabled {
-		add(webex.New(v.Webex, adapters.NewHTTPClient(n)), v.Webex.Retry)
+		add(v.Webex.Limit, v.Webex.Retry, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return webex.New(v.Webex, c) })
 	}
 	if v.Exotel.Enabled {
-		add(exotel.New(v.Exotel, adapters.NewHTTPClient(n)), v.Exotel.Retry)
+		add(v.Exotel.Limit, v.Exotel.Retry, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return exotel.New(v.Exotel, c) })
 	}
 	if v.CleverTap.Enabled {
-		add(clevertap.New(v.CleverTap, adapters.NewHTTPClient(n)), v.CleverTap.Retry)
+		// CleverTap batches: it takes one permit per request itself.
+		add(v.CleverTap.Limit, v.CleverTap.Retry, func(c *http.Client, l *adapters.Limiter) adapters.Adapter {
+			return clevertap.New(v.CleverTap, c, clevertap.WithLimiter(l))
+		})
 	}
 	return vs
 }
@@ -61,39 +73,25 @@ type Daemon struct {
 	ready    *readiness
 }
 
-// readiness is what /readyz reports: the member holds a generation and the
-// last dead-letter write, if any, succeeded.
-type readiness struct {
-	inGroup  atomic.Bool
-	dlqOK    atomic.Bool
-	observer consumer.Observer
-}
-
-func (r *readiness) Assigned(gen int32, parts []int) {
-	r.inGroup.Store(true)
-	r.observer.Assigned(gen, parts)
-}
-func (r *readiness) Revoked(gen int32) { r.inGroup.Store(false); r.observer.Revoked(gen) }
-func (r *readiness) Committed(p int, off int64, took time.Duration, err error) {
-	r.observer.Committed(p, off, took, err)
-}
-func (r *readiness) Lag(p int, lag int64) { r.observer.Lag(p, lag) }
-
-func (r *readiness) Published(reason dlq.Reason) { r.dlqOK.Store(true) }
-func (r *readiness) WriteFailed(error)           { r.dlqOK.Store(false) }
-
 // New wires a daemon for cfg, which must be valid. dialer and transport
 // may be nil (plain TCP to the brokers).
 func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.RoundTripper) *Daemon {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := consumer.NewMetrics(reg)
-	ready := &readiness{observer: m}
-	ready.dlqOK.Store(true)
+	ready := newReadiness(cfg.HTTP.StallTimeout, time.Now, m)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "erasured_ready",
+		Help: "1 when /readyz answers ok: in the group, dead-letter writes working, not stalled.",
+	}, ready.ready))
 
 	w := dlq.NewWriter(cfg.DeadLetter, cfg.Kafka.Brokers, transport)
 	pub := dlq.NewPublisher(cfg.DeadLetter, w, log.With().Str("component", "dlq").Logger(), dlqObservers{m, ready})
-	proc := consumer.NewProcessor(buildVendors(cfg, m), pub, cfg.DecodeOptions(), log, m)
+	vendors := buildVendors(cfg, m, adapters.NewLimiterMetrics(reg))
+	for _, v := range vendors {
+		m.InitVendor(v.Adapter.Name())
+	}
+	proc := consumer.NewProcessor(vendors, pub, cfg.DecodeOptions(), log, m)
 	c := consumer.New(cfg.Kafka, proc, dialer, log.With().Str("component", "consumer").Logger(), ready)
 	return &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, ready: ready}
 }
@@ -120,14 +118,11 @@ func (d *Daemon) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		switch {
-		case !d.ready.inGroup.Load():
-			http.Error(w, "not in the consumer group", http.StatusServiceUnavailable)
-		case !d.ready.dlqOK.Load():
-			http.Error(w, "dead-letter writes failing", http.StatusServiceUnavailable)
-		default:
-			_, _ = w.Write([]byte("ok\n"))
+		if ok, why := d.ready.check(); !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
 		}
+		_, _ = w.Write([]byte("ok\n"))
 	})
 	return mux
 }

@@ -414,25 +414,12 @@ func TestRebalanceOneToThreeLosesNothing(t *testing.T) {
 }
 
 func countDeleted(s *devstack.Stack, w *devstack.Workload, vendor string) int {
-	l := s.Ledgers()[vendor]
-	n := 0
-	for _, ev := range w.Events {
-		if l.Deleted(devstack.VendorIDs(ev)[vendor]) {
-			n++
-		}
-	}
-	return n
+	return s.CountDeleted(w, vendor)
 }
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	devstack.WaitUntil(t, timeout, what, cond)
 }
 
 // TestUnwritableDeadLetterTopicHoldsCommits deletes the dead-letter topic:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -274,5 +275,30 @@ func (s *Stack) WaitComplete(ctx context.Context, w *Workload) (Account, error) 
 			return acc, errors.Join(fmt.Errorf("not complete: %s", acc), err)
 		case <-t.C:
 		}
+	}
+}
+
+// CountDeleted returns how many events of w the vendor's sandbox deleted.
+func (s *Stack) CountDeleted(w *Workload, vendor string) int {
+	l := s.Ledgers()[vendor]
+	n := 0
+	for _, ev := range w.Events {
+		if l.Deleted(VendorIDs(ev)[vendor]) {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitUntil polls cond every 50ms and fails t if it is not true within
+// timeout. Tests wait on outcomes, never on time alone.
+func WaitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -61,6 +61,9 @@ type Options struct {
 	// Brokers, when set, uses that Kafka instead of starting one; the
 	// topics must exist.
 	Brokers []string
+	// KafkaOpts are extra options for the in-process Kafka, such as
+	// kfake.TLS or kfake.EnableSASL.
+	KafkaOpts []kfake.Opt
 	// Topic and DLQTopic name the topics; Topic and DLQTopic (the
 	// constants) when empty. Tests on a shared broker use their own.
 	Topic, DLQTopic string
@@ -100,6 +103,7 @@ func Start(o Options) (*Stack, error) {
 		if o.KafkaPort > 0 {
 			opts = append(opts, kfake.Ports(o.KafkaPort))
 		}
+		opts = append(opts, o.KafkaOpts...)
 		cluster, err := kfake.NewCluster(opts...)
 		if err != nil {
 			return nil, fmt.Errorf("starting in-process Kafka: %w", err)

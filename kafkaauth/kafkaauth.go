@@ -1,0 +1,388 @@
+// Package kafkaauth is how erasured and its Kafka brokers authenticate each
+// other: TLS (a custom CA to verify the brokers, a client certificate to
+// prove who erasured is) and SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
+// It builds the kafka-go Dialer the consumer group and its partition
+// readers use, and the Transport the dead-letter writer uses, from one
+// configuration section, so the two paths can never disagree about how to
+// reach the cluster.
+package kafkaauth
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/erasured/erasured/config"
+)
+
+// SASL mechanisms, spelled as Kafka spells them.
+const (
+	MechanismPlain       = "PLAIN"
+	MechanismSCRAMSHA256 = "SCRAM-SHA-256"
+	MechanismSCRAMSHA512 = "SCRAM-SHA-512"
+)
+
+// ClientID is sent to the brokers, so their logs and quotas can tell
+// erasured's connections apart.
+const ClientID = "erasured"
+
+// dialTimeout bounds establishing one connection, TLS handshake and SASL
+// exchange included.
+const dialTimeout = 10 * time.Second
+
+// Config is the kafka.tls and kafka.sasl sections. Both off (the zero
+// value) means plain TCP without authentication.
+type Config struct {
+	TLS  TLSConfig  `yaml:"tls"`
+	SASL SASLConfig `yaml:"sasl"`
+}
+
+// TLSConfig configures TLS to the brokers. Files are PEM and are typically
+// mounted from a Kubernetes Secret.
+type TLSConfig struct {
+	// Enabled turns TLS on. With no ca_file the system roots verify the
+	// brokers.
+	Enabled bool `yaml:"enabled"`
+	// CAFile holds the certificates that verify the brokers, replacing
+	// the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate and its key, for
+	// brokers that authenticate clients by certificate (mTLS). Both or
+	// neither. They are re-read when they change on disk, so a rotated
+	// certificate is used from the next connection on without a restart.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name checked against the broker's
+	// certificate; by default it is the broker's host.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify accepts any broker certificate. For tests only:
+	// it gives up knowing who receives the events.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// SASLConfig configures SASL authentication.
+type SASLConfig struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty turns
+	// SASL off.
+	Mechanism string `yaml:"mechanism"`
+	// Username is not a secret; it may still come from the environment
+	// (ERASURED_KAFKA_SASL_USERNAME) like any field.
+	Username string `yaml:"username"`
+	// Password is {env: NAME} or {file: PATH}, or set through
+	// ERASURED_KAFKA_SASL_PASSWORD(_FILE).
+	Password config.Secret `yaml:"password"`
+}
+
+// Enabled reports whether SASL is on.
+func (c *SASLConfig) Enabled() bool { return c.Mechanism != "" }
+
+// Validate checks the sections and reads the TLS files, so that a wrong
+// path or a corrupt certificate is a configuration error naming the field,
+// not a connection failure later.
+func (c *Config) Validate() error {
+	if err := config.Nest("tls", c.TLS.Validate()); err != nil {
+		return err
+	}
+	if err := config.Nest("sasl", c.SASL.Validate()); err != nil {
+		return err
+	}
+	if c.SASL.Mechanism == MechanismPlain && !c.TLS.Enabled {
+		// PLAIN sends the password as it is; SCRAM never does.
+		return config.Invalid("sasl.mechanism", "PLAIN sends the password in the clear: enable tls or use SCRAM-SHA-256/512")
+	}
+	return nil
+}
+
+// Validate checks the TLS section and loads its files.
+func (c *TLSConfig) Validate() error {
+	if !c.Enabled {
+		if c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.ServerName != "" || c.InsecureSkipVerify {
+			return config.Invalid("enabled", "tls settings are given but tls is not enabled")
+		}
+		return nil
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return config.Invalid("cert_file", "cert_file and key_file go together")
+	}
+	if c.CAFile != "" {
+		if _, err := loadCA(c.CAFile); err != nil {
+			return config.Invalid("ca_file", "%v", err)
+		}
+	}
+	if c.CertFile != "" {
+		if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+			return config.Invalid("cert_file", "loading client certificate: %v", err)
+		}
+	}
+	return nil
+}
+
+// Validate checks the SASL section.
+func (c *SASLConfig) Validate() error {
+	switch c.Mechanism {
+	case "":
+		if c.Username != "" || c.Password.IsSet() {
+			return config.Invalid("mechanism", "must be set when username or password is")
+		}
+		return nil
+	case MechanismPlain, MechanismSCRAMSHA256, MechanismSCRAMSHA512:
+	default:
+		return config.Invalid("mechanism", "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", c.Mechanism)
+	}
+	if strings.TrimSpace(c.Username) == "" {
+		return config.Invalid("username", "must be set for SASL %s", c.Mechanism)
+	}
+	if !c.Password.IsSet() {
+		return config.Invalid("password", "must be set for SASL %s ({env: NAME} or {file: PATH})", c.Mechanism)
+	}
+	return nil
+}
+
+// ClientConfig returns the TLS client configuration, nil when TLS is off.
+func (c *TLSConfig) ClientConfig() (*tls.Config, error) {
+	if !c.Enabled {
+		return nil, nil
+	}
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         c.ServerName,
+		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // opt-in, documented as test-only
+	}
+	if c.CAFile != "" {
+		pool, err := loadCA(c.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		kp, err := newKeyPairLoader(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.GetClientCertificate = kp.get
+	}
+	return cfg, nil
+}
+
+// SASLMechanism returns the SASL mechanism, nil when SASL is off.
+func (c *SASLConfig) SASLMechanism() (sasl.Mechanism, error) {
+	user, pass := c.Username, c.Password.Reveal()
+	var m sasl.Mechanism
+	switch c.Mechanism {
+	case "":
+		return nil, nil
+	case MechanismPlain:
+		m = plain.Mechanism{Username: user, Password: pass}
+	case MechanismSCRAMSHA256, MechanismSCRAMSHA512:
+		algo := scram.SHA256
+		if c.Mechanism == MechanismSCRAMSHA512 {
+			algo = scram.SHA512
+		}
+		var err error
+		if m, err = scram.Mechanism(algo, user, pass); err != nil {
+			// The SCRAM library's errors (a username or password
+			// stringprep refuses) hold neither value.
+			return nil, fmt.Errorf("SASL %s: preparing credentials: %w", c.Mechanism, err)
+		}
+	default:
+		return nil, fmt.Errorf("unknown SASL mechanism %q", c.Mechanism)
+	}
+	return hiddenMechanism{name: m.Name(), get: func() sasl.Mechanism { return m }}, nil
+}
+
+// hiddenMechanism keeps a mechanism's password out of fmt's reach: kafka-go's
+// plain.Mechanism holds it in an exported field, so a Dialer or Transport
+// printed with %+v in some log line would show it. Behind a closure it
+// prints as the mechanism's name.
+type hiddenMechanism struct {
+	name string
+	get  func() sasl.Mechanism
+}
+
+func (m hiddenMechanism) Name() string { return m.name }
+
+func (m hiddenMechanism) Start(ctx context.Context) (sasl.StateMachine, []byte, error) {
+	return m.get().Start(ctx)
+}
+
+func (m hiddenMechanism) String() string   { return m.name + " " + config.Redacted }
+func (m hiddenMechanism) GoString() string { return m.String() }
+
+// Dialer returns the dialer for the consumer group and its readers, nil
+// when neither TLS nor SASL is on (kafka-go then uses its default dialer).
+func (c *Config) Dialer() (*kafka.Dialer, error) {
+	tlsCfg, mech, err := c.parts()
+	if err != nil || (tlsCfg == nil && mech == nil) {
+		return nil, err
+	}
+	return &kafka.Dialer{
+		ClientID:      ClientID,
+		Timeout:       dialTimeout,
+		DualStack:     true,
+		TLS:           tlsCfg,
+		SASLMechanism: mech,
+	}, nil
+}
+
+// Transport returns the transport for the dead-letter writer, nil when
+// neither TLS nor SASL is on (kafka-go then uses its default transport).
+// The result is an interface, and a nil one when off, so it can be handed
+// to kafka.Writer.Transport without the typed-nil trap.
+func (c *Config) Transport() (kafka.RoundTripper, error) {
+	tlsCfg, mech, err := c.parts()
+	if err != nil || (tlsCfg == nil && mech == nil) {
+		return nil, err
+	}
+	return &kafka.Transport{
+		ClientID:    ClientID,
+		DialTimeout: dialTimeout,
+		TLS:         tlsCfg,
+		SASL:        mech,
+	}, nil
+}
+
+func (c *Config) parts() (*tls.Config, sasl.Mechanism, error) {
+	tlsCfg, err := c.TLS.ClientConfig()
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka tls: %w", err)
+	}
+	mech, err := c.SASL.SASLMechanism()
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka sasl: %w", err)
+	}
+	return tlsCfg, mech, nil
+}
+
+// maxPEMBytes bounds a CA bundle.
+const maxPEMBytes = 1 << 20
+
+func loadCA(path string) (*x509.CertPool, error) {
+	b, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPEMBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(b) > maxPEMBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxPEMBytes)
+	}
+	return b, nil
+}
+
+// keyPairLoader serves the client certificate, reloading it when either
+// file changes: cert-manager and Kubernetes rotate mounted Secrets in
+// place, and a long-running daemon must pick the new pair up.
+type keyPairLoader struct {
+	certFile, keyFile string
+
+	mu      sync.Mutex
+	cert    *tls.Certificate
+	modCert time.Time
+	modKey  time.Time
+}
+
+func newKeyPairLoader(certFile, keyFile string) (*keyPairLoader, error) {
+	l := &keyPairLoader{certFile: certFile, keyFile: keyFile}
+	if err := l.reload(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *keyPairLoader) reload() error {
+	mc, err1 := modTime(l.certFile)
+	mk, err2 := modTime(l.keyFile)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	if l.cert != nil && mc.Equal(l.modCert) && mk.Equal(l.modKey) {
+		return nil
+	}
+	kp, err := tls.LoadX509KeyPair(l.certFile, l.keyFile)
+	if err != nil {
+		return fmt.Errorf("loading client certificate: %w", err)
+	}
+	l.cert, l.modCert, l.modKey = &kp, mc, mk
+	return nil
+}
+
+// get is tls.Config.GetClientCertificate. A reload that fails (a rotation
+// caught half-written) keeps the last good pair: the next handshake tries
+// again.
+func (l *keyPairLoader) get(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_ = l.reload()
+	return l.cert, nil
+}
+
+func modTime(path string) (time.Time, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fi.ModTime(), nil
+}
+
+// IsRejection reports whether err means the brokers and erasured refused
+// each other: bad credentials, an unsupported mechanism, a certificate
+// that does not verify either way, or access denied to the group or
+// topic. Retrying with the same configuration cannot help, unlike a
+// broker that is down.
+func IsRejection(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, ke := range []kafka.Error{
+		kafka.SASLAuthenticationFailed, kafka.UnsupportedSASLMechanism, kafka.IllegalSASLState,
+		kafka.GroupAuthorizationFailed, kafka.TopicAuthorizationFailed, kafka.ClusterAuthorizationFailed,
+	} {
+		if errors.Is(err, ke) {
+			return true
+		}
+	}
+	var (
+		verify  *tls.CertificateVerificationError
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		invalid x509.CertificateInvalidError
+		op      *net.OpError
+	)
+	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil && strings.Contains(op.Err.Error(), "certificate") {
+		// The broker sent a TLS alert refusing our certificate or the
+		// lack of one (bad_certificate, unknown_ca, certificate_required
+		// and kin). crypto/tls keeps the alert type unexported outside
+		// QUIC, so its text is all there is to go on.
+		return true
+	}
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid)
+}
