@@ -49,24 +49,12 @@ func produce(t *testing.T, s *devstack.Stack, w *devstack.Workload) {
 }
 
 func countPlivoDeleted(s *devstack.Stack, w *devstack.Workload) int {
-	n := 0
-	for _, ev := range w.Events {
-		if s.Plivo.Ledger.Deleted(ev.Identifiers["plivo_profile_uuid"]) {
-			n++
-		}
-	}
-	return n
+	return s.CountDeleted(w, "plivo")
 }
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	devstack.WaitUntil(t, timeout, what, cond)
 }
 
 func healthyKnobs(latency time.Duration) map[string]sandbox.Knobs {

@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/erasured/erasured/adapters/clevertap"
+	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/plivo"
+	"github.com/erasured/erasured/adapters/webex"
+	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/internal/daemon"
+)
+
+// knownVendors are the names -vendor accepts.
+var knownVendors = []string{plivo.Name, webex.Name, exotel.Name, clevertap.Name}
+
+// readFlags are the flags replay and dlq inspect share: where to read and
+// what to select.
+type readFlags struct {
+	config, brokers, dlqTopic, from, output string
+	vendors, reasons, classes, since, until string
+	eventIDs, eventIDsFile                  string
+	follow, quiet                           bool
+	maxReplays                              int
+	set                                     map[string]bool
+}
+
+func (r *readFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.config, "config", "", "daemon YAML configuration to take kafka.brokers, kafka.topic and dead_letter.topic from (default $ERASURED_CONFIG); flags override it")
+	fs.StringVar(&r.brokers, "brokers", "", "Kafka brokers, host:port,... (default: from -config, else $ERASURED_KAFKA_BROKERS)")
+	fs.StringVar(&r.dlqTopic, "dlq-topic", "", "dead-letter topic (default: dead_letter.topic from -config, else user-deleted.dlq)")
+	fs.StringVar(&r.output, "output", "table", "table, or json for one JSON object a line")
+	fs.StringVar(&r.vendors, "vendor", "", "only records that failed at one of these vendors (comma-separated); replay goes to them only")
+	fs.StringVar(&r.reasons, "reason", "", "only these reasons: retries_exhausted, permanent_error, invalid_event (comma-separated)")
+	fs.StringVar(&r.classes, "class", "", "only vendor failures of these classes: retryable, permanent, unexpected (comma-separated)")
+	fs.StringVar(&r.since, "since", "", "only records dead-lettered at or after this time (RFC 3339, 2006-01-02[ 15:04] UTC, or a duration ago: 2h, 7d)")
+	fs.StringVar(&r.until, "until", "", "only records dead-lettered before this time (same forms as -since)")
+	fs.StringVar(&r.eventIDs, "event-id", "", "only these event ids (comma-separated)")
+	fs.StringVar(&r.eventIDsFile, "event-ids-file", "", "only the event ids in this file, one a line (# comments)")
+	fs.BoolVar(&r.follow, "follow", false, "keep reading new records until interrupted")
+	fs.BoolVar(&r.quiet, "quiet", false, "no progress and no notices on stderr")
+	fs.IntVar(&r.maxReplays, "max-replays", dlq.DefaultMaxReplays, "refuse records already replayed this many times")
+}
+
+// kafkaSettings are what the reading commands take from the daemon's
+// configuration.
+type kafkaSettings struct {
+	brokers         []string
+	topic, dlqTopic string
+	// dialer and transport carry the configuration's TLS and SASL; nil
+	// (plain TCP) without -config.
+	dialer    *kafka.Dialer
+	transport kafka.RoundTripper
+}
+
+// settings loads -config (or $ERASURED_CONFIG) when given, then applies
+// the flags that were set.
+func (r *readFlags) settings() (kafkaSettings, error) {
+	s := kafkaSettings{topic: "user-deleted", dlqTopic: "user-deleted.dlq"}
+	if r.config != "" || os.Getenv("ERASURED_CONFIG") != "" {
+		cfg, err := daemon.LoadConfig(r.config, nil)
+		if err != nil {
+			return s, err
+		}
+		s.brokers, s.topic, s.dlqTopic = cfg.Kafka.Brokers, cfg.Kafka.Topic, cfg.DeadLetter.Topic
+		if s.dialer, err = cfg.Kafka.Auth.Dialer(); err != nil {
+			return s, err
+		}
+		if s.transport, err = cfg.Kafka.Auth.Transport(); err != nil {
+			return s, err
+		}
+	} else if env := os.Getenv("ERASURED_KAFKA_BROKERS"); env != "" {
+		s.brokers = dlq.SplitList(env)
+	}
+	if r.set["brokers"] {
+		s.brokers = dlq.SplitList(r.brokers)
+	}
+	if r.set["dlq-topic"] {
+		s.dlqTopic = r.dlqTopic
+	}
+	return s, nil
+}
+
+// filter builds the filter from the flags.
+func (r *readFlags) filter(now time.Time) (dlq.Filter, error) {
+	f := dlq.Filter{Vendors: dlq.SplitList(r.vendors), Classes: dlq.SplitList(r.classes), EventIDs: dlq.SplitList(r.eventIDs)}
+	for _, s := range dlq.SplitList(r.reasons) {
+		f.Reasons = append(f.Reasons, dlq.Reason(s))
+	}
+	var err error
+	if r.since != "" {
+		if f.Since, err = dlq.ParseTime(r.since, now); err != nil {
+			return f, config.Invalid("since", "%v", err)
+		}
+	}
+	if r.until != "" {
+		if f.Until, err = dlq.ParseTime(r.until, now); err != nil {
+			return f, config.Invalid("until", "%v", err)
+		}
+	}
+	if r.eventIDsFile != "" {
+		ids, err := readIDs(r.eventIDsFile)
+		if err != nil {
+			return f, config.Invalid("event-ids-file", "%v", err)
+		}
+		if len(ids) == 0 {
+			return f, config.Invalid("event-ids-file", "%s lists no event id; it would select everything", r.eventIDsFile)
+		}
+		f.EventIDs = append(f.EventIDs, ids...)
+	}
+	if err := f.CheckVendors(knownVendors); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func (r *readFlags) start(now time.Time) (dlq.Start, error) {
+	st, err := dlq.ParseStart(r.from, now)
+	if err != nil {
+		return st, config.Invalid("from", "%v", err)
+	}
+	return st, nil
+}
+
+func (r *readFlags) format() (dlq.Format, error) {
+	switch f := dlq.Format(r.output); f {
+	case dlq.FormatTable, dlq.FormatJSON:
+		return f, nil
+	}
+	return "", config.Invalid("output", "must be table or json, got %q", r.output)
+}
+
+// maxIDsFileBytes bounds an event-ids file.
+const maxIDsFileBytes = 16 << 20
+
+func readIDs(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var ids []string
+	sc := bufio.NewScanner(io.LimitReader(f, maxIDsFileBytes))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		ids = append(ids, line)
+	}
+	return ids, sc.Err()
+}
+
+// report builds the Report: records and summary on stdout, progress and
+// notices on stderr (a bar on a terminal, plain lines otherwise).
+func (r *readFlags) report(stdout, stderr io.Writer, format dlq.Format, records bool) *dlq.Report {
+	o := dlq.ReportOptions{Out: stdout, Format: format, Records: records}
+	if !r.quiet {
+		o.Progress = stderr
+		// Records piped to another program (| jq, | head) reach the
+		// terminal at that program's pace, and a bar redrawn in between
+		// would tear its lines: plain progress lines then.
+		o.ProgressTTY = isTerminal(stderr) && !isPipe(stdout)
+		o.SameTerminal = o.ProgressTTY && isTerminal(stdout)
+	}
+	return dlq.NewReport(o)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func isPipe(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeNamedPipe != 0
+}
+
+func parseReadFlags(fs *flag.FlagSet, r *readFlags, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	r.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { r.set[f.Name] = true })
+	return nil
+}
+
+const replayHelp = `usage: erasured replay [flags]
+
+Republishes dead-letter records to the main topic with their original key,
+value and headers, limited (erasured-only-vendors) to the vendors that
+failed, and counts the replay (erasured-replay-count). Reads from where the
+replay's consumer group (-group) got to, to the end of the dead-letter topic
+as of the start (or on, with -follow), committing each record only once its
+republished copy is acknowledged by every in-sync replica. Interrupted, it
+loses nothing: run it again and it resumes (a few records may be replayed
+twice; deletes are idempotent).
+
+Start point (-from): by default the group's committed offsets, and the
+earliest record where it has none. An explicit -from wins over the committed
+offsets: a real run first sets the group to it, then reads. Forms:
+  earliest | latest | 0:15,3:200 (partition:offset; other partitions are
+  left alone) | a time: 2026-11-27T10:00:00Z, 2026-11-27, 2h (ago).
+
+Records are refused, and listed, when already replayed -max-replays times,
+when they are invalid_event (they need fixing; -include-invalid sends them
+back unchanged, to every vendor) or when their headers cannot be read.
+Always run with -dry-run first.
+
+Exit codes: 0 done, 1 runtime failure or interrupted (re-run to resume),
+2 bad usage or configuration.
+
+flags:
+`
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, replayHelp); fs.PrintDefaults() }
+	var rf readFlags
+	rf.register(fs)
+	topic := fs.String("topic", "", "topic to republish to (default: kafka.topic from -config, else user-deleted)")
+	group := fs.String("group", "erasured-replay", "the replay's consumer group; its committed offsets are how far replay got")
+	fs.StringVar(&rf.from, "from", "", "start point; see above (default: the group's committed offsets)")
+	dryRun := fs.Bool("dry-run", false, "print what would be replayed; write and commit nothing")
+	includeInvalid := fs.Bool("include-invalid", false, "send invalid_event records back unchanged (to every vendor) instead of refusing them")
+	rateFlag := fs.Float64("rate", 100, "republished records per second at most (0: no limit)")
+	if err := parseReadFlags(fs, &rf, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "erasured replay: %v\n", err)
+		return exitConfig
+	}
+	now := time.Now()
+	cfg, ks, format, err := replayConfig(&rf, now, *topic, *group, *dryRun, *includeInvalid, *rateFlag)
+	if err != nil {
+		fmt.Fprintf(stderr, "erasured replay: %v\n", err)
+		return exitConfig
+	}
+	rep := rf.report(stdout, stderr, format, true)
+	var w dlq.Writer
+	if !cfg.DryRun {
+		kw := dlq.NewReplayWriter(cfg, ks.transport)
+		defer kw.Close()
+		w = kw
+	}
+	sum, err := dlq.NewReplayer(cfg, w, ks.dialer, ks.transport, rep).Run(ctx)
+	return exitFor(stderr, "replay", sum, err)
+}
+
+func replayConfig(rf *readFlags, now time.Time, topic, group string, dryRun, includeInvalid bool, rateLimit float64) (dlq.ReplayConfig, kafkaSettings, dlq.Format, error) {
+	var cfg dlq.ReplayConfig
+	format, err := rf.format()
+	if err != nil {
+		return cfg, kafkaSettings{}, "", err
+	}
+	ks, err := rf.settings()
+	if err != nil {
+		return cfg, ks, "", err
+	}
+	if rf.set["topic"] {
+		ks.topic = topic
+	}
+	if cfg.From, err = rf.start(now); err != nil {
+		return cfg, ks, "", err
+	}
+	if cfg.Filter, err = rf.filter(now); err != nil {
+		return cfg, ks, "", err
+	}
+	cfg.Brokers, cfg.Topic, cfg.DeadLetterTopic, cfg.GroupID = ks.brokers, ks.topic, ks.dlqTopic, group
+	cfg.Follow, cfg.DryRun, cfg.IncludeInvalid = rf.follow, dryRun, includeInvalid
+	cfg.MaxReplays, cfg.Rate = rf.maxReplays, rateLimit
+	cfg.SetDefaults()
+	return cfg, ks, format, cfg.Validate()
+}
+
+const inspectHelp = `usage: erasured dlq inspect [flags]
+
+Lists and counts dead-letter records with their erasured-* headers decoded,
+from the earliest record (or -from) to the end as of the start (or on, with
+-follow). Changes nothing: joins no group, commits and writes nothing. Keys,
+values and the original record's own header values are never printed (they
+identify the person); the ACTION column says what a replay would do.
+
+flags:
+`
+
+func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "inspect" {
+		fmt.Fprintln(stderr, "usage: erasured dlq inspect [flags]   (erasured dlq inspect -h for the flags)")
+		return exitConfig
+	}
+	fs := flag.NewFlagSet("dlq inspect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, inspectHelp); fs.PrintDefaults() }
+	var rf readFlags
+	rf.register(fs)
+	fs.StringVar(&rf.from, "from", "earliest", "start point: earliest, latest, 0:15,3:200 (partition:offset) or a time (RFC 3339, 2006-01-02, 2h ago)")
+	countOnly := fs.Bool("count", false, "print only the counts")
+	if err := parseReadFlags(fs, &rf, args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "erasured dlq inspect: %v\n", err)
+		return exitConfig
+	}
+	now := time.Now()
+	cfg, ks, format, err := inspectConfig(&rf, now)
+	if err != nil {
+		fmt.Fprintf(stderr, "erasured dlq inspect: %v\n", err)
+		return exitConfig
+	}
+	rep := rf.report(stdout, stderr, format, !*countOnly)
+	sum, err := dlq.Inspect(ctx, cfg, ks.dialer, ks.transport, rep)
+	return exitFor(stderr, "dlq inspect", sum, err)
+}
+
+func inspectConfig(rf *readFlags, now time.Time) (dlq.InspectConfig, kafkaSettings, dlq.Format, error) {
+	var cfg dlq.InspectConfig
+	format, err := rf.format()
+	if err != nil {
+		return cfg, kafkaSettings{}, "", err
+	}
+	ks, err := rf.settings()
+	if err != nil {
+		return cfg, ks, "", err
+	}
+	if cfg.From, err = rf.start(now); err != nil {
+		return cfg, ks, "", err
+	}
+	if cfg.Filter, err = rf.filter(now); err != nil {
+		return cfg, ks, "", err
+	}
+	cfg.Brokers, cfg.Topic, cfg.Follow, cfg.MaxReplays = ks.brokers, ks.dlqTopic, rf.follow, rf.maxReplays
+	cfg.SetDefaults()
+	return cfg, ks, format, cfg.Validate()
+}
+
+// exitFor maps a run's error to an exit code.
+func exitFor(stderr io.Writer, cmd string, sum dlq.Summary, err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, dlq.ErrUnknownTopic) || errors.Is(err, dlq.ErrBadStart) || errors.Is(err, config.ErrInvalid):
+		fmt.Fprintf(stderr, "erasured %s: %v\n", cmd, err)
+		return exitConfig
+	case errors.Is(err, context.Canceled) && cmd == "replay":
+		fmt.Fprintf(stderr, "erasured %s: interrupted after %d of %d records; run the same command again to resume\n", cmd, sum.Read, sum.Total)
+		return exitRuntime
+	case cmd == "replay":
+		fmt.Fprintf(stderr, "erasured %s: %v (nothing is lost: run the same command again to resume)\n", cmd, err)
+		return exitRuntime
+	default:
+		fmt.Fprintf(stderr, "erasured %s: %v\n", cmd, err)
+		return exitRuntime
+	}
+}
