@@ -1,0 +1,443 @@
+// Package bench measures how fast erasured drains a backlog of deletions
+// and how well it uses each vendor's rate limit, next to a naive consumer
+// on the same data. Each run starts a fresh stack (kfake, or fresh topics
+// on a real broker, and the four vendor sandboxes) in this process,
+// produces the events, then runs the measured implementation as a child
+// process (this binary again, see MaybeChild) so that its peak RSS, CPU
+// time and allocations are its own. `make bench` drives it through
+// cmd/erasured-bench.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/adapters/webex"
+	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/internal/devstack"
+)
+
+// Scenario is one vendor behaviour to measure both implementations under.
+type Scenario struct {
+	Name string
+	// Events is the backlog size.
+	Events int
+	// Latency is every sandbox's answer delay.
+	Latency time.Duration
+	// Throttled, when set, names the vendor admitting only ThrottleRPS
+	// requests per second (429 with Retry-After beyond).
+	Throttled   string
+	ThrottleRPS float64
+	// Naive says whether the naive baseline runs too.
+	Naive bool
+}
+
+// Knobs returns the sandboxes' behaviour for s.
+func (s Scenario) Knobs() map[string]sandbox.Knobs {
+	k := map[string]sandbox.Knobs{}
+	for _, v := range []string{"plivo", "webex", "exotel", "clevertap"} {
+		k[v] = sandbox.Knobs{Latency: s.Latency}
+	}
+	if s.Throttled != "" {
+		kn := k[s.Throttled]
+		kn.ThrottleRPS = s.ThrottleRPS
+		k[s.Throttled] = kn
+	}
+	return k
+}
+
+// Options shape a benchmark run.
+type Options struct {
+	// Scenarios to run, in order.
+	Scenarios []Scenario
+	// Partitions of the event topic.
+	Partitions int
+	// Brokers, when set, adds runs on that Kafka (fresh topics per run)
+	// after the kfake ones.
+	Brokers []string
+	// RunTimeout bounds one run; a run cut short reports what it did,
+	// marked partial.
+	RunTimeout time.Duration
+	// ProfileDir, when set, receives a CPU and an allocation profile of
+	// each measured process.
+	ProfileDir string
+	// LogDir, when set, keeps each measured process's log.
+	LogDir string
+	// Binary is the executable to re-run as the measured process;
+	// os.Executable() when empty.
+	Binary string
+	// Progress receives a line per run as it finishes; may be nil.
+	Progress io.Writer
+}
+
+// Result is one run's figures.
+type Result struct {
+	Scenario Scenario
+	Broker   string // "kfake" or "kafka"
+	Impl     string
+	// Complete is false when the run timed out: the figures cover what
+	// was done.
+	Complete bool
+	// Deleted counts events deleted at every vendor; DeadLettered counts
+	// records in the dead-letter topic.
+	Deleted, DeadLettered int
+	// Elapsed runs from the first vendor request to the moment every
+	// event was deleted everywhere and every offset committed.
+	Elapsed time.Duration
+	// Requests counts every vendor's answers; Statuses by vendor and
+	// HTTP status.
+	Requests int
+	Statuses map[string]map[int]int
+	// P50 and P99 of the time from an event's first vendor request to its
+	// last vendor deletion.
+	P50, P99 time.Duration
+	// PeakRSS of the measured process, in bytes.
+	PeakRSS int64
+	// CPU is the measured process's user and system time.
+	CPU time.Duration
+	// Mallocs is the measured process's heap allocations, start-up
+	// included.
+	Mallocs uint64
+}
+
+// EventsPerSec is the drain rate.
+func (r Result) EventsPerSec() float64 { return rate(r.Deleted, r.Elapsed) }
+
+// CallsPerSec is the vendor request rate.
+func (r Result) CallsPerSec() float64 { return rate(r.Requests, r.Elapsed) }
+
+// Goodput is the throttled vendor's successful answers per second.
+func (r Result) Goodput() float64 {
+	ok := 0
+	for st, n := range r.Statuses[r.Scenario.Throttled] {
+		if st >= 200 && st < 300 {
+			ok += n
+		}
+	}
+	return rate(ok, r.Elapsed)
+}
+
+// Throttled429 is the share of the throttled vendor's answers that were
+// 429.
+func (r Result) Throttled429() float64 {
+	total := 0
+	for _, n := range r.Statuses[r.Scenario.Throttled] {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(r.Statuses[r.Scenario.Throttled][429]) / float64(total)
+}
+
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// Run runs every scenario on kfake (and on Options.Brokers when set),
+// erasured then the naive baseline, and returns the results in order.
+func Run(ctx context.Context, o Options) ([]Result, error) {
+	if o.Partitions <= 0 {
+		o.Partitions = 8
+	}
+	if o.RunTimeout <= 0 {
+		o.RunTimeout = 10 * time.Minute
+	}
+	if o.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		o.Binary = exe
+	}
+	brokers := []string{"kfake"}
+	if len(o.Brokers) > 0 {
+		brokers = append(brokers, "kafka")
+	}
+	var out []Result
+	for _, b := range brokers {
+		for _, sc := range o.Scenarios {
+			impls := []string{ImplErasured}
+			if sc.Naive {
+				impls = append(impls, ImplNaive)
+			}
+			for _, impl := range impls {
+				r, err := runOne(ctx, o, sc, b, impl)
+				if err != nil {
+					return out, fmt.Errorf("%s on %s, %s: %w", sc.Name, b, impl, err)
+				}
+				out = append(out, r)
+				if o.Progress != nil {
+					fmt.Fprintf(o.Progress, "  %-10s %-6s %-8s %7d events in %6.1fs: %8.0f events/s\n", sc.Name, b, impl, r.Deleted, r.Elapsed.Seconds(), r.EventsPerSec())
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (Result, error) {
+	res := Result{Scenario: sc, Broker: broker, Impl: impl}
+	id := fmt.Sprintf("bench-%d-%s-%s", time.Now().UnixNano(), sanitize(sc.Name), impl)
+	stOpts := devstack.Options{Partitions: int32(o.Partitions), Knobs: sc.Knobs(), Topic: id, DLQTopic: id + ".dlq"}
+	if broker == "kafka" {
+		stOpts.Brokers = o.Brokers
+		if err := createTopics(ctx, o.Brokers, stOpts.Topic, o.Partitions, stOpts.DLQTopic); err != nil {
+			return res, err
+		}
+	}
+	st, err := devstack.Start(stOpts)
+	if err != nil {
+		return res, err
+	}
+	defer st.Close()
+
+	w := devstack.NewWorkload(sc.Events, sc.Events, 0)
+	pctx, cancel := context.WithTimeout(ctx, o.RunTimeout)
+	defer cancel()
+	if err := devstack.Produce(pctx, st.Brokers, st.Topic, w.Records); err != nil {
+		return res, err
+	}
+	ends, err := endOffsets(pctx, st.Brokers, st.Topic, o.Partitions)
+	if err != nil {
+		return res, err
+	}
+	w.Records = nil // the broker has them; keep the heap of this process small
+	tr := newTracker(st, w)
+
+	dir, err := os.MkdirTemp("", "erasured-bench-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	cfg := st.Config()
+	spec := childSpec{
+		Impl: impl, Brokers: st.Brokers, Topic: st.Topic, DLQTopic: st.DLQTopic, Group: id, Partitions: o.Partitions,
+		URLs: st.URLs, PlivoAuthID: cfg.Vendors.Plivo.AuthID, PlivoToken: cfg.Vendors.Plivo.AuthToken.Reveal(),
+		StatsFile: filepath.Join(dir, "stats.json"),
+	}
+	if o.ProfileDir != "" {
+		spec.CPUProfile = filepath.Join(o.ProfileDir, id+".cpu.pprof")
+		spec.MemProfile = filepath.Join(o.ProfileDir, id+".allocs.pprof")
+	}
+	if o.LogDir != "" {
+		spec.LogFile = filepath.Join(o.LogDir, id+".log")
+	}
+	raw, _ := json.Marshal(spec)
+	cmd := exec.Command(o.Binary)
+	cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	client := &kafka.Client{Addr: kafka.TCP(st.Brokers...), Timeout: 5 * time.Second}
+	res.Complete, err = waitComplete(pctx, client, tr, id, st.Topic, ends, exited)
+	end := time.Now()
+	if f := time.Unix(0, tr.finish.Load()); res.Complete && f.Before(end) && tr.done.Load() == int64(tr.n) {
+		// Completion is the later of the last deletion and the commit
+		// seen; the poll interval is not the daemon's time.
+		end = latest(f, end.Add(-pollInterval/2))
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		_ = cmd.Process.Kill()
+		<-exited
+		return res, fmt.Errorf("%w; stderr: %s", err, tail(stderr.String(), 20))
+	}
+
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err = <-exited:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		err = <-exited
+	}
+	if err != nil {
+		return res, fmt.Errorf("measured process: %w; stderr: %s", err, tail(stderr.String(), 20))
+	}
+	res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if b, err := os.ReadFile(spec.StatsFile); err == nil {
+		var cs childStats
+		if json.Unmarshal(b, &cs) == nil {
+			res.Mallocs, res.PeakRSS = cs.Mallocs, cs.PeakRSS
+		}
+	}
+
+	if start := tr.start.Load(); start > 0 {
+		res.Elapsed = end.Sub(time.Unix(0, start))
+	}
+	res.Deleted = int(tr.done.Load())
+	lat := tr.latencies()
+	res.P50, res.P99 = percentile(lat, 50), percentile(lat, 99)
+	res.Statuses = map[string]map[int]int{}
+	for v, l := range st.Ledgers() {
+		res.Statuses[v] = l.Statuses()
+		res.Requests += l.Requests()
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	if dls, err := devstack.ReadAll(rctx, st.Brokers, st.DLQTopic, 0); err == nil {
+		seen := map[string]bool{}
+		for _, m := range dls {
+			p, _ := dlq.Header(m.Headers, dlq.HeaderOriginalPartition)
+			off, _ := dlq.Header(m.Headers, dlq.HeaderOriginalOffset)
+			seen[p+"/"+off] = true
+		}
+		res.DeadLettered = len(seen)
+	}
+	return res, nil
+}
+
+const pollInterval = 20 * time.Millisecond
+
+// waitComplete polls until every event is deleted everywhere and every
+// partition's offset is committed to its end, the child exits, or ctx
+// ends (then it reports false with the context's error).
+func waitComplete(ctx context.Context, client *kafka.Client, tr *tracker, group, topic string, ends map[int]int64, exited <-chan error) (bool, error) {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case err := <-exited:
+			return false, errors.Join(errChildExited, err)
+		case <-t.C:
+		}
+		// The offsets say when the implementation is finished: what it
+		// did not delete it dead-lettered.
+		if ok, err := committed(ctx, client, group, topic, ends); err == nil && ok {
+			return true, nil
+		}
+	}
+}
+
+func committed(ctx context.Context, client *kafka.Client, group, topic string, ends map[int]int64) (bool, error) {
+	parts := make([]int, 0, len(ends))
+	for p := range ends {
+		parts = append(parts, p)
+	}
+	resp, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return false, err
+	}
+	got := 0
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil || p.CommittedOffset < ends[p.Partition] {
+			return false, p.Error
+		}
+		got++
+	}
+	return got == len(ends), nil
+}
+
+func endOffsets(ctx context.Context, brokers []string, topic string, partitions int) (map[int]int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	reqs := make([]kafka.OffsetRequest, partitions)
+	for p := range reqs {
+		reqs[p] = kafka.LastOffsetOf(p)
+	}
+	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, err
+	}
+	ends := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return nil, p.Error
+		}
+		ends[p.Partition] = p.LastOffset
+	}
+	if len(ends) != partitions {
+		return nil, fmt.Errorf("end offsets of %d partitions, want %d", len(ends), partitions)
+	}
+	return ends, nil
+}
+
+// createTopics creates a run's topics on a real broker.
+func createTopics(ctx context.Context, brokers []string, topic string, partitions int, dlqTopic string) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+		{Topic: topic, NumPartitions: partitions, ReplicationFactor: -1},
+		{Topic: dlqTopic, NumPartitions: 1, ReplicationFactor: -1},
+	}})
+	if err != nil {
+		return fmt.Errorf("creating topics: %w", err)
+	}
+	for name, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", name, err)
+		}
+	}
+	// Wait for leaders, or the first produce fails.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := endOffsets(ctx, brokers, topic, partitions); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("topic %s has no leaders: %w", topic, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(s))
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// DefaultScenarios are `make bench`'s: n events with instant vendors,
+// latencyN with every vendor answering in latency, throttleN with Webex
+// admitting rps requests per second, and, when backlog > 0, a backlog of
+// that many events for erasured alone (for its peak RSS).
+func DefaultScenarios(n, latencyN, throttleN, backlog int, latency time.Duration, rps float64) []Scenario {
+	var out []Scenario
+	if n > 0 {
+		out = append(out, Scenario{Name: "0ms", Events: n, Naive: true})
+	}
+	if latencyN > 0 {
+		out = append(out, Scenario{Name: strconv.Itoa(int(latency/time.Millisecond)) + "ms", Events: latencyN, Latency: latency, Naive: true})
+	}
+	if throttleN > 0 {
+		out = append(out, Scenario{Name: "throttled", Events: throttleN, Throttled: webex.Name, ThrottleRPS: rps, Naive: true})
+	}
+	if backlog > 0 {
+		out = append(out, Scenario{Name: "backlog", Events: backlog})
+	}
+	return out
+}
