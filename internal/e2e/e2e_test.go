@@ -109,25 +109,11 @@ func (s *suite) stop(p *devstack.Process) {
 	}
 }
 
-func (s *suite) plivoDeleted(w *devstack.Workload) int {
-	n := 0
-	for _, ev := range w.Events {
-		if s.stack.Plivo.Ledger.Deleted(ev.Identifiers["plivo_profile_uuid"]) {
-			n++
-		}
-	}
-	return n
-}
+func (s *suite) plivoDeleted(w *devstack.Workload) int { return s.stack.CountDeleted(w, "plivo") }
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	devstack.WaitUntil(t, timeout, what, cond)
 }
 
 // 1. Ten thousand events over eight partitions, some poison: every event
