@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/kafkaauth"
 )
 
@@ -61,7 +62,7 @@ type Config struct {
 // SetDefaults fills what configuration left out.
 func (c *Config) SetDefaults() {
 	if c.Topic == "" {
-		c.Topic = "user-deleted"
+		c.Topic = event.DefaultTopic
 	}
 	if c.GroupID == "" {
 		c.GroupID = "erasured"

@@ -12,8 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/erasured/erasured/event"
 	"github.com/segmentio/kafka-go"
 )
+
+// DefaultTopic is the dead-letter topic, unless configured otherwise.
+const DefaultTopic = event.DefaultTopic + ".dlq"
 
 // Header names. Every header erasured sets starts with HeaderPrefix.
 const (

@@ -32,7 +32,7 @@ type InspectConfig struct {
 // SetDefaults fills what was left out.
 func (c *InspectConfig) SetDefaults() {
 	if c.Topic == "" {
-		c.Topic = "user-deleted.dlq"
+		c.Topic = DefaultTopic
 	}
 	if c.MaxReplays == 0 {
 		c.MaxReplays = DefaultMaxReplays

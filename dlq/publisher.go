@@ -30,7 +30,7 @@ type Config struct {
 // SetDefaults fills what configuration left out.
 func (c *Config) SetDefaults() {
 	if c.Topic == "" {
-		c.Topic = "user-deleted.dlq"
+		c.Topic = DefaultTopic
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 10 * time.Second

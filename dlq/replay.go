@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/event"
 )
 
 // DefaultMaxReplays is how often a record may be replayed before replay
@@ -66,10 +67,10 @@ type ReplayConfig struct {
 // SetDefaults fills what was left out. Rate is left alone: 0 is a choice.
 func (c *ReplayConfig) SetDefaults() {
 	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = "user-deleted.dlq"
+		c.DeadLetterTopic = DefaultTopic
 	}
 	if c.Topic == "" {
-		c.Topic = "user-deleted"
+		c.Topic = event.DefaultTopic
 	}
 	if c.GroupID == "" {
 		c.GroupID = "erasured-replay"

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// DefaultTopic is the topic user-deleted events arrive on, unless
+// configured otherwise.
+const DefaultTopic = "user-deleted"
+
 // UserIDField is the identifier name that resolves to UserDeleted.UserID.
 // Vendor adapters that key profiles by the upstream user id are configured
 // with it.

@@ -20,6 +20,7 @@ import (
 	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/internal/daemon"
 )
 
@@ -68,7 +69,7 @@ type kafkaSettings struct {
 // settings loads -config (or $ERASURED_CONFIG) when given, then applies
 // the flags that were set.
 func (r *readFlags) settings() (kafkaSettings, error) {
-	s := kafkaSettings{topic: "user-deleted", dlqTopic: "user-deleted.dlq"}
+	s := kafkaSettings{topic: event.DefaultTopic, dlqTopic: dlq.DefaultTopic}
 	if r.config != "" || os.Getenv("ERASURED_CONFIG") != "" {
 		cfg, err := daemon.LoadConfig(r.config, nil)
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/internal/daemon"
 )
@@ -44,8 +45,8 @@ type Stack struct {
 }
 
 const (
-	Topic    = "user-deleted"
-	DLQTopic = "user-deleted.dlq"
+	Topic    = event.DefaultTopic
+	DLQTopic = dlq.DefaultTopic
 	// PrimaryProfile is the Plivo account's primary profile: Plivo
 	// refuses to delete it, so events naming it are dead-lettered, which
 	// shows the dead-letter path in the dev stack.
