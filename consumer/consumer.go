@@ -132,6 +132,12 @@ func (c *Config) Validate() error {
 		// A member that drains longer than the rebalance timeout is
 		// dropped from the group mid-drain.
 		return config.Invalid("drain_timeout", "must be below rebalance_timeout (%s), got %s", c.RebalanceTimeout, c.DrainTimeout)
+	case c.DrainTimeout+c.RequestTimeout >= c.SessionTimeout:
+		// kafka-go stops heartbeating when a generation ends, so the
+		// drain and the final commit must fit in one session: otherwise
+		// the member expires mid-drain, its partitions move while it still
+		// runs their users' events, and per-user order breaks.
+		return config.Invalid("drain_timeout", "plus request_timeout (%s) must be below session_timeout (%s), got %s", c.RequestTimeout, c.SessionTimeout, c.DrainTimeout)
 	case c.FetchMaxBytes < 1<<10:
 		return config.Invalid("fetch_max_bytes", "must be at least 1024, got %d", c.FetchMaxBytes)
 	case c.FetchMaxWait <= 0:

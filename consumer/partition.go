@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
@@ -72,7 +73,14 @@ func newPartitionWorker(partition int, r fetcher, proc recordProcessor, start in
 // each to a lane that runs it with workCtx. It returns without waiting for
 // the lanes; call drain for that.
 func (w *partitionWorker) fetch(fetchCtx, workCtx context.Context) error {
+	// Finished records behind an unfinished one (a dead-letter write that
+	// keeps failing) stay tracked until it finishes; past this window the
+	// loop stops fetching, so memory stays bounded even then.
+	maxWindow := windowPerSlot * cap(w.slots)
 	for {
+		if err := w.waitForWindow(fetchCtx, maxWindow); err != nil {
+			return nil
+		}
 		select {
 		case w.slots <- struct{}{}:
 		case <-fetchCtx.Done():
@@ -98,6 +106,31 @@ func (w *partitionWorker) fetch(fetchCtx, workCtx context.Context) error {
 		ev, decErr := w.proc.Decode(msg)
 		w.dispatch(workCtx, laneKey(msg, ev), job{msg: msg, ev: ev, decErr: decErr})
 	}
+}
+
+// windowPerSlot sizes the tracked window: finished-but-uncommittable
+// records allowed per in-flight slot.
+const windowPerSlot = 64
+
+// waitForWindow returns once the tracked window is below max, or ctx's
+// error. It polls: a full window means something upstream is stuck, and
+// that is rare and slow.
+func (w *partitionWorker) waitForWindow(ctx context.Context, max int) error {
+	if w.tracker.window() < max {
+		return nil
+	}
+	w.log.Warn().Int("window", max).Msg("fetching paused: too many finished records wait behind an unfinished one")
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for w.tracker.window() >= max {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	w.log.Info().Msg("fetching resumed")
+	return nil
 }
 
 // laneKey orders records by user. A record that did not decode has no user

@@ -635,3 +635,39 @@ func TestPartitionObserverBalances(t *testing.T) {
 		t.Fatalf("partitions reported %v, want only 0", o.partitions)
 	}
 }
+
+// TestPartitionWindowBound: while one record stays unfinished, finished
+// records behind it pile up in the tracker; the worker stops fetching once
+// windowPerSlot*maxInFlight are tracked, and resumes when it finishes.
+func TestPartitionWindowBound(t *testing.T) {
+	t.Parallel()
+	const maxInFlight = 2
+	limit := windowPerSlot * maxInFlight
+	h := startWorker(t, 0, maxInFlight, nil)
+	msgs := []kafka.Message{rec(0, "stuck")}
+	var open []int64
+	for off := int64(1); off <= int64(limit+20); off++ {
+		msgs = append(msgs, rec(off, fmt.Sprint("u", off)))
+		open = append(open, off)
+	}
+	h.p.open(open...)
+	h.feed(msgs...)
+	h.waitFinished(limit - 1) // every record in the window but offset 0
+	// The worker must not take more than the window; give it every chance
+	// to overreach before looking.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := h.w.tracker.window(); n > limit {
+			t.Fatalf("tracked window %d exceeds %d", n, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := h.f.delivered.Load(); got != int64(limit) {
+		t.Fatalf("fetched %d records with the window full, want %d", got, limit)
+	}
+	h.p.open(0)
+	h.waitFinished(22) // offset 0 and the 21 records beyond the window
+	if p, _ := h.w.tracker.commitPoint(); p != int64(limit+21) {
+		t.Fatalf("commitPoint = %d, want %d", p, limit+21)
+	}
+}

@@ -47,7 +47,11 @@ func (t *offsetTracker) track(off int64) error {
 		return fmt.Errorf("offset %d tracked after %d", off, t.pending[n-1])
 	}
 	if t.next < 0 {
-		t.next, t.committed = off, off
+		// The start was unknown (no commit yet; the reader resolved
+		// "earliest" or "latest"). The first fetched offset is committable
+		// at once, unfinished: committing it pins the start, so that a
+		// successor does not resolve "latest" again past this record.
+		t.next = off
 	}
 	if len(t.pending) == 0 && off < t.next {
 		return fmt.Errorf("offset %d tracked below commit point %d", off, t.next)
@@ -99,4 +103,12 @@ func (t *offsetTracker) inFlight() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.pending) - len(t.done)
+}
+
+// window returns how many tracked offsets are held: unfinished ones and
+// finished ones waiting behind an unfinished one.
+func (t *offsetTracker) window() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.pending)
 }

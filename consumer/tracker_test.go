@@ -82,7 +82,7 @@ func TestOffsetTracker(t *testing.T) {
 			start: -1,
 			steps: []step{
 				{track: -1, finish: -1, commit: -1, wantPoint: -1, wantMoved: false},
-				tr(500, 500, false, 1),
+				tr(500, 500, true, 1),
 				fin(500, 501, true, 0),
 			},
 		},
@@ -91,7 +91,9 @@ func TestOffsetTracker(t *testing.T) {
 			start: -2,
 			steps: []step{
 				{track: -1, finish: -1, commit: -1, wantPoint: -1, wantMoved: false},
-				tr(7, 7, false, 1), tr(8, 7, false, 2),
+				// 7 is committable while unfinished: it pins the start so a
+				// successor cannot resolve "latest" past it.
+				tr(7, 7, true, 1), mark(7, 7, false, 1), tr(8, 7, false, 2),
 				fin(8, 7, false, 1),
 				fin(7, 9, true, 0),
 			},
@@ -187,10 +189,9 @@ func TestOffsetTrackerRandomOrder(t *testing.T) {
 		}
 		order := rng.Perm(n)
 		unfinished := slices.Clone(offs) // sorted
+		// With no committed offset, nothing counts as committed: the first
+		// fetched offset is committable at once, to pin the start.
 		committed := max(start, -1)
-		if start < 0 {
-			committed = offs[0]
-		}
 		for _, i := range order {
 			off := offs[i]
 			tk.finish(off)

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,10 +82,17 @@ type rendered struct {
 // does not have or a key given twice.
 func decodeStrict(b []byte, v any) error { return yaml.UnmarshalStrict(b, v) }
 
+// renderMu serialises kustomize runs: krusty keeps package-level state
+// (its OpenAPI schema) that parallel tests otherwise race on, which showed
+// as rare render failures under load.
+var renderMu sync.Mutex
+
 func render(t *testing.T, dir string) *rendered {
 	t.Helper()
+	renderMu.Lock()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	renderMu.Unlock()
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v", dir, err)
 	}

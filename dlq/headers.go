@@ -42,6 +42,11 @@ const (
 	// daemon carries it from a replayed record into a new dead-letter
 	// record.
 	HeaderReplayCount = "erasured-replay-count"
+	// HeaderValueOmitted, with the value's size in bytes, marks a record
+	// written without its value because it would not fit in the
+	// dead-letter topic; the original stays in its topic at
+	// erasured-original-offset.
+	HeaderValueOmitted = "erasured-value-omitted"
 	// HeaderOnlyVendors, on a record in the main topic, limits processing
 	// to the listed vendors (comma-separated). Replay sets it.
 	HeaderOnlyVendors = "erasured-only-vendors"

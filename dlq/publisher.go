@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +76,9 @@ func NewWriter(cfg Config, brokers []string, transport kafka.RoundTripper) *kafk
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: 2 * time.Millisecond,
+		// Let the broker judge a large record: kafka-go's own 1 MiB cap is
+		// below what a main topic may carry.
+		BatchBytes: 16 << 20,
 		// The publisher retries without end; kafka-go's own attempts only
 		// smooth over a leader change within one write.
 		MaxAttempts:  3,
@@ -133,6 +137,18 @@ func (p *Publisher) Publish(ctx context.Context, rec Record) error {
 		if ctx.Err() != nil {
 			return backoff.Permanent(ctx.Err())
 		}
+		if tooLarge(err) && msg.Value != nil {
+			// The record cannot fit in the dead-letter topic whatever we
+			// do, and retrying it would pin the partition for good. Keep
+			// everything that says where it is and why, without the value:
+			// the original stays in its topic at the offset the headers
+			// name. This is the one case where the value is not copied.
+			p.log.Error().Err(err).Str("topic", p.cfg.Topic).Int("value_bytes", len(msg.Value)).
+				Str("event_id", rec.EventID).Str("reason", string(rec.Reason)).
+				Msg("dead-letter record too large for the topic; writing it without its value")
+			msg = withoutValue(msg)
+			return err
+		}
 		p.observer.WriteFailed(err)
 		p.log.Warn().Err(err).Str("topic", p.cfg.Topic).Int("attempt", attempt).
 			Str("event_id", rec.EventID).Str("reason", string(rec.Reason)).
@@ -147,6 +163,37 @@ func (p *Publisher) Publish(ctx context.Context, rec Record) error {
 	}
 	p.observer.Published(rec.Reason)
 	return nil
+}
+
+// tooLarge reports whether err says the message can never be written as
+// it is: kafka-go's own size check, or the broker's.
+func tooLarge(err error) bool {
+	var mtl kafka.MessageTooLargeError
+	if errors.As(err, &mtl) || errors.Is(err, kafka.MessageSizeTooLarge) {
+		return true
+	}
+	var we kafka.WriteErrors
+	if errors.As(err, &we) {
+		for _, e := range we {
+			if e != nil && tooLarge(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withoutValue drops a message's value (and an oversized key) and says so
+// in HeaderValueOmitted.
+func withoutValue(m kafka.Message) kafka.Message {
+	size := len(m.Value)
+	m.Value = nil
+	if len(m.Key) > 1<<10 {
+		m.Key = nil
+	}
+	m.Headers = append(append([]kafka.Header(nil), m.Headers...),
+		kafka.Header{Key: HeaderValueOmitted, Value: []byte(strconv.Itoa(size))})
+	return m
 }
 
 // Close closes the writer.

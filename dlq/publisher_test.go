@@ -1,8 +1,10 @@
 package dlq
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -306,5 +308,55 @@ func TestNewWriter(t *testing.T) {
 	}
 	if w.Addr.String() != "a:9092,b:9092" {
 		t.Errorf("Addr = %s", w.Addr)
+	}
+}
+
+// tooLargeWriter refuses any message with a value, as a broker refuses one
+// over its size limit.
+type tooLargeWriter struct {
+	mu      sync.Mutex
+	written []kafka.Message
+	refused int
+}
+
+func (w *tooLargeWriter) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range msgs {
+		if len(m.Value) > 0 {
+			w.refused++
+			return kafka.WriteErrors{kafka.MessageSizeTooLarge}
+		}
+	}
+	w.written = append(w.written, msgs...)
+	return nil
+}
+
+func (w *tooLargeWriter) Close() error { return nil }
+
+func TestPublishWritesTooLargeRecordWithoutValue(t *testing.T) {
+	t.Parallel()
+	w := &tooLargeWriter{}
+	cfg := Config{Topic: "dlq"}
+	cfg.SetDefaults()
+	cfg.RetryInitial, cfg.RetryMax = time.Millisecond, time.Millisecond
+	p := NewPublisher(cfg, w, zerolog.Nop(), nil)
+	value := bytes.Repeat([]byte("x"), 2<<20)
+	rec := Record{Original: kafka.Message{Topic: "user-deleted", Partition: 3, Offset: 42, Key: []byte("k"), Value: value}, Reason: ReasonInvalidEvent, Detail: "oversized"}
+	if err := p.Publish(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if w.refused != 1 || len(w.written) != 1 {
+		t.Fatalf("refused %d, written %d; want 1 and 1", w.refused, len(w.written))
+	}
+	m := w.written[0]
+	if m.Value != nil || string(m.Key) != "k" {
+		t.Errorf("written value %d bytes, key %q; want no value and the key", len(m.Value), m.Key)
+	}
+	if v, _ := Header(m.Headers, HeaderValueOmitted); v != strconv.Itoa(len(value)) {
+		t.Errorf("%s = %q, want %d", HeaderValueOmitted, v, len(value))
+	}
+	if v, _ := Header(m.Headers, HeaderOriginalOffset); v != "42" {
+		t.Errorf("original offset header = %q, want 42", v)
 	}
 }

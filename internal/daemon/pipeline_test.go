@@ -53,6 +53,7 @@ func testConfig(s *devstack.Stack) *daemon.Config {
 	cfg.Kafka.SessionTimeout = 6 * time.Second
 	cfg.Kafka.RebalanceTimeout = 6 * time.Second
 	cfg.Kafka.DrainTimeout = 3 * time.Second
+	cfg.Kafka.RequestTimeout = 2 * time.Second
 	cfg.ShutdownTimeout = 10 * time.Second
 	retry := adapters.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond, MaxElapsedTime: 30 * time.Second, MaxAttempts: 50, RequestTimeout: 2 * time.Second}
 	retry.SetDefaults()

@@ -166,6 +166,7 @@ func (s *Stack) Config() *daemon.Config {
 	cfg.Kafka.SessionTimeout = 10 * time.Second
 	cfg.Kafka.RebalanceTimeout = 10 * time.Second
 	cfg.Kafka.DrainTimeout = 5 * time.Second
+	cfg.Kafka.RequestTimeout = 4 * time.Second
 	cfg.DeadLetter.Topic = s.DLQTopic
 	cfg.ShutdownTimeout = 15 * time.Second
 	retry := adapters.RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 20 * time.Second, RequestTimeout: 2 * time.Second}

@@ -102,6 +102,7 @@ func (s *Stack) ProcessConfig(t testing.TB, group, extraYAML string) (string, []
   session_timeout: 6s
   rebalance_timeout: 6s
   drain_timeout: 3s
+  request_timeout: 2s
 dead_letter:
   topic: %s
 http:
