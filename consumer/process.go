@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -87,7 +88,7 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 		return p.invalid(ctx, msg, decErr, start)
 	}
 
-	vendors := p.selectVendors(msg.Headers)
+	vendors, unconfigured := p.selectVendors(msg.Headers)
 	results := make([]adapters.Result, len(vendors))
 	var wg sync.WaitGroup
 	for i, v := range vendors {
@@ -127,6 +128,13 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 		if !r.Exhausted {
 			reason = dlq.ReasonPermanentError
 		}
+	}
+	// A replay asked for vendors this deployment does not call (disabled
+	// for an incident, say): the deletion there is still owed, so it goes
+	// back to the dead-letter topic, ready for a replay once enabled.
+	for _, name := range unconfigured {
+		failures = append(failures, dlq.Failure{Vendor: name, Class: ClassNotConfigured, Message: "vendor not enabled in this deployment"})
+		reason = dlq.ReasonPermanentError
 	}
 
 	if interrupted {
@@ -169,25 +177,42 @@ func (p *Processor) invalid(ctx context.Context, msg kafka.Message, decErr error
 	return nil
 }
 
-// selectVendors honours a replay's vendor restriction. Unknown names in it
-// are ignored: a vendor that was removed from the configuration has nothing
-// left to do.
-func (p *Processor) selectVendors(hs []kafka.Header) []Vendor {
+// ClassNotConfigured is the failure class of a vendor that a replayed
+// record asks for but this deployment does not call.
+const ClassNotConfigured = "not_configured"
+
+// vendorNameRE is what a vendor name in erasured-only-vendors may look
+// like; anything else is dropped, so a stray header cannot put arbitrary
+// text into dead-letter header names.
+var vendorNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+
+// selectVendors honours a replay's vendor restriction. It returns the
+// configured vendors the record asks for, and the well-formed names it
+// asks for that no configured vendor has.
+func (p *Processor) selectVendors(hs []kafka.Header) ([]Vendor, []string) {
 	only := dlq.OnlyVendors(hs)
 	if only == nil {
-		return p.vendors
+		return p.vendors, nil
 	}
 	want := make(map[string]bool, len(only))
 	for _, n := range only {
-		want[n] = true
+		if vendorNameRE.MatchString(n) {
+			want[n] = true
+		}
 	}
 	out := make([]Vendor, 0, len(only))
 	for _, v := range p.vendors {
 		if want[v.Adapter.Name()] {
 			out = append(out, v)
+			delete(want, v.Adapter.Name())
 		}
 	}
-	return out
+	var missing []string
+	for n := range want {
+		missing = append(missing, n)
+	}
+	sort.Strings(missing)
+	return out, missing
 }
 
 // failureOf describes a vendor's failure for the dead-letter record, with

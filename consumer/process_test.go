@@ -508,11 +508,15 @@ func TestProcessorOnlyVendors(t *testing.T) {
 		name   string
 		header *string // nil: no header
 		called []string
+		// deadLettered lists the vendors dead-lettered as not configured:
+		// the deletion there is still owed.
+		deadLettered string
 	}{
 		{name: "no header: all vendors", header: nil, called: []string{"a", "b", "c"}},
 		{name: "one vendor", header: ptr("b"), called: []string{"b"}},
-		{name: "two vendors, blanks and unknown names", header: ptr(" c, ,removed-vendor,a "), called: []string{"a", "c"}},
-		{name: "only unknown vendors: nothing to do", header: ptr("removed-vendor"), called: nil},
+		{name: "two vendors, blanks and unknown names", header: ptr(" c, ,removed-vendor,a "), called: []string{"a", "c"}, deadLettered: "removed-vendor"},
+		{name: "only unknown vendors: dead-lettered, nothing called", header: ptr("removed-vendor"), called: nil, deadLettered: "removed-vendor"},
+		{name: "malformed names are dropped, not echoed", header: ptr("b,Not A Vendor!"), called: []string{"b"}},
 		// A blank restriction restricts nothing: dropping every vendor
 		// would finish a deletion that was never done.
 		{name: "blank header: all vendors", header: ptr(" "), called: []string{"a", "b", "c"}},
@@ -551,8 +555,20 @@ func TestProcessorOnlyVendors(t *testing.T) {
 			if fmt.Sprint(called) != fmt.Sprint(tc.called) {
 				t.Fatalf("called %v, want %v", called, tc.called)
 			}
-			if len(dl.records()) != 0 {
-				t.Fatal("dead-lettered")
+			recs := dl.records()
+			if tc.deadLettered == "" {
+				if len(recs) != 0 {
+					t.Fatal("dead-lettered")
+				}
+				return
+			}
+			if len(recs) != 1 {
+				t.Fatalf("%d dead-letter records, want 1", len(recs))
+			}
+			r := recs[0]
+			if r.Reason != dlq.ReasonPermanentError || len(r.Failures) != 1 ||
+				r.Failures[0].Vendor != tc.deadLettered || r.Failures[0].Class != ClassNotConfigured {
+				t.Fatalf("dead-letter record %+v, want %s as %s", r, tc.deadLettered, ClassNotConfigured)
 			}
 		})
 	}

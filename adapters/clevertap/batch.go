@@ -129,9 +129,13 @@ func (b *batcher) run(bt *batch) {
 		b.open = nil
 	}
 	bt.gone = true
+	// An id that left and joined again stands in order twice; send it
+	// once.
 	ids := make([]string, 0, bt.ids)
+	sent := make(map[string]bool, bt.ids)
 	for _, id := range bt.order {
-		if bt.members[id] > 0 {
+		if bt.members[id] > 0 && !sent[id] {
+			sent[id] = true
 			ids = append(ids, id)
 		}
 	}

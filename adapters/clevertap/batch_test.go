@@ -306,3 +306,38 @@ func validated(t *testing.T, cfg Config) Config {
 	}
 	return cfg
 }
+
+// TestBatchRejoinedIDSentOnce: an id whose event left the open batch and
+// whose next event joined it again is sent once, not twice.
+func TestBatchRejoinedIDSentOnce(t *testing.T) {
+	t.Parallel()
+	sb, srv := startSandbox(t, sandbox.Knobs{})
+	a := newAdapter(t, batchConfig(srv.URL, 3, MaxBatchWait), srv.Client())
+	stayed := make(chan error, 2)
+	go func() { _, err := a.Delete(context.Background(), identityEvent("stayer")); stayed <- err }()
+	waitWaiting(t, a, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	left := make(chan error, 1)
+	go func() { _, err := a.Delete(ctx, identityEvent("again")); left <- err }()
+	waitWaiting(t, a, 2)
+	cancel()
+	if err := <-left; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leaver got %v", err)
+	}
+	go func() { _, err := a.Delete(context.Background(), identityEvent("again")); stayed <- err }()
+	waitWaiting(t, a, 2)
+	if _, err := a.Delete(context.Background(), identityEvent("filler")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-stayed; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := sb.Ledger.Calls("again"); n != 1 {
+		t.Errorf("the rejoined id was sent %d times in the batch, want once", n)
+	}
+	if n := sb.Ledger.Requests(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
