@@ -64,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"vendor", "outcome"}),
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "erasured_vendor_requests_total",
-			Help: "Vendor requests, by vendor and status class (2xx, 4xx, 5xx, error for no answer).",
+			Help: "Vendor request attempts per event, by vendor and status class (2xx, 4xx, 5xx, error for no answer). With CleverTap batching several events share one HTTP request, each counted here.",
 		}, []string{"vendor", "status_class"}),
 		requestDuration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "erasured_vendor_request_duration_seconds",
