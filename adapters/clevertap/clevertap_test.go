@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/adaptertest"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/event"
@@ -1096,34 +1097,14 @@ func FuzzClassify(f *testing.F) {
 			resp.Header.Set("Retry-After", retryAfter)
 		}
 		out, err := Classify(resp, secret)
-		if (err == nil) != out.Final() {
-			t.Fatalf("outcome %v with error %v", out, err)
-		}
-		if err == nil {
+		ae := adaptertest.Classified(t, out, err)
+		if ae == nil {
 			if out != adapters.Deleted {
 				t.Fatalf("final outcome %v; Classify only confirms deletions", out)
 			}
 			return
 		}
-		if out != adapters.Failed {
-			t.Fatalf("error %v with outcome %v", err, out)
-		}
-		var ae *adapters.Error
-		if !errors.As(err, &ae) {
-			t.Fatalf("error %T is not an *adapters.Error", err)
-		}
-		switch ae.Class {
-		case adapters.ClassRetryable, adapters.ClassPermanent, adapters.ClassUnexpected:
-		default:
-			t.Fatalf("invalid class %v", ae.Class)
-		}
-		if ae.RetryAfter < 0 {
-			t.Fatalf("negative RetryAfter %v", ae.RetryAfter)
-		}
 		msg := err.Error()
-		if len(msg) >= 1000 {
-			t.Fatalf("error text is %d bytes", len(msg))
-		}
 		if leakCheckable(secret) && strings.Contains(msg, secret) {
 			t.Fatalf("error text %q leaks %q", msg, secret)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/adaptertest"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/event"
@@ -785,34 +786,14 @@ func FuzzClassify(f *testing.F) {
 			resp.Header.Set("Retry-After", retryAfter)
 		}
 		out, err := Classify(resp, testProfile, testToken)
-		if (err == nil) != out.Final() {
-			t.Fatalf("outcome %v with error %v", out, err)
-		}
-		if err == nil {
+		ae := adaptertest.Classified(t, out, err)
+		if ae == nil {
 			return
-		}
-		if out != adapters.Failed {
-			t.Fatalf("outcome %v with an error", out)
-		}
-		var ae *adapters.Error
-		if !errors.As(err, &ae) {
-			t.Fatalf("error %#v is not an *adapters.Error", err)
-		}
-		switch ae.Class {
-		case adapters.ClassRetryable, adapters.ClassPermanent, adapters.ClassUnexpected:
-		default:
-			t.Fatalf("invalid class %v", ae.Class)
 		}
 		if ae.Vendor != Name || ae.Status != status {
 			t.Fatalf("vendor %q status %d", ae.Vendor, ae.Status)
 		}
-		if ae.RetryAfter < 0 || ae.RetryAfter > adapters.MaxRetryAfter {
-			t.Fatalf("RetryAfter %s", ae.RetryAfter)
-		}
 		text := err.Error()
-		if len(text) >= 1000 {
-			t.Fatalf("error text is %d bytes", len(text))
-		}
 		if strings.Contains(text, testProfile) || strings.Contains(text, testToken) {
 			t.Fatalf("error text %q leaks a redacted value", text)
 		}

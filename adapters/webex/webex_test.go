@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/adaptertest"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/event"
@@ -1067,31 +1068,11 @@ func FuzzClassify(f *testing.F) {
 			resp.Header["Retry-After"] = []string{retryAfter}
 		}
 		out, err := Classify(resp, secret)
-		if (err == nil) != out.Final() {
-			t.Fatalf("outcome %v with error %v", out, err)
-		}
-		if err == nil {
+		ae := adaptertest.Classified(t, out, err)
+		if ae == nil {
 			return
 		}
-		if out != adapters.Failed {
-			t.Fatalf("outcome %v with an error", out)
-		}
-		var ae *adapters.Error
-		if !errors.As(err, &ae) {
-			t.Fatalf("error %T is not an *adapters.Error", err)
-		}
-		switch ae.Class {
-		case adapters.ClassRetryable, adapters.ClassPermanent, adapters.ClassUnexpected:
-		default:
-			t.Fatalf("invalid class %v", ae.Class)
-		}
-		if ae.RetryAfter < 0 {
-			t.Fatalf("negative RetryAfter %v", ae.RetryAfter)
-		}
 		msg := err.Error()
-		if len(msg) >= 1000 {
-			t.Fatalf("error text is %d bytes", len(msg))
-		}
 		if checkableSecret(secret) && strings.Contains(msg, secret) {
 			t.Fatalf("error text %q contains the redacted value %q", msg, secret)
 		}
