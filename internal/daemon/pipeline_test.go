@@ -2,6 +2,8 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/internal/daemon"
 	"github.com/erasured/erasured/internal/devstack"
 )
@@ -486,4 +489,43 @@ func committed(s *devstack.Stack, partition int32) int64 {
 		return -1
 	}
 	return c.Offset
+}
+
+// TestCloudEventsBothModes runs CloudEvents in structured and binary mode
+// through the whole pipeline, next to plain JSON: each is deleted at every
+// vendor it names.
+func TestCloudEventsBothModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	s := startStack(t, 2, map[string]sandbox.Knobs{})
+	w := devstack.NewWorkload(30, 30, 0)
+	for i := range w.Records {
+		ev := w.Events[i]
+		ids, err := json.Marshal(ev.Identifiers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := fmt.Sprintf(`{"user_id":%q,"identifiers":%s}`, ev.UserID, ids)
+		when := ev.OccurredAt.Format(time.RFC3339Nano)
+		switch i % 3 {
+		case 1: // structured mode
+			w.Records[i].Value = []byte(fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"/accounts","type":%q,"time":%q,"datacontenttype":"application/json","data":%s}`,
+				ev.EventID, event.TypeUserDeleted, when, data))
+			w.Records[i].Headers = []kafka.Header{{Key: "content-type", Value: []byte("application/cloudevents+json; charset=utf-8")}}
+		case 2: // binary mode
+			w.Records[i].Value = []byte(data)
+			w.Records[i].Headers = []kafka.Header{
+				{Key: "ce_specversion", Value: []byte("1.0")}, {Key: "ce_id", Value: []byte(ev.EventID)},
+				{Key: "ce_source", Value: []byte("/accounts")}, {Key: "ce_type", Value: []byte(event.TypeUserDeleted)},
+				{Key: "ce_time", Value: []byte(when)}, {Key: "content-type", Value: []byte("application/json")},
+			}
+		}
+	}
+	produce(t, s, w)
+	startMember(t, testConfig(s))
+	acc := waitComplete(t, s, w, 60*time.Second)
+	if acc.DeletedEverywhere != len(w.Events) || len(acc.DeadLettered) != 0 {
+		t.Errorf("deleted everywhere %d of %d, dead-lettered %v", acc.DeletedEverywhere, len(w.Events), acc.DeadLettered)
+	}
 }
