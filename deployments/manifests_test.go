@@ -78,6 +78,14 @@ type rendered struct {
 	namespaceOf     map[string]string
 }
 
+// put decodes a rendered object strictly into a new T and files it under
+// name.
+func put[T any](m map[string]*T, name string, into func(any)) {
+	o := new(T)
+	into(o)
+	m[name] = o
+}
+
 // decodeStrict decodes JSON or YAML into v, failing on a field the type
 // does not have or a key given twice.
 func decodeStrict(b []byte, v any) error { return yaml.UnmarshalStrict(b, v) }
@@ -126,49 +134,27 @@ func render(t *testing.T, dir string) *rendered {
 		}
 		switch gvk {
 		case "apps/v1/Deployment":
-			o := &appsv1.Deployment{}
-			into(o)
-			r.deployments[name] = o
+			put(r.deployments, name, into)
 		case "v1/ConfigMap":
-			o := &corev1.ConfigMap{}
-			into(o)
-			r.configMaps[name] = o
+			put(r.configMaps, name, into)
 		case "v1/Secret":
-			o := &corev1.Secret{}
-			into(o)
-			r.secrets[name] = o
+			put(r.secrets, name, into)
 		case "v1/Service":
-			o := &corev1.Service{}
-			into(o)
-			r.services[name] = o
+			put(r.services, name, into)
 		case "v1/ServiceAccount":
-			o := &corev1.ServiceAccount{}
-			into(o)
-			r.serviceAccounts[name] = o
+			put(r.serviceAccounts, name, into)
 		case "v1/Namespace":
-			o := &corev1.Namespace{}
-			into(o)
-			r.namespaces[name] = o
+			put(r.namespaces, name, into)
 		case "policy/v1/PodDisruptionBudget":
-			o := &policyv1.PodDisruptionBudget{}
-			into(o)
-			r.pdbs[name] = o
+			put(r.pdbs, name, into)
 		case "keda.sh/v1alpha1/ScaledObject":
-			o := &scaledObject{}
-			into(o)
-			r.scaledObjects[name] = o
+			put(r.scaledObjects, name, into)
 		case "keda.sh/v1alpha1/TriggerAuthentication":
-			o := &triggerAuthentication{}
-			into(o)
-			r.triggerAuths[name] = o
+			put(r.triggerAuths, name, into)
 		case "monitoring.coreos.com/v1/PrometheusRule":
-			o := &monitoringv1.PrometheusRule{}
-			into(o)
-			r.rules[name] = o
+			put(r.rules, name, into)
 		case "monitoring.coreos.com/v1/ServiceMonitor":
-			o := &monitoringv1.ServiceMonitor{}
-			into(o)
-			r.serviceMonitors[name] = o
+			put(r.serviceMonitors, name, into)
 		default:
 			t.Errorf("%s: %s %s has no typed check; add one", dir, gvk, name)
 		}
