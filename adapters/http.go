@@ -249,11 +249,7 @@ func NewHTTPClient(maxConnsPerHost int) *http.Client {
 	t.MaxIdleConnsPerHost = maxConnsPerHost
 	t.MaxConnsPerHost = maxConnsPerHost
 	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{
-		Transport: t,
-		// A delete API that redirects is misconfigured (wrong region or
-		// scheme); following it could replay the request and its
-		// credentials to another host.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	// No redirect policy here: Send never follows one, whatever client it
+	// is given.
+	return &http.Client{Transport: t}
 }

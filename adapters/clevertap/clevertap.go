@@ -195,10 +195,10 @@ type Option func(*Adapter)
 // Retrier one per event (see adapters.SelfLimited).
 func WithLimiter(l *adapters.Limiter) Option { return func(a *Adapter) { a.limiter = l } }
 
-// New returns an Adapter; cfg must be valid. The adapter uses a copy of
-// client that does not follow redirects: CleverTap's API does not redirect,
-// and Go would carry the passcode header to wherever a redirect pointed.
-// A 3xx is therefore classified as unexpected.
+// New returns an Adapter; cfg must be valid. Redirects are never followed
+// (adapters.Send sees to it): CleverTap's API does not redirect, and Go
+// would carry the passcode header to wherever a redirect pointed. A 3xx is
+// therefore classified as unexpected.
 //
 // With BatchSize above 1, concurrent deletes are coalesced into requests
 // of up to BatchSize ids (see batcher).
@@ -206,9 +206,7 @@ func New(cfg Config, client *http.Client, opts ...Option) *Adapter {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	c := *client
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	a := &Adapter{cfg: cfg, client: &c, url: cfg.Endpoint() + DeletePath}
+	a := &Adapter{cfg: cfg, client: client, url: cfg.Endpoint() + DeletePath}
 	for _, o := range opts {
 		o(a)
 	}

@@ -134,16 +134,14 @@ type Adapter struct {
 	client *http.Client
 }
 
-// New returns an Adapter; cfg must be valid. The client is copied so that
-// redirects are not followed: Go turns a redirected DELETE into a GET, whose
+// New returns an Adapter; cfg must be valid. Redirects are never followed
+// (adapters.Send sees to it): Go turns a redirected DELETE into a GET, whose
 // success envelope would read as a deletion that never happened.
 func New(cfg Config, client *http.Client) *Adapter {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	c := *client
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Adapter{cfg: cfg, client: &c}
+	return &Adapter{cfg: cfg, client: client}
 }
 
 // Name implements adapters.Adapter.
