@@ -237,6 +237,31 @@ func ValidateBaseURL(s string) error {
 	return nil
 }
 
+// ValidateHostURL is ValidateBaseURL for a vendor whose API paths are
+// fixed: scheme and host only. A path would be prepended to the vendor's
+// route, and the wrong route's 404 can read as "already absent" for every
+// event, or make every deletion a dead letter.
+func ValidateHostURL(s string) error {
+	if err := ValidateBaseURL(s); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(s); u.Path != "" && u.Path != "/" {
+		return fmt.Errorf("must be scheme and host only, without a path, got %q", s)
+	}
+	return nil
+}
+
+// PathSegment escapes id for use as one path segment. It refuses "." and
+// "..", which PathEscape leaves alone and any proxy or server that
+// normalises paths would turn into another resource (the account itself,
+// say): a permanent error for vendor naming what the id is.
+func PathSegment(vendor, what, id string) (string, error) {
+	if id == "." || id == ".." {
+		return "", &Error{Vendor: vendor, Class: ClassPermanent, Message: what + " is a dot path segment"}
+	}
+	return url.PathEscape(id), nil
+}
+
 // NewHTTPClient returns a client for one vendor. Each vendor gets its own
 // transport so that one slow vendor's connections never queue another's,
 // and the idle pool is sized for the consumer's concurrency: without that,

@@ -451,3 +451,40 @@ func TestSendDoesNotFollowRedirects(t *testing.T) {
 		target.Close()
 	}
 }
+
+func TestValidateHostURLAndPathSegment(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://api.example.com", true},
+		{"https://api.example.com/", true},
+		{"http://127.0.0.1:8080", true},
+		{"https://api.example.com/v1", false},
+		{"ftp://api.example.com", false},
+		{"https://user:pw@api.example.com", false},
+	} {
+		if err := ValidateHostURL(tt.url); (err == nil) != tt.ok {
+			t.Errorf("ValidateHostURL(%q) = %v, want ok %v", tt.url, err, tt.ok)
+		}
+	}
+	for _, tt := range []struct {
+		id, want string
+		ok       bool
+	}{
+		{"abc", "abc", true},
+		{"a/b?c", "a%2Fb%3Fc", true},
+		{"...", "...", true},
+		{".", "", false},
+		{"..", "", false},
+	} {
+		got, err := PathSegment("v", "id", tt.id)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("PathSegment(%q) = %q, %v; want %q, ok %v", tt.id, got, err, tt.want, tt.ok)
+		}
+		if err != nil && ErrorClass(err) != ClassPermanent {
+			t.Errorf("PathSegment(%q) error class %v, want permanent", tt.id, ErrorClass(err))
+		}
+	}
+}

@@ -101,14 +101,11 @@ func (c *Config) Validate() error {
 			return config.Invalid("region", "unknown region %q, want one of %s (or set base_url)", c.Region, regionNames())
 		}
 	}
-	if err := adapters.ValidateBaseURL(c.BaseURL); err != nil {
-		return config.Invalid("base_url", "%v", err)
-	}
 	// Exotel answers an unknown route with the same 404 envelope as an
 	// unknown contact, so a base URL with a path would turn every delete
 	// into a silent "already absent".
-	if u, _ := url.Parse(c.BaseURL); u.Path != "" && u.Path != "/" {
-		return config.Invalid("base_url", "must be scheme and host only, got path %q", u.Path)
+	if err := adapters.ValidateHostURL(c.BaseURL); err != nil {
+		return config.Invalid("base_url", "%v", err)
 	}
 	if strings.TrimSpace(c.AccountSID) == "" {
 		return config.Invalid("account_sid", "must be set")
@@ -153,15 +150,16 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if id == "" {
 		return adapters.NotApplicable, nil
 	}
-	// PathEscape leaves dot segments alone, and a proxy that cleans
-	// "/contacts/.." would aim the DELETE at the account itself.
-	if id == "." || id == ".." {
-		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: "contact sid is a dot segment"}
+	// A proxy that cleans "/contacts/.." would aim the DELETE at the
+	// account itself.
+	seg, err := adapters.PathSegment(Name, "contact sid", id)
+	if err != nil {
+		return adapters.Failed, err
 	}
 	token := a.cfg.APIToken.Reveal()
 	u := strings.TrimRight(a.cfg.BaseURL, "/") +
 		"/v2/accounts/" + url.PathEscape(a.cfg.AccountSID) +
-		"/contacts/" + url.PathEscape(id)
+		"/contacts/" + seg
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
 	if err != nil {
 		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: "building request failed"}

@@ -53,13 +53,8 @@ func (c *Config) SetDefaults() {
 
 // Validate names the first wrong field.
 func (c *Config) Validate() error {
-	if err := adapters.ValidateBaseURL(c.BaseURL); err != nil {
+	if err := adapters.ValidateHostURL(c.BaseURL); err != nil {
 		return config.Invalid("base_url", "%v", err)
-	}
-	// A path would be prepended to Plivo's, and the wrong route's 404
-	// would read as "profile already absent" for every event.
-	if u, _ := url.Parse(c.BaseURL); u.Path != "" && u.Path != "/" {
-		return config.Invalid("base_url", "must be scheme and host only, without a path, got %q", c.BaseURL)
 	}
 	if strings.TrimSpace(c.AuthID) == "" {
 		return config.Invalid("auth_id", "must be set")
@@ -96,14 +91,13 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if id == "" {
 		return adapters.NotApplicable, nil
 	}
-	if id == "." || id == ".." {
-		// PathEscape leaves dot segments alone, and any proxy or server
-		// that normalises paths would turn them into another resource.
-		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: "profile identifier is a dot path segment"}
+	seg, err := adapters.PathSegment(Name, "profile identifier", id)
+	if err != nil {
+		return adapters.Failed, err
 	}
 	u := strings.TrimRight(a.cfg.BaseURL, "/") +
 		"/v1/Account/" + url.PathEscape(a.cfg.AuthID) +
-		"/Profile/" + url.PathEscape(id) + "/"
+		"/Profile/" + seg + "/"
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
 	if err != nil {
 		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: "building request failed"}

@@ -124,15 +124,10 @@ func validateBaseURL(s string) error {
 	if s == "" {
 		return config.Invalid("base_url", "must be set to your Webex Campaign API host, which depends on the domain you log in with (for example %s)", PlaceholderBaseURL)
 	}
-	if err := adapters.ValidateBaseURL(s); err != nil {
+	if err := adapters.ValidateHostURL(s); err != nil {
 		return config.Invalid("base_url", "%v", err)
 	}
 	u, _ := url.Parse(s) // parsed above
-	if u.Path != "" && u.Path != "/" {
-		// The endpoint path is fixed; a path here would make every
-		// request a 404 and every deletion a dead letter.
-		return config.Invalid("base_url", "must be scheme and host only, without a path, got %q", s)
-	}
 	if p, _ := url.Parse(PlaceholderBaseURL); strings.EqualFold(u.Host, p.Host) {
 		return config.Invalid("base_url", "%s is the documentation's placeholder; set your own API host", u.Host)
 	}
