@@ -3,7 +3,6 @@ package consumer
 import (
 	"context"
 	"errors"
-	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -62,6 +61,9 @@ type Processor struct {
 	decode   event.DecodeOptions
 	log      zerolog.Logger
 	observer ProcessObserver
+	// restrictions verifies replay's vendor restrictions; see
+	// VerifyRestrictions.
+	restrictions restrictionCheck
 }
 
 // NewProcessor returns a Processor. o may be nil.
@@ -88,7 +90,7 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 		return p.invalid(ctx, msg, decErr, start)
 	}
 
-	vendors, unconfigured := p.selectVendors(msg.Headers)
+	vendors, unconfigured := p.selectVendors(msg, ev)
 	results := make([]adapters.Result, len(vendors))
 	var wg sync.WaitGroup
 	for i, v := range vendors {
@@ -180,40 +182,6 @@ func (p *Processor) invalid(ctx context.Context, msg kafka.Message, decErr error
 // ClassNotConfigured is the failure class of a vendor that a replayed
 // record asks for but this deployment does not call.
 const ClassNotConfigured = "not_configured"
-
-// vendorNameRE is what a vendor name in erasured-only-vendors may look
-// like; anything else is dropped, so a stray header cannot put arbitrary
-// text into dead-letter header names.
-var vendorNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
-
-// selectVendors honours a replay's vendor restriction. It returns the
-// configured vendors the record asks for, and the well-formed names it
-// asks for that no configured vendor has.
-func (p *Processor) selectVendors(hs []kafka.Header) ([]Vendor, []string) {
-	only := dlq.OnlyVendors(hs)
-	if only == nil {
-		return p.vendors, nil
-	}
-	want := make(map[string]bool, len(only))
-	for _, n := range only {
-		if vendorNameRE.MatchString(n) {
-			want[n] = true
-		}
-	}
-	out := make([]Vendor, 0, len(only))
-	for _, v := range p.vendors {
-		if want[v.Adapter.Name()] {
-			out = append(out, v)
-			delete(want, v.Adapter.Name())
-		}
-	}
-	var missing []string
-	for n := range want {
-		missing = append(missing, n)
-	}
-	sort.Strings(missing)
-	return out, missing
-}
 
 // failureOf describes a vendor's failure for the dead-letter record, with
 // the person's identifiers redacted. Adapters redact what they write, but

@@ -502,24 +502,23 @@ func TestProcessorInvalidEvent(t *testing.T) {
 	}
 }
 
+// TestProcessorOnlyVendors: a signed restriction limits the vendors
+// called; a vendor it names that this deployment does not call is
+// dead-lettered as not configured, as the deletion there is still owed.
 func TestProcessorOnlyVendors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name   string
-		header *string // nil: no header
-		called []string
+		name    string
+		vendors []string // nil: no header
+		called  []string
 		// deadLettered lists the vendors dead-lettered as not configured:
 		// the deletion there is still owed.
 		deadLettered string
 	}{
-		{name: "no header: all vendors", header: nil, called: []string{"a", "b", "c"}},
-		{name: "one vendor", header: ptr("b"), called: []string{"b"}},
-		{name: "two vendors, blanks and unknown names", header: ptr(" c, ,removed-vendor,a "), called: []string{"a", "c"}, deadLettered: "removed-vendor"},
-		{name: "only unknown vendors: dead-lettered, nothing called", header: ptr("removed-vendor"), called: nil, deadLettered: "removed-vendor"},
-		{name: "malformed names are dropped, not echoed", header: ptr("b,Not A Vendor!"), called: []string{"b"}},
-		// A blank restriction restricts nothing: dropping every vendor
-		// would finish a deletion that was never done.
-		{name: "blank header: all vendors", header: ptr(" "), called: []string{"a", "b", "c"}},
+		{name: "no header: all vendors", vendors: nil, called: []string{"a", "b", "c"}},
+		{name: "one vendor", vendors: []string{"b"}, called: []string{"b"}},
+		{name: "two vendors and an unknown name", vendors: []string{"c", "removed-vendor", "a"}, called: []string{"a", "c"}, deadLettered: "removed-vendor"},
+		{name: "only unknown vendors: dead-lettered, nothing called", vendors: []string{"removed-vendor"}, called: nil, deadLettered: "removed-vendor"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -530,11 +529,11 @@ func TestProcessorOnlyVendors(t *testing.T) {
 			}
 			dl := &fakeDLQ{}
 			p := NewProcessor(vendorsOf(fastRetry(), as...), dl, event.DecodeOptions{}, zerolog.Nop(), nil)
-			var hs []kafka.Header
-			if tc.header != nil {
-				hs = append(hs, kafka.Header{Key: dlq.HeaderOnlyVendors, Value: []byte(*tc.header)})
+			p.VerifyRestrictions(dlq.NewKeyring(testReplayKey), nil)
+			msg := validRecord(t)
+			if tc.vendors != nil {
+				msg = replayed(t, testReplayKey, tc.vendors...)
 			}
-			msg := validRecord(t, hs...)
 			ev, err := p.Decode(msg)
 			if err != nil {
 				t.Fatalf("Decode: %v", err)

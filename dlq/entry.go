@@ -167,7 +167,7 @@ func ParseEntry(m kafka.Message) Entry {
 
 	v, _ := Header(m.Headers, HeaderFailedVendors)
 	for _, name := range SplitList(v) {
-		if !validVendorName(name) {
+		if !ValidVendorName(name) {
 			problem(HeaderFailedVendors, "bad vendor name %s", quote(name))
 			continue
 		}
@@ -186,18 +186,4 @@ func ParseEntry(m kafka.Message) Entry {
 		e.Failures = append(e.Failures, f)
 	}
 	return e
-}
-
-// validVendorName accepts what a vendor adapter's Name can be: lower-case
-// letters, digits, '-' and '_'.
-func validVendorName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }

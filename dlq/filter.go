@@ -39,7 +39,7 @@ var Reasons = []Reason{ReasonInvalidEvent, ReasonRetriesExhausted, ReasonPermane
 // Validate names the first wrong field, by its flag name.
 func (f *Filter) Validate() error {
 	for _, v := range f.Vendors {
-		if !validVendorName(v) {
+		if !ValidVendorName(v) {
 			return config.Invalid("vendor", "%q is not a vendor name", v)
 		}
 	}

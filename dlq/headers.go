@@ -48,7 +48,9 @@ const (
 	// erasured-original-offset.
 	HeaderValueOmitted = "erasured-value-omitted"
 	// HeaderOnlyVendors, on a record in the main topic, limits processing
-	// to the listed vendors (comma-separated). Replay sets it.
+	// to the listed vendors (comma-separated, see ParseOnlyVendors).
+	// Replay sets it and signs it (HeaderOnlyVendorsSignature); the daemon
+	// honours it only when the signature verifies (CheckRestriction).
 	HeaderOnlyVendors = "erasured-only-vendors"
 
 	// Replay copies a dead-letter record's HeaderOriginal* values to these
@@ -167,16 +169,6 @@ func Header(hs []kafka.Header, key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// OnlyVendors returns the vendor restriction a replayed record carries, or
-// nil when it carries none (all vendors apply).
-func OnlyVendors(hs []kafka.Header) []string {
-	v, ok := Header(hs, HeaderOnlyVendors)
-	if !ok {
-		return nil
-	}
-	return SplitList(v)
 }
 
 // SplitList splits a comma-separated header value, dropping blanks.

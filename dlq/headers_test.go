@@ -198,32 +198,8 @@ func TestHeader(t *testing.T) {
 	}
 }
 
-func TestOnlyVendorsAndSplitList(t *testing.T) {
+func TestSplitList(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		headers []kafka.Header
-		want    []string
-	}{
-		{"no header: no restriction", nil, nil},
-		{"other headers only", []kafka.Header{{Key: "x", Value: []byte("plivo")}}, nil},
-		{"one vendor", []kafka.Header{{Key: HeaderOnlyVendors, Value: []byte("plivo")}}, []string{"plivo"}},
-		{"list with spaces and blanks", []kafka.Header{{Key: HeaderOnlyVendors, Value: []byte(" webex , ,plivo,")}}, []string{"webex", "plivo"}},
-		// A blank list restricts nothing: all vendors apply.
-		{"blank value", []kafka.Header{{Key: HeaderOnlyVendors, Value: []byte(" , ")}}, nil},
-		{"the last header wins", []kafka.Header{
-			{Key: HeaderOnlyVendors, Value: []byte("plivo")}, {Key: HeaderOnlyVendors, Value: []byte("exotel")},
-		}, []string{"exotel"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if got := OnlyVendors(tc.headers); !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("OnlyVendors = %q, want %q", got, tc.want)
-			}
-		})
-	}
-
 	split := []struct {
 		in   string
 		want []string

@@ -140,7 +140,7 @@ func FuzzParseEntry(f *testing.F) {
 			t.Fatalf("replay count %d", e.ReplayCount)
 		}
 		for _, v := range e.FailedVendors {
-			if !validVendorName(v) {
+			if !ValidVendorName(v) {
 				t.Fatalf("vendor name %q kept", v)
 			}
 		}
