@@ -38,6 +38,15 @@ type Entry struct {
 	LastFailure       time.Time `json:"last_failure,omitzero"`
 	DeadLetteredAt    time.Time `json:"dead_lettered_at,omitzero"`
 	ReplayCount       int       `json:"replay_count"`
+	// ValueOmitted is set when the record was written without its value
+	// (erasured-value-omitted), OmittedValueBytes its size; replay reads
+	// the original back.
+	ValueOmitted      bool  `json:"value_omitted,omitempty"`
+	OmittedValueBytes int64 `json:"omitted_value_bytes,omitempty"`
+	// HeadersOmitted counts the original's own headers left out because
+	// even without its value the record did not fit
+	// (erasured-headers-omitted).
+	HeadersOmitted int `json:"headers_omitted,omitempty"`
 	// OtherHeaders names the original record's own headers; their values
 	// are withheld.
 	OtherHeaders []string `json:"other_headers,omitempty"`
@@ -50,7 +59,7 @@ type Entry struct {
 // read. Such a record is reported, never replayed.
 func (e *Entry) Malformed() bool {
 	for _, p := range e.Problems {
-		for _, h := range []string{HeaderFailedVendors, HeaderVendorPrefix, HeaderReason, HeaderReplayCount} {
+		for _, h := range []string{HeaderFailedVendors, HeaderVendorPrefix, HeaderReason, HeaderReplayCount, HeaderValueOmitted} {
 			if strings.HasPrefix(p, h) {
 				return true
 			}
@@ -163,6 +172,14 @@ func ParseEntry(m kafka.Message) Entry {
 		} else if ok {
 			problem(HeaderReplayCount, "implausibly large: %d", n)
 		}
+	}
+
+	if _, ok := Header(m.Headers, HeaderValueOmitted); ok {
+		e.ValueOmitted = true
+		e.OmittedValueBytes, _ = parseInt(HeaderValueOmitted)
+	}
+	if n, ok := parseInt(HeaderHeadersOmitted); ok && n <= 1<<20 {
+		e.HeadersOmitted = int(n)
 	}
 
 	v, _ := Header(m.Headers, HeaderFailedVendors)

@@ -147,10 +147,17 @@ const (
 	// RefuseMalformed: an erasured-* header replay depends on could not be
 	// read.
 	RefuseMalformed Refusal = "malformed"
+	// RefuseValueOmittedOriginalGone: the record was dead-lettered
+	// without its value (erasured-value-omitted) and the original is no
+	// longer at its erasured-original-* coordinates, or the record there
+	// is another event. Republishing the empty value would only be
+	// dead-lettered again as invalid_event, the owed deletions lost from
+	// sight; the event has to be reproduced at its source.
+	RefuseValueOmittedOriginalGone Refusal = "value_omitted_original_gone"
 )
 
 // Refusals lists every Refusal, in the order summaries print them.
-var Refusals = []Refusal{RefuseMaxReplays, RefuseInvalidEvent, RefuseNoFailedVendors, RefuseMalformed}
+var Refusals = []Refusal{RefuseMaxReplays, RefuseInvalidEvent, RefuseNoFailedVendors, RefuseMalformed, RefuseValueOmittedOriginalGone}
 
 // Decision is what replay does with one record.
 type Decision struct {

@@ -47,6 +47,12 @@ const (
 	// dead-letter topic; the original stays in its topic at
 	// erasured-original-offset.
 	HeaderValueOmitted = "erasured-value-omitted"
+	// HeaderHeadersOmitted, with their number, and
+	// HeaderHeadersOmittedBytes, with their size (keys and values), mark
+	// a record written without the original's own headers as well,
+	// because even without its value it did not fit.
+	HeaderHeadersOmitted      = "erasured-headers-omitted"
+	HeaderHeadersOmittedBytes = "erasured-headers-omitted-bytes"
 	// HeaderOnlyVendors, on a record in the main topic, limits processing
 	// to the listed vendors (comma-separated, see ParseOnlyVendors).
 	// Replay sets it and signs it (HeaderOnlyVendorsSignature); the daemon

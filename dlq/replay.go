@@ -62,6 +62,14 @@ type ReplayConfig struct {
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
 	RebalanceTimeout  time.Duration
+	// Keys signs each restriction replay writes (SigningConfig.Keyring):
+	// the daemon honours only signed ones. A real run refuses to start
+	// without it.
+	Keys *Keyring
+	// AcceptedTypes are the daemon's event.accepted_types, to decode an
+	// original record read back for a dead letter written without its
+	// value (see ReasonValueOmittedOriginalGone).
+	AcceptedTypes []string
 }
 
 // SetDefaults fills what was left out. Rate is left alone: 0 is a choice.
@@ -136,6 +144,10 @@ func (c *ReplayConfig) Validate() error {
 		return config.Invalid("heartbeat-interval", "must be positive and below the session timeout (%s), got %s", c.SessionTimeout, c.HeartbeatInterval)
 	case c.RebalanceTimeout <= 0:
 		return config.Invalid("rebalance-timeout", "must be positive, got %s", c.RebalanceTimeout)
+	case c.Keys == nil && !c.DryRun:
+		// Unsigned, the restrictions would be ignored and every replayed
+		// record would go to every vendor: not what replay promises.
+		return config.Invalid("replay.signing_key", "not set: replay signs the vendors it restricts a record to, and the daemon honours only signed restrictions; set replay.signing_key (the daemons' key) in -config or ERASURED_REPLAY_SIGNING_KEY[_FILE] (a -dry-run needs none)")
 	}
 	return c.Filter.Validate()
 }
@@ -156,11 +168,15 @@ func validateBrokers(bs []string) error {
 // dead: its key and value, its own (non-erasured) headers, and:
 //
 //	erasured-only-vendors        d.Vendors (omitted when empty: all vendors)
+//	erasured-only-vendors-signature  keys' signature of the restriction
 //	erasured-replay-count        e.ReplayCount + 1
 //	erasured-replayed-from-*     e's erasured-original-* values
 //	erasured-replayed-from-dead-letter  dead's topic/partition/offset
 //	erasured-replayed-at         now
-func ReplayMessage(dead kafka.Message, e *Entry, d Decision, now time.Time) kafka.Message {
+//
+// dead is the dead-letter record, or, for one written without its value,
+// the original read back (see Replayer.source).
+func ReplayMessage(dead kafka.Message, e *Entry, d Decision, now time.Time, keys *Keyring) kafka.Message {
 	hs := make([]kafka.Header, 0, len(dead.Headers)+8)
 	for _, h := range dead.Headers {
 		if !strings.HasPrefix(h.Key, HeaderPrefix) {
@@ -172,6 +188,10 @@ func ReplayMessage(dead kafka.Message, e *Entry, d Decision, now time.Time) kafk
 		// Never an empty value: the daemon reads an empty restriction as
 		// none, and would call every vendor.
 		add(HeaderOnlyVendors, strings.Join(d.Vendors, ","))
+		r := Restriction{EventID: e.EventID, ReplayCount: e.ReplayCount + 1, Vendors: d.Vendors, Key: dead.Key, Value: dead.Value}
+		if sig := keys.Sign(&r); sig != "" {
+			add(HeaderOnlyVendorsSignature, sig)
+		}
 	}
 	add(HeaderReplayCount, strconv.Itoa(e.ReplayCount+1))
 	for _, c := range [][2]string{
@@ -315,6 +335,10 @@ func (r *Replayer) run(ctx context.Context, sum *Summary) error {
 		return r.cl.consume(ctx, r.cfg.DeadLetterTopic, spans, r.cfg.FetchMaxWait, func(m kafka.Message) error {
 			e := ParseEntry(m)
 			d := Decide(&e, &r.cfg.Filter, r.policy())
+			_, d, err := r.source(ctx, m, &e, d)
+			if err != nil {
+				return err
+			}
 			sum.add(&e, d, false)
 			if d.Action == ActionReplay {
 				sum.replayed(d)
@@ -473,11 +497,15 @@ func (r *Replayer) replaySpans(ctx context.Context, gen *kafka.Generation, spans
 	return r.cl.consume(ctx, r.cfg.DeadLetterTopic, spans, r.cfg.FetchMaxWait, func(m kafka.Message) error {
 		e := ParseEntry(m)
 		d := Decide(&e, &r.cfg.Filter, r.policy())
+		src, d, err := r.source(ctx, m, &e, d)
+		if err != nil {
+			return err
+		}
 		if d.Action == ActionReplay {
 			if err := r.limiter.Wait(ctx); err != nil {
 				return err
 			}
-			if err := r.republish(ctx, m, &e, d); err != nil {
+			if err := r.republish(ctx, src, &e, d); err != nil {
 				return err
 			}
 		}
@@ -499,7 +527,7 @@ func (r *Replayer) replaySpans(ctx context.Context, gen *kafka.Generation, spans
 // republish writes the replayed record, retrying a failed write for up to
 // WriteRetryFor.
 func (r *Replayer) republish(ctx context.Context, dead kafka.Message, e *Entry, d Decision) error {
-	msg := ReplayMessage(dead, e, d, r.now())
+	msg := ReplayMessage(dead, e, d, r.now(), r.cfg.Keys)
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 200 * time.Millisecond
 	b.MaxInterval = 5 * time.Second

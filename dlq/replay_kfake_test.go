@@ -15,6 +15,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/erasured/erasured/config"
 )
 
 const (
@@ -120,10 +122,14 @@ func (w *replayWorld) config(group string) ReplayConfig {
 	c := ReplayConfig{
 		Brokers: w.brokers, DeadLetterTopic: deadTopic, Topic: mainTopic, GroupID: group,
 		HeartbeatInterval: 300 * time.Millisecond, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
+		Keys: testKeys,
 	}
 	c.SetDefaults()
 	return c
 }
+
+// testKeys sign the kfake tests' restrictions.
+var testKeys = NewKeyring([]byte("replay-kfake-test-key-0123456789"))
 
 // run replays with cfg, through w's writer (wrapped by wrap, when set),
 // and returns the summary, the error and the JSON lines printed.
@@ -289,6 +295,9 @@ func TestReplayRepublishesOnlyWhatShouldBe(t *testing.T) {
 			if _, ok := Header(m.Headers, h); ok {
 				t.Errorf("%s: replayed record keeps dead-letter header %s", r.EventID, h)
 			}
+		}
+		if vs, rej := CheckRestriction(m, r.EventID, testKeys); rej != "" || strings.Join(vs, ",") != want[HeaderOnlyVendors] {
+			t.Errorf("%s: the daemon would read the restriction as %q, rejected %q", r.EventID, vs, rej)
 		}
 		if v, _ := Header(m.Headers, HeaderReplayedFromDeadLetter); !strings.HasPrefix(v, deadTopic+"/") {
 			t.Errorf("%s: %s = %q", r.EventID, HeaderReplayedFromDeadLetter, v)
@@ -613,5 +622,20 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReplayWithoutSigningKey: a real run refuses to start without a key,
+// as its restrictions would be ignored; a dry run needs none.
+func TestReplayWithoutSigningKey(t *testing.T) {
+	t.Parallel()
+	cfg := ReplayConfig{Brokers: []string{"127.0.0.1:1"}}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); !errors.Is(err, config.ErrInvalid) || !strings.HasPrefix(err.Error(), "replay.signing_key: ") {
+		t.Errorf("Validate without a key = %v, want a replay.signing_key error", err)
+	}
+	cfg.DryRun = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("dry run without a key: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package dlq
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -245,7 +246,9 @@ func TestReplayMessage(t *testing.T) {
 	dead := deadMessage(r, now)
 	e := ParseEntry(dead)
 	replayedAt := now.Add(time.Hour)
-	m := ReplayMessage(dead, &e, Decision{Action: ActionReplay, Vendors: []string{"webex"}}, replayedAt)
+	keys := NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	m := ReplayMessage(dead, &e, Decision{Action: ActionReplay, Vendors: []string{"webex"}}, replayedAt, keys)
+	sig := keys.Sign(&Restriction{EventID: e.EventID, ReplayCount: 3, Vendors: []string{"webex"}, Key: r.Original.Key, Value: r.Original.Value})
 
 	if !bytes.Equal(m.Key, r.Original.Key) || !bytes.Equal(m.Value, r.Original.Value) {
 		t.Errorf("key %q value %q changed", m.Key, m.Value)
@@ -254,6 +257,7 @@ func TestReplayMessage(t *testing.T) {
 		{Key: "traceparent", Value: []byte("00-abc")},
 		{Key: "ce_subject", Value: []byte("user-1")},
 		{Key: HeaderOnlyVendors, Value: []byte("webex")},
+		{Key: HeaderOnlyVendorsSignature, Value: []byte(sig)},
 		{Key: HeaderReplayCount, Value: []byte("3")},
 		{Key: HeaderReplayedFromTopic, Value: []byte("user-deleted")},
 		{Key: HeaderReplayedFromPartition, Value: []byte("3")},
@@ -265,9 +269,13 @@ func TestReplayMessage(t *testing.T) {
 	if !reflect.DeepEqual(m.Headers, want) {
 		t.Errorf("headers\n%q\nwant\n%q", m.Headers, want)
 	}
+	// The daemon, with the same key, honours it.
+	if vs, rej := CheckRestriction(m, e.EventID, keys); rej != "" || fmt.Sprint(vs) != "[webex]" {
+		t.Errorf("daemon reads the restriction as %q, rejected %q", vs, rej)
+	}
 	// An invalid record sent back unchanged carries no restriction: an
 	// empty one would read as none anyway, but must never be written.
-	m = ReplayMessage(dead, &e, Decision{Action: ActionReplay}, replayedAt)
+	m = ReplayMessage(dead, &e, Decision{Action: ActionReplay}, replayedAt, keys)
 	if _, ok := Header(m.Headers, HeaderOnlyVendors); ok {
 		t.Error("replay with no vendors wrote erasured-only-vendors")
 	}
@@ -315,7 +323,7 @@ func TestOriginalPartitionBalancer(t *testing.T) {
 func TestReplayConfigValidate(t *testing.T) {
 	t.Parallel()
 	valid := func() ReplayConfig {
-		c := ReplayConfig{Brokers: []string{"k:9092"}}
+		c := ReplayConfig{Brokers: []string{"k:9092"}, Keys: NewKeyring([]byte("0123456789abcdef0123456789abcdef"))}
 		c.SetDefaults()
 		return c
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"hash"
 	"strconv"
 	"strings"
@@ -104,6 +105,17 @@ func NewKeyring(signing []byte, previous ...[]byte) *Keyring {
 	}
 	return k
 }
+
+// String keeps the keys out of anything that prints a configuration.
+func (k *Keyring) String() string {
+	if k == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%d key(s), redacted", len(k.keys))
+}
+
+// GoString redacts, as String.
+func (k *Keyring) GoString() string { return k.String() }
 
 // Sign returns the signature of r with the signing key, or "" for a nil
 // keyring.

@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -221,4 +222,16 @@ func FuzzCheckRestriction(f *testing.F) {
 			t.Fatalf("rejected (%s) but returned %q", rej, vs)
 		}
 	})
+}
+
+func TestKeyringPrintsNoKey(t *testing.T) {
+	t.Parallel()
+	cfg := ReplayConfig{Keys: NewKeyring([]byte("SECRET-KEY-0123456789abcdef01234"), []byte("OLD-SECRET-0123456789abcdef01234"))}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{cfg, &cfg, cfg.Keys} {
+			if s := fmt.Sprintf(verb, v); strings.Contains(s, "SECRET") || strings.Contains(s, "83 69 67") {
+				t.Errorf("%s prints a key: %s", verb, s)
+			}
+		}
+	}
 }
