@@ -144,12 +144,16 @@ func (c *ReplayConfig) Validate() error {
 		return config.Invalid("heartbeat-interval", "must be positive and below the session timeout (%s), got %s", c.SessionTimeout, c.HeartbeatInterval)
 	case c.RebalanceTimeout <= 0:
 		return config.Invalid("rebalance-timeout", "must be positive, got %s", c.RebalanceTimeout)
-	case c.Keys == nil && !c.DryRun:
+	}
+	if err := c.Filter.Validate(); err != nil {
+		return err
+	}
+	if c.Keys == nil && !c.DryRun {
 		// Unsigned, the restrictions would be ignored and every replayed
 		// record would go to every vendor: not what replay promises.
 		return config.Invalid("replay.signing_key", "not set: replay signs the vendors it restricts a record to, and the daemon honours only signed restrictions; set replay.signing_key (the daemons' key) in -config or ERASURED_REPLAY_SIGNING_KEY[_FILE] (a -dry-run needs none)")
 	}
-	return c.Filter.Validate()
+	return nil
 }
 
 func validateBrokers(bs []string) error {

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +57,14 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitRuntime
 	}
 	defer stack.Close()
+	// Replays against the stack sign with the stack's key: hand it over
+	// in a file only this user reads, never in a log line.
+	keyFile, err := writeReplayKey(stack.ReplayKey)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot write the dev replay signing key")
+		return exitRuntime
+	}
+	defer os.RemoveAll(filepath.Dir(keyFile))
 	cfg := stack.Config()
 	cfg.HTTP.Listen = o.listen
 	cfg.Log.Level = o.logLevel
@@ -72,6 +83,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Str("topic", devstack.Topic).Str("dead_letter_topic", devstack.DLQTopic).
 		Interface("sandboxes", stack.URLs).
 		Str("metrics", base+"/metrics").Str("healthz", base+"/healthz").Str("readyz", base+"/readyz").
+		Str("replay", "ERASURED_REPLAY_SIGNING_KEY_FILE="+keyFile+" erasured replay -brokers "+strings.Join(stack.Brokers, ",")).
 		Msg("dev stack up: in-process Kafka and vendor sandboxes (plivo healthy, webex throttled at 15 req/s, exotel failing 15%, clevertap slow)")
 
 	var wg sync.WaitGroup
@@ -109,6 +121,20 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info().Msg("erasured stopped")
 	return exitOK
+}
+
+// writeReplayKey writes key to a new private file and returns its path.
+func writeReplayKey(key string) (string, error) {
+	dir, err := os.MkdirTemp("", "erasured-dev-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "replay-signing-key")
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return path, nil
 }
 
 // produceSamples writes sample events: mostly good ones, some naming

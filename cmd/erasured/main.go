@@ -102,6 +102,9 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "erasured: %v\n", err)
 		return exitConfig
 	}
+	for _, n := range cfg.Notices() {
+		fmt.Fprintf(stderr, "erasured: notice: %s\n", n)
+	}
 	if err := printConfig(stdout, cfg); err != nil {
 		fmt.Fprintf(stderr, "erasured: %v\n", err)
 		return exitRuntime

@@ -208,6 +208,10 @@ func TestExitCodes(t *testing.T) {
 		{"bad env override", []string{"check-config", "-config", write("good2.yaml", good)}, []string{"T_TOKEN=s3cret-value", "ERASURED_KAFKA_MAX_IN_FLIGHT=lots"}, exitConfig, "kafka.max_in_flight"},
 		{"valid, secret redacted", []string{"check-config", "-config", write("good3.yaml", good)}, []string{"T_TOKEN=s3cret-value"}, exitOK, "[redacted]"},
 		{"secret flag refused", []string{"run", "-auth-token", "x"}, nil, exitConfig, "flag provided but not defined"},
+		{"no replay key: said so", []string{"check-config", "-config", write("good4.yaml", good)}, []string{"T_TOKEN=s3cret-value"}, exitOK, "notice: replay.signing_key is not set"},
+		{"replay key too short", []string{"check-config", "-config", write("good5.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_REPLAY_SIGNING_KEY=s3cret-value"}, exitConfig, "replay.signing_key: shorter than 32 bytes"},
+		{"previous key without a key", []string{"check-config", "-config", write("good6.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_REPLAY_PREVIOUS_SIGNING_KEYS=s3cret-value"}, exitConfig, "replay.previous_signing_keys: set without signing_key"},
+		{"replay key set", []string{"check-config", "-config", write("good7.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_REPLAY_SIGNING_KEY=s3cret-value-s3cret-value-s3cret-value"}, exitOK, "signing_key: '[redacted]'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

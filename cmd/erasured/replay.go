@@ -64,6 +64,11 @@ type kafkaSettings struct {
 	// (plain TCP) without -config.
 	dialer    *kafka.Dialer
 	transport kafka.RoundTripper
+	// keys sign replay's restrictions: replay.signing_key of -config, or
+	// ERASURED_REPLAY_SIGNING_KEY[_FILE] without it; nil when unset.
+	keys *dlq.Keyring
+	// acceptedTypes are -config's event.accepted_types.
+	acceptedTypes []string
 }
 
 // settings loads -config (or $ERASURED_CONFIG) when given, then applies
@@ -82,8 +87,22 @@ func (r *readFlags) settings() (kafkaSettings, error) {
 		if s.transport, err = cfg.Kafka.Auth.Transport(); err != nil {
 			return s, err
 		}
-	} else if env := os.Getenv("ERASURED_KAFKA_BROKERS"); env != "" {
-		s.brokers = dlq.SplitList(env)
+		s.keys, s.acceptedTypes = cfg.Replay.Keyring(), cfg.Event.AcceptedTypes
+	} else {
+		if env := os.Getenv("ERASURED_KAFKA_BROKERS"); env != "" {
+			s.brokers = dlq.SplitList(env)
+		}
+		// The daemon's own variables, so that one secret serves both.
+		var sc struct {
+			Replay dlq.SigningConfig `yaml:"replay"`
+		}
+		if err := config.ApplyEnv(&sc, daemon.EnvPrefix, os.Environ()); err != nil {
+			return s, err
+		}
+		if err := config.Nest("replay", sc.Replay.Validate()); err != nil {
+			return s, err
+		}
+		s.keys = sc.Replay.Keyring()
 	}
 	if r.set["brokers"] {
 		s.brokers = dlq.SplitList(r.brokers)
@@ -222,9 +241,17 @@ offsets: a real run first sets the group to it, then reads. Forms:
   earliest | latest | 0:15,3:200 (partition:offset; other partitions are
   left alone) | a time: 2026-11-27T10:00:00Z, 2026-11-27, 2h (ago).
 
+Each restriction is signed (erasured-only-vendors-signature, HMAC-SHA256
+with replay.signing_key, the daemons' key, from -config or
+ERASURED_REPLAY_SIGNING_KEY[_FILE]); the daemon honours only signed ones,
+and a real run refuses to start without the key.
+
 Records are refused, and listed, when already replayed -max-replays times,
 when they are invalid_event (they need fixing; -include-invalid sends them
-back unchanged, to every vendor) or when their headers cannot be read.
+back unchanged, to every vendor), when their headers cannot be read, or
+when they were dead-lettered without their value and the original is no
+longer retained at its erasured-original-* offset (value_omitted_original_gone;
+while it is, replay republishes the original read back from there).
 Always run with -dry-run first.
 
 Exit codes: 0 done, 1 runtime failure or interrupted (re-run to resume),
@@ -291,6 +318,7 @@ func replayConfig(rf *readFlags, now time.Time, topic, group string, dryRun, inc
 	cfg.Brokers, cfg.Topic, cfg.DeadLetterTopic, cfg.GroupID = ks.brokers, ks.topic, ks.dlqTopic, group
 	cfg.Follow, cfg.DryRun, cfg.IncludeInvalid = rf.follow, dryRun, includeInvalid
 	cfg.MaxReplays, cfg.Rate = rf.maxReplays, rateLimit
+	cfg.Keys, cfg.AcceptedTypes = ks.keys, ks.acceptedTypes
 	cfg.SetDefaults()
 	return cfg, ks, format, cfg.Validate()
 }

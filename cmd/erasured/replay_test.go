@@ -80,6 +80,8 @@ func TestReplayUsageErrors(t *testing.T) {
 		{"replay into the dlq", []string{"replay", "-brokers", "k:1", "-topic", "user-deleted.dlq"}, exitConfig, "topic"},
 		{"missing ids file", []string{"replay", "-brokers", "k:1", "-event-ids-file", "/nonexistent/ids"}, exitConfig, "event-ids-file"},
 		{"stray argument", []string{"replay", "-brokers", "k:1", "now"}, exitConfig, "unexpected arguments"},
+		// Its restrictions would be ignored: replay refuses to run.
+		{"no signing key", []string{"replay", "-brokers", "k:1"}, exitConfig, "replay.signing_key: not set"},
 		{"missing config", []string{"dlq", "inspect", "-config", "/nonexistent.yaml"}, exitConfig, "no such file"},
 	}
 	for _, tc := range tests {
@@ -100,8 +102,10 @@ func TestReplayCLIDryRunThenReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kfake")
 	}
-	t.Parallel()
+	// Not parallel: the signing key comes from the environment, as the
+	// daemon's does.
 	s := deadLetterStack(t, 30, "webex")
+	t.Setenv("ERASURED_REPLAY_SIGNING_KEY", s.ReplayKey)
 	brokers := strings.Join(s.Brokers, ",")
 
 	// Inspect: every record, counts by vendor and reason; nothing changes.

@@ -51,6 +51,9 @@ type Config struct {
 	Vendors    VendorsConfig   `yaml:"vendors"`
 	Log        LogConfig       `yaml:"log"`
 	HTTP       HTTPConfig      `yaml:"http"`
+	// Replay holds the key `erasured replay` signs vendor restrictions
+	// with; without it no restriction is honoured.
+	Replay dlq.SigningConfig `yaml:"replay"`
 	// ShutdownTimeout bounds a graceful stop; keep the pod's
 	// terminationGracePeriodSeconds above it.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -133,6 +136,9 @@ func (c *Config) Validate() error {
 	if c.DeadLetter.Topic == c.Kafka.Topic {
 		return config.Invalid("dead_letter.topic", "must differ from kafka.topic (%q)", c.Kafka.Topic)
 	}
+	if err := config.Nest("replay", c.Replay.Validate()); err != nil {
+		return err
+	}
 	if c.Event.MaxBytes < 256 || c.Event.MaxBytes > 1<<20 {
 		return config.Invalid("event.max_bytes", "must be in [256, 1048576], got %d", c.Event.MaxBytes)
 	}
@@ -197,6 +203,16 @@ func (c *Config) validateStallTimeout() error {
 		}
 	}
 	return nil
+}
+
+// Notices are what check-config and startup say about a valid
+// configuration that works, but not as well as it could.
+func (c *Config) Notices() []string {
+	var out []string
+	if !c.Replay.SigningKey.IsSet() {
+		out = append(out, "replay.signing_key is not set: the daemon honours no erasured-only-vendors restriction (a replayed record goes to every vendor: more calls, no deletion lost) and `erasured replay` refuses to run; set the same key on the daemons and on replay")
+	}
+	return out
 }
 
 // DecodeOptions returns the event decoder's bounds.

@@ -92,6 +92,10 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 		m.InitVendor(v.Adapter.Name())
 	}
 	proc := consumer.NewProcessor(vendors, pub, cfg.DecodeOptions(), log, m)
+	proc.VerifyRestrictions(cfg.Replay.Keyring(), consumer.NewRestrictionMetrics(reg))
+	for _, n := range cfg.Notices() {
+		log.Warn().Msg(n)
+	}
 	c := consumer.New(cfg.Kafka, proc, dialer, log.With().Str("component", "consumer").Logger(), ready)
 	return &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, ready: ready}
 }

@@ -88,6 +88,7 @@ func replay(t *testing.T, s *devstack.Stack, mod func(*dlq.ReplayConfig)) dlq.Su
 	cfg := dlq.ReplayConfig{
 		Brokers: s.Brokers, DeadLetterTopic: devstack.DLQTopic, Topic: devstack.Topic, GroupID: "erasured-replay",
 		HeartbeatInterval: 300 * time.Millisecond, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
+		Keys: s.ReplayKeys(),
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -40,8 +40,11 @@ type Stack struct {
 	// Topic and DLQTopic are the stack's topics.
 	Topic, DLQTopic string
 	// URLs maps vendor name to its sandbox's base URL.
-	URLs    map[string]string
-	servers []*http.Server
+	URLs map[string]string
+	// ReplayKey is the replay.signing_key the stack's daemon and replays
+	// share, made up at Start.
+	ReplayKey string
+	servers   []*http.Server
 }
 
 const (
@@ -98,7 +101,7 @@ func Start(o Options) (*Stack, error) {
 	if o.DLQTopic == "" {
 		o.DLQTopic = DLQTopic
 	}
-	s := &Stack{Brokers: o.Brokers, Topic: o.Topic, DLQTopic: o.DLQTopic, URLs: map[string]string{}}
+	s := &Stack{Brokers: o.Brokers, Topic: o.Topic, DLQTopic: o.DLQTopic, URLs: map[string]string{}, ReplayKey: randomHex(32)}
 	if len(o.Brokers) == 0 {
 		opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(o.Partitions, o.Topic), kfake.SeedTopics(1, o.DLQTopic)}
 		if o.KafkaPort > 0 {
@@ -147,6 +150,9 @@ func (s *Stack) Close() {
 	}
 }
 
+// ReplayKeys returns the keyring replays of the stack sign with.
+func (s *Stack) ReplayKeys() *dlq.Keyring { return dlq.NewKeyring([]byte(s.ReplayKey)) }
+
 // Ledgers returns each vendor's ledger by vendor name.
 func (s *Stack) Ledgers() map[string]*sandbox.Ledger {
 	return map[string]*sandbox.Ledger{
@@ -168,6 +174,7 @@ func (s *Stack) Config() *daemon.Config {
 	cfg.Kafka.DrainTimeout = 5 * time.Second
 	cfg.Kafka.RequestTimeout = 4 * time.Second
 	cfg.DeadLetter.Topic = s.DLQTopic
+	cfg.Replay.SigningKey = config.NewSecret(s.ReplayKey)
 	cfg.ShutdownTimeout = 15 * time.Second
 	retry := adapters.RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 20 * time.Second, RequestTimeout: 2 * time.Second}
 

@@ -149,6 +149,7 @@ vendors:
 		"ERASURED_VENDORS_WEBEX_TOKEN=" + cfg.Vendors.Webex.Token.Reveal(),
 		"ERASURED_VENDORS_EXOTEL_API_TOKEN_FILE=" + tokenFile,
 		"ERASURED_VENDORS_CLEVERTAP_PASSCODE=" + cfg.Vendors.CleverTap.Passcode.Reveal(),
+		"ERASURED_REPLAY_SIGNING_KEY=" + s.ReplayKey,
 	}
 	return path, env
 }
