@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/erasured/erasured/event"
 	"github.com/segmentio/kafka-go"
@@ -142,10 +143,13 @@ func (r *Record) Message(now time.Time) kafka.Message {
 	}
 	add(HeaderReason, string(r.Reason))
 	if r.Detail != "" {
-		add(HeaderDetail, r.Detail)
+		add(HeaderDetail, truncate(r.Detail, MaxDetailBytes))
 	}
 	if len(r.Failures) > 0 {
-		fs := append([]Failure(nil), r.Failures...)
+		fs := make([]Failure, len(r.Failures))
+		for i, f := range r.Failures {
+			fs[i] = boundFailure(f)
+		}
 		sort.Slice(fs, func(i, j int) bool { return fs[i].Vendor < fs[j].Vendor })
 		names := make([]string, len(fs))
 		for i, f := range fs {
@@ -164,6 +168,83 @@ func (r *Record) Message(now time.Time) kafka.Message {
 	add(HeaderDeadLetteredAt, now.UTC().Format(time.RFC3339Nano))
 	add(HeaderReplayCount, strconv.Itoa(replays))
 	return kafka.Message{Key: o.Key, Value: o.Value, Headers: hs}
+}
+
+// Bounds on what a dead-letter record says, so that its erasured-*
+// headers stay small whatever a vendor or a decoder put in a failure: a
+// record without its value and its own headers (see MinimalMessage) then
+// always fits a dead-letter topic, even one far below the broker's
+// default max.message.bytes. The number of failures is bounded where they
+// come from: the configured vendors plus at most MaxRestrictedVendors
+// named by a replay.
+const (
+	MaxDetailBytes         = 1 << 10
+	MaxFailureMessageBytes = 1 << 10
+	MaxFailureCodeBytes    = 128
+	// minimal* bound a MinimalMessage further.
+	minimalDetailBytes = 256
+	minimalCodeBytes   = 64
+	maxKeptKeyBytes    = 1 << 10
+)
+
+// boundFailure cuts a failure's free text to the bounds.
+func boundFailure(f Failure) Failure {
+	f.Code = truncate(f.Code, MaxFailureCodeBytes)
+	f.Message = truncate(f.Message, MaxFailureMessageBytes)
+	return f
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary, marking the cut
+// with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
+
+// MinimalMessage is the last resort for a record that does not fit in the
+// dead-letter topic even without its value: no value, no key over 1 KiB,
+// none of the original's own headers (their number and size in
+// HeaderHeadersOmitted and HeaderHeadersOmittedBytes), and the diagnostics
+// cut down to the class, status, code and attempts of each failure. What
+// replay needs is all there: the coordinates of the original, which
+// replay reads back, the event id, the reason and the failed vendors.
+func (r *Record) MinimalMessage(now time.Time) kafka.Message {
+	slim := *r
+	slim.Original.Value = nil
+	if len(slim.Original.Key) > maxKeptKeyBytes {
+		slim.Original.Key = nil
+	}
+	count, size := 0, 0
+	slim.Original.Headers = nil
+	for _, h := range r.Original.Headers {
+		if strings.HasPrefix(h.Key, HeaderPrefix) {
+			if h.Key == HeaderReplayCount {
+				slim.Original.Headers = append(slim.Original.Headers, h)
+			}
+			continue
+		}
+		count++
+		size += len(h.Key) + len(h.Value)
+	}
+	slim.Detail = truncate(r.Detail, minimalDetailBytes)
+	slim.Failures = make([]Failure, len(r.Failures))
+	for i, f := range r.Failures {
+		slim.Failures[i] = Failure{Vendor: f.Vendor, Class: f.Class, Status: f.Status, Code: truncate(f.Code, minimalCodeBytes), Attempts: f.Attempts}
+	}
+	m := slim.Message(now)
+	m.Headers = append(m.Headers,
+		kafka.Header{Key: HeaderValueOmitted, Value: []byte(strconv.Itoa(len(r.Original.Value)))},
+		kafka.Header{Key: HeaderHeadersOmitted, Value: []byte(strconv.Itoa(count))},
+		kafka.Header{Key: HeaderHeadersOmittedBytes, Value: []byte(strconv.Itoa(size))},
+	)
+	return m
 }
 
 // Header returns the value of the last header named key, and whether there

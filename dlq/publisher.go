@@ -125,7 +125,7 @@ func (p *Publisher) Publish(ctx context.Context, rec Record) error {
 	b.InitialInterval = p.cfg.RetryInitial
 	b.MaxInterval = p.cfg.RetryMax
 	b.MaxElapsedTime = 0 // never give up on our own: dropping is not an option
-	attempt := 0
+	attempt, shrunk := 0, 0
 	op := func() error {
 		attempt++
 		wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
@@ -137,16 +137,27 @@ func (p *Publisher) Publish(ctx context.Context, rec Record) error {
 		if ctx.Err() != nil {
 			return backoff.Permanent(ctx.Err())
 		}
-		if tooLarge(err) && msg.Value != nil {
-			// The record cannot fit in the dead-letter topic whatever we
-			// do, and retrying it would pin the partition for good. Keep
-			// everything that says where it is and why, without the value:
-			// the original stays in its topic at the offset the headers
-			// name. This is the one case where the value is not copied.
-			p.log.Error().Err(err).Str("topic", p.cfg.Topic).Int("value_bytes", len(msg.Value)).
-				Str("event_id", rec.EventID).Str("reason", string(rec.Reason)).
-				Msg("dead-letter record too large for the topic; writing it without its value")
-			msg = withoutValue(msg)
+		if tooLarge(err) && shrunk < 2 {
+			// The record cannot fit in the dead-letter topic as it is, and
+			// retrying it would pin the partition for good. Keep
+			// everything that says where it is and why, first without the
+			// value, then without the original's own headers too and
+			// with the diagnostics cut short (MinimalMessage): the
+			// original stays in its topic at the offset the headers name,
+			// and replay reads it back from there. These are the only
+			// cases where the original is not copied whole.
+			shrunk++
+			if shrunk == 1 {
+				p.log.Error().Err(err).Str("topic", p.cfg.Topic).Int("value_bytes", len(msg.Value)).
+					Str("event_id", rec.EventID).Str("reason", string(rec.Reason)).
+					Msg("dead-letter record too large for the topic; writing it without its value")
+				msg = withoutValue(msg)
+			} else {
+				p.log.Error().Err(err).Str("topic", p.cfg.Topic).Int("headers", len(rec.Original.Headers)).
+					Str("event_id", rec.EventID).Str("reason", string(rec.Reason)).
+					Msg("dead-letter record too large for the topic even without its value; writing it without the original's headers, diagnostics cut short")
+				msg = rec.MinimalMessage(p.now())
+			}
 			return err
 		}
 		p.observer.WriteFailed(err)
@@ -188,7 +199,7 @@ func tooLarge(err error) bool {
 func withoutValue(m kafka.Message) kafka.Message {
 	size := len(m.Value)
 	m.Value = nil
-	if len(m.Key) > 1<<10 {
+	if len(m.Key) > maxKeptKeyBytes {
 		m.Key = nil
 	}
 	m.Headers = append(append([]kafka.Header(nil), m.Headers...),
