@@ -228,6 +228,10 @@ func (r *Report) Record(e *Entry, d Decision) {
 		if len(e.Problems) > 0 {
 			failed += " !" + strconv.Itoa(len(e.Problems)) + " problem(s)"
 		}
+		if e.ValueOmitted {
+			// Replay reads the original back, if it is still retained.
+			failed += " [value omitted]"
+		}
 		fmt.Fprintf(r.o.Out, tableRow, strconv.Itoa(e.Partition), strconv.FormatInt(e.Offset, 10), id,
 			string(e.Reason), failed, strconv.Itoa(e.ReplayCount), dl, d.String())
 	}
