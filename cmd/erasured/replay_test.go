@@ -222,3 +222,14 @@ func TestReplayCLIInterruptedResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownVendorsPassTheNameRule: every vendor name -vendor accepts is
+// one the daemon honours in a restriction and inspect reads back.
+func TestKnownVendorsPassTheNameRule(t *testing.T) {
+	t.Parallel()
+	for _, n := range knownVendors {
+		if !dlq.ValidVendorName(n) {
+			t.Errorf("vendor %q fails dlq.ValidVendorName", n)
+		}
+	}
+}
