@@ -73,8 +73,8 @@ type Options struct {
 }
 
 // Load reads YAML from path into dst ("" reads nothing and keeps dst's
-// zero values), applies environment overrides, fills defaults when dst is
-// a Defaulter and validates when it is a Validator. Unknown YAML keys are
+// zero values), applies environment overrides, resolves the secrets, fills
+// defaults when dst is a Defaulter and validates when it is a Validator. Unknown YAML keys are
 // errors: a typo must not silently leave a default in force.
 func Load(path string, dst any, opts Options) error {
 	if path != "" {
@@ -91,8 +91,12 @@ func Load(path string, dst any, opts Options) error {
 	if environ == nil {
 		environ = os.Environ
 	}
-	if err := ApplyEnv(dst, opts.EnvPrefix, environ()); err != nil {
+	env := envMap(environ())
+	if err := applyEnv(dst, opts.EnvPrefix, env); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := resolveSecrets(dst, env); err != nil {
+		return err
 	}
 	if d, ok := dst.(Defaulter); ok {
 		d.SetDefaults()
@@ -112,7 +116,8 @@ func Load(path string, dst any, opts Options) error {
 const MaxFileBytes = 4 << 20
 
 // Decode reads one YAML document strictly into dst. An empty document, or
-// one holding only comments, leaves dst as it was.
+// one holding only comments, leaves dst as it was. Secrets are only
+// recorded; Load resolves them.
 func Decode(r io.Reader, dst any) error {
 	b, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
 	if err != nil {

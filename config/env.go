@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -21,12 +22,20 @@ var (
 // Durations take Go syntax ("1m30s"), lists are comma-separated. Nil
 // pointers to structs are allocated when a variable below them is set.
 func ApplyEnv(dst any, prefix string, environ []string) error {
+	return applyEnv(dst, prefix, envMap(environ))
+}
+
+func envMap(environ []string) map[string]string {
 	env := make(map[string]string, len(environ))
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}
 	}
+	return env
+}
+
+func applyEnv(dst any, prefix string, env map[string]string) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("ApplyEnv: want a pointer to a struct, got %T", dst)
@@ -106,6 +115,8 @@ func applyValue(fv reflect.Value, name, path string, env map[string]string) (boo
 		return false, nil
 	}
 	if err := setScalar(fv, val); err != nil {
+		// err does not quote val: a value set in the wrong variable may
+		// be a credential.
 		return false, Invalid(path, "from %s: %v", name, err)
 	}
 	return true, nil
@@ -115,7 +126,9 @@ func setScalar(fv reflect.Value, val string) error {
 	if fv.Type() == durationType {
 		d, err := time.ParseDuration(strings.TrimSpace(val))
 		if err != nil {
-			return err
+			// time quotes the input: keep only what is wrong with it.
+			msg, _, _ := strings.Cut(strings.TrimPrefix(err.Error(), "time: "), ` "`)
+			return fmt.Errorf("%s (want a duration such as 1m30s)", msg)
 		}
 		fv.SetInt(int64(d))
 		return nil
@@ -126,25 +139,25 @@ func setScalar(fv reflect.Value, val string) error {
 	case reflect.Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(val))
 		if err != nil {
-			return err
+			return numError(err)
 		}
 		fv.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, err := strconv.ParseInt(strings.TrimSpace(val), 10, fv.Type().Bits())
 		if err != nil {
-			return err
+			return numError(err)
 		}
 		fv.SetInt(n)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, err := strconv.ParseUint(strings.TrimSpace(val), 10, fv.Type().Bits())
 		if err != nil {
-			return err
+			return numError(err)
 		}
 		fv.SetUint(n)
 	case reflect.Float32, reflect.Float64:
 		n, err := strconv.ParseFloat(strings.TrimSpace(val), fv.Type().Bits())
 		if err != nil {
-			return err
+			return numError(err)
 		}
 		fv.SetFloat(n)
 	case reflect.Slice:
@@ -162,6 +175,79 @@ func setScalar(fv reflect.Value, val string) error {
 		return fmt.Errorf("unsupported type %s", fv.Type())
 	}
 	return nil
+}
+
+// numError is a strconv error without the input it quotes.
+func numError(err error) error {
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		return fmt.Errorf("not a valid %s: %w", strings.TrimPrefix(ne.Func, "Parse"), ne.Err)
+	}
+	return err
+}
+
+// resolveSecrets reads every Secret that YAML named ({env: NAME} or
+// {file: PATH}) and checks every Secret's text, naming the field by its
+// YAML path. Secrets sit in structs and struct pointers (as ApplyEnv walks
+// them), not in lists or maps.
+func resolveSecrets(dst any, env map[string]string) error {
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	return resolveStruct(rv.Elem(), "", env)
+}
+
+func resolveStruct(v reflect.Value, path string, env map[string]string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
+			continue
+		}
+		name, inline := yamlName(f)
+		if name == "-" {
+			continue
+		}
+		fieldPath := path
+		if !inline {
+			fieldPath = joinPath(path, name)
+		}
+		fv := v.Field(i)
+		switch {
+		case fv.Type() == secretType:
+			s := fv.Interface().(Secret)
+			if s.ref != nil {
+				r, err := s.ref.resolve(env)
+				if err != nil {
+					return Invalid(fieldPath, "%v", err)
+				}
+				s = r
+				fv.Set(reflect.ValueOf(s))
+			}
+			if err := checkSecretText(s.Reveal()); err != nil {
+				return Invalid(fieldPath, "from %s: %v", describeSource(s.Source()), err)
+			}
+		case fv.Kind() == reflect.Struct:
+			if err := resolveStruct(fv, fieldPath, env); err != nil {
+				return err
+			}
+		case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct && !fv.IsNil():
+			if err := resolveStruct(fv.Elem(), fieldPath, env); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// describeSource is Source for an error message, with a file path shown
+// only when describePath would.
+func describeSource(src string) string {
+	if p, ok := strings.CutPrefix(src, "file "); ok {
+		return describePath(p)
+	}
+	return src
 }
 
 func yamlName(f reflect.StructField) (name string, inline bool) {

@@ -2,10 +2,15 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -27,10 +32,20 @@ const MaxSecretBytes = 64 << 10
 //
 // An environment override (see Load) may also set it, as NAME=value or
 // NAME_FILE=/path.
+//
+// Decoding only records the reference; Load reads it once the environment
+// overrides are applied (an override wins, and an unset variable it
+// replaces does not matter), and reports any problem on the field's YAML
+// path. A value holding a control character or invalid UTF-8 is refused
+// there: a stray newline from echo or a CRLF env file makes a credential
+// that is wrong at every vendor, and libraries that refuse it (SASLprep)
+// quote it in their errors.
 type Secret struct {
 	// A pointer, so that fmt's %+v of a struct holding a Secret in an
 	// unexported field, where fmt cannot call String, prints an address.
 	v *secretValue
+	// ref is what a YAML document named, until Load resolves it.
+	ref *secretRef
 }
 
 type secretValue struct {
@@ -42,6 +57,14 @@ type secretValue struct {
 	source string // "env NAME", "file PATH", "literal"
 }
 
+// secretRef is a secret's YAML form, {env: NAME} or {file: PATH}, or why
+// the node was not one (err). It never holds a value.
+type secretRef struct {
+	env, file string
+	line      int
+	err       error
+}
+
 func newSecret(v, source string) Secret {
 	return Secret{v: &secretValue{value: func() string { return v }, source: source}}
 }
@@ -51,36 +74,38 @@ func NewSecret(v string) Secret {
 	return newSecret(v, "literal")
 }
 
-// SecretFromEnv reads the named environment variable.
-func SecretFromEnv(name string) (Secret, error) {
-	v, ok := os.LookupEnv(name)
-	if !ok {
-		return Secret{}, fmt.Errorf("environment variable %s is not set", name)
-	}
-	return newSecret(v, "env "+name), nil
-}
-
 // SecretFromFile reads a file, such as a mounted Kubernetes secret. One
-// trailing newline is dropped, as editors and `kubectl create secret
-// --from-file` tend to leave one.
+// trailing newline (LF or CRLF) is dropped, as editors and `kubectl create
+// secret --from-file` tend to leave one; Load refuses any other control
+// character. Errors do not name the path, which the caller knows: a path
+// may be a pasted secret.
 func SecretFromFile(path string) (Secret, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		// The error names the path, never contents.
-		return Secret{}, fmt.Errorf("reading secret file: %w", err)
+		return Secret{}, fmt.Errorf("reading secret file: %w", pathless(err))
 	}
 	defer f.Close()
 	// Bounded: a path mistyped as /dev/zero or a log file must fail, not
 	// exhaust memory.
 	b, err := io.ReadAll(io.LimitReader(f, MaxSecretBytes+1))
 	if err != nil {
-		return Secret{}, fmt.Errorf("reading secret file: %w", err)
+		return Secret{}, fmt.Errorf("reading secret file: %w", pathless(err))
 	}
 	if len(b) > MaxSecretBytes {
-		return Secret{}, fmt.Errorf("reading secret file %s: larger than %d bytes", path, MaxSecretBytes)
+		return Secret{}, fmt.Errorf("reading secret file: larger than %d bytes", MaxSecretBytes)
 	}
 	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	return newSecret(v, "file "+path), nil
+}
+
+// pathless drops the path an *fs.PathError quotes, keeping its cause
+// (errors.Is(err, fs.ErrNotExist) still holds).
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Reveal returns the value.
@@ -122,29 +147,121 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 // MarshalText redacts; zerolog and other encoders use it.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// UnmarshalYAML accepts {env: NAME} or {file: PATH} and refuses a literal,
-// so that credentials never sit in a ConfigMap or a repository.
+// UnmarshalYAML records {env: NAME} or {file: PATH} for Load to resolve.
+// It never fails: what is wrong (a literal, which would put a credential
+// in a ConfigMap or a repository; another key; a name that is no variable
+// name) is kept and reported by Load on the field's path, and no message
+// quotes the node, which may be the credential pasted in the wrong place.
 func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
+	ref := &secretRef{line: n.Line}
+	*s = Secret{ref: ref}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: a secret must be {env: NAME} or {file: PATH}, not a literal value", n.Line)
+		ref.err = fmt.Errorf("line %d: a secret must be {env: NAME} or {file: PATH}, not a literal value", n.Line)
+		return nil
 	}
-	var ref struct {
-		Env  string `yaml:"env"`
-		File string `yaml:"file"`
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || (k.Value != "env" && k.Value != "file") {
+			// The key is not shown: {env: X, <the token>: ...} happens.
+			ref.err = fmt.Errorf("line %d: a secret takes only the keys env and file, this one has another (not shown, in case it is the secret)", k.Line)
+			return nil
+		}
+		if seen[k.Value] {
+			ref.err = fmt.Errorf("line %d: %s is given twice", k.Line, k.Value)
+			return nil
+		}
+		seen[k.Value] = true
+		if v.Kind != yaml.ScalarNode || v.ShortTag() == "!!null" {
+			ref.err = fmt.Errorf("line %d: %s must be a name, not a list, mapping or null", v.Line, k.Value)
+			return nil
+		}
+		if k.Value == "env" {
+			ref.env = v.Value
+		} else {
+			ref.file = v.Value
+		}
 	}
-	if err := n.Decode(&ref); err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	var err error
 	switch {
-	case ref.Env != "" && ref.File != "":
-		return fmt.Errorf("line %d: a secret takes env or file, not both", n.Line)
-	case ref.Env != "":
-		*s, err = SecretFromEnv(ref.Env)
-	case ref.File != "":
-		*s, err = SecretFromFile(ref.File)
-	default:
-		return fmt.Errorf("line %d: a secret must be {env: NAME} or {file: PATH}", n.Line)
+	case ref.env != "" && ref.file != "":
+		ref.err = fmt.Errorf("line %d: a secret takes env or file, not both", n.Line)
+	case ref.env == "" && ref.file == "":
+		ref.err = fmt.Errorf("line %d: a secret must be {env: NAME} or {file: PATH}", n.Line)
+	case ref.env != "" && !validEnvName(ref.env):
+		ref.err = fmt.Errorf("line %d: env must name an environment variable (letters, digits and _, not starting with a digit); the name given is not one and is not shown, in case it is the secret itself", n.Line)
 	}
-	return err
+	return nil
+}
+
+// resolve reads what ref names. env is the environment Load uses.
+func (r *secretRef) resolve(env map[string]string) (Secret, error) {
+	if r.err != nil {
+		return Secret{}, r.err
+	}
+	if r.env != "" {
+		v, ok := env[r.env]
+		if !ok {
+			if conventionalEnvName(r.env) {
+				return Secret{}, fmt.Errorf("line %d: environment variable %s is not set", r.line, r.env)
+			}
+			// A mixed-case "name" may be a pasted token that happens to
+			// be a valid name: keep it out of the message.
+			return Secret{}, fmt.Errorf("line %d: the environment variable named there is not set (its name is not shown: it is not in the usual upper case, and may be the secret itself)", r.line)
+		}
+		return newSecret(v, "env "+r.env), nil
+	}
+	s, err := SecretFromFile(r.file)
+	if err != nil {
+		return Secret{}, fmt.Errorf("line %d: %s: %w", r.line, describePath(r.file), err)
+	}
+	return s, nil
+}
+
+// describePath names a secret file in an error: an absolute path is shown,
+// anything else may be a value pasted where the path belongs.
+func describePath(p string) string {
+	if filepath.IsAbs(p) && !strings.ContainsFunc(p, unicode.IsControl) {
+		return "file " + p
+	}
+	return "the file named there (a relative path, not shown in case it is the secret itself)"
+}
+
+// validEnvName reports whether name is a POSIX portable variable name.
+func validEnvName(name string) bool {
+	if name == "" || (name[0] >= '0' && name[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// conventionalEnvName reports whether a valid name is also spelled as
+// variables conventionally are (upper case, digits, _), so an error may
+// show it; API tokens are mostly mixed case or lower-case hex.
+func conventionalEnvName(name string) bool {
+	return validEnvName(name) && strings.ToUpper(name) == name
+}
+
+// checkSecretText refuses a value a credential cannot hold. The message
+// says what is wrong and nothing of the value: not the character, not where
+// it sits but for "at the end", the one case with an obvious cause.
+func checkSecretText(v string) error {
+	if !utf8.ValidString(v) {
+		return errors.New("the value is not valid UTF-8 text")
+	}
+	for i, r := range v {
+		if !unicode.IsControl(r) {
+			continue
+		}
+		if strings.TrimRightFunc(v[i:], unicode.IsControl) == "" {
+			return errors.New("the value ends with a control character, such as the newline echo or a CRLF file adds; write it with printf '%s' (a mounted file may end in one newline)")
+		}
+		return errors.New("the value holds a control character (a line break, tab or NUL); a secret must be one line of printable text")
+	}
+	return nil
 }

@@ -150,21 +150,24 @@ func TestSecretFromFile(t *testing.T) {
 	}
 }
 
-// Tests below use t.Setenv and so are not parallel.
-
 func TestSecretYAML(t *testing.T) {
-	t.Setenv("CONFIG_TEST_TOKEN", secretValueForTest)
+	t.Parallel()
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(secretValueForTest+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	env := environ("CONFIG_TEST_TOKEN="+secretValueForTest, "config_test_lower="+secretValueForTest, "CONFIG_TEST_EMPTY=")
 	tests := []struct {
 		doc        string
 		wantSource string
+		want       string // the value, when not secretValueForTest
 		wantErr    string
+		noEcho     string // must not appear in the error
 	}{
 		{doc: "token: {env: CONFIG_TEST_TOKEN}", wantSource: "env CONFIG_TEST_TOKEN"},
 		{doc: "token:\n  env: CONFIG_TEST_TOKEN", wantSource: "env CONFIG_TEST_TOKEN"},
+		{doc: "token: {env: config_test_lower}", wantSource: "env config_test_lower"},
+		{doc: "token: {env: CONFIG_TEST_EMPTY}", wantSource: "env CONFIG_TEST_EMPTY", want: "-"},
 		{doc: "token: {file: " + tokenFile + "}", wantSource: "file " + tokenFile},
 		{doc: "token: " + secretValueForTest, wantErr: "not a literal"},
 		{doc: `token: "` + secretValueForTest + `"`, wantErr: "not a literal"},
@@ -172,38 +175,69 @@ func TestSecretYAML(t *testing.T) {
 		{doc: "token: {env: CONFIG_TEST_TOKEN, file: " + tokenFile + "}", wantErr: "not both"},
 		{doc: "token: {}", wantErr: "{env: NAME} or {file: PATH}"},
 		{doc: "token: {env: ''}", wantErr: "{env: NAME} or {file: PATH}"},
+		{doc: "token: {env: ~}", wantErr: "not a list, mapping or null"},
 		{doc: "token: {env: CONFIG_TEST_TOKEN_NOT_SET}", wantErr: "CONFIG_TEST_TOKEN_NOT_SET is not set"},
+		{doc: "token: {env: Config_Test_Not_Set}", wantErr: "is not set", noEcho: "Config_Test_Not_Set"},
+		{doc: "token: {env: " + secretValueForTest + "}", wantErr: "must name an environment variable"},
+		{doc: "token: {env: 9LIVES}", wantErr: "must name an environment variable", noEcho: "9LIVES"},
+		{doc: "token: {env: CONFIG_TEST_TOKEN, value: " + secretValueForTest + "}", wantErr: "only the keys env and file"},
+		{doc: "token: {env: CONFIG_TEST_TOKEN, " + secretValueForTest + ": x}", wantErr: "only the keys env and file"},
+		{doc: "token: {env: CONFIG_TEST_TOKEN, env: OTHER}", wantErr: "line 1"},
 		{doc: "token: {file: /nonexistent/token}", wantErr: "reading secret file"},
+		{doc: "token: {file: " + secretValueForTest + "}", wantErr: "not shown"},
 		{doc: "token: {env: [a]}", wantErr: "line 1"},
 	}
 	for _, tc := range tests {
-		var h holder
-		err := Decode(strings.NewReader(tc.doc), &h)
-		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%q: error %v, want one containing %q", tc.doc, err, tc.wantErr)
+		t.Run(tc.doc, func(t *testing.T) {
+			t.Parallel()
+			var h holder
+			err := Load(writeFile(t, "c.yaml", tc.doc), &h, Options{Environ: env})
+			if tc.wantErr != "" {
+				var fe *FieldError
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("error %v, want one containing %q", err, tc.wantErr)
+				} else if !errors.As(err, &fe) || fe.Field != "token" {
+					// yaml's own duplicate-key error comes first and has
+					// no field.
+					if !strings.Contains(tc.doc, "env: OTHER") {
+						t.Errorf("error %v is not a FieldError on token", err)
+					}
+				}
+				if err != nil && (strings.Contains(err.Error(), secretValueForTest) || (tc.noEcho != "" && strings.Contains(err.Error(), tc.noEcho))) {
+					t.Errorf("error %q echoes the value", err)
+				}
+				return
 			}
-			if err != nil && strings.Contains(err.Error(), secretValueForTest) {
-				t.Errorf("%q: error %q holds the secret", tc.doc, err)
+			want := secretValueForTest
+			if tc.want == "-" {
+				want = ""
 			}
-			continue
-		}
-		if err != nil || h.Token.Reveal() != secretValueForTest || h.Token.Source() != tc.wantSource {
-			t.Errorf("%q: %q from %q, %v", tc.doc, h.Token.Reveal(), h.Token.Source(), err)
-		}
+			if err != nil || h.Token.Reveal() != want || h.Token.Source() != tc.wantSource {
+				t.Errorf("%q from %q, %v", h.Token.Reveal(), h.Token.Source(), err)
+			}
+		})
 	}
 }
 
-func TestSecretFromEnv(t *testing.T) {
-	t.Setenv("CONFIG_TEST_EMPTY", "")
-	s, err := SecretFromEnv("CONFIG_TEST_EMPTY")
-	if err != nil || s.IsSet() || s.Source() != "env CONFIG_TEST_EMPTY" {
-		t.Errorf("empty variable: %v %v %q", err, s.IsSet(), s.Source())
+// TestDecodeOnlyRecordsSecrets: Decode resolves nothing, so an override
+// applied after it may replace a reference to a variable that is not set.
+func TestDecodeOnlyRecordsSecrets(t *testing.T) {
+	t.Parallel()
+	var h holder
+	if err := Decode(strings.NewReader("token: {env: CONFIG_TEST_SURELY_UNSET_42}\n"), &h); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := SecretFromEnv("CONFIG_TEST_SURELY_UNSET_42"); err == nil {
-		t.Error("unset variable read")
+	if h.Token.IsSet() {
+		t.Error("Decode resolved a secret")
+	}
+	p := writeFile(t, "c.yaml", "token: {env: CONFIG_TEST_SURELY_UNSET_42}\n")
+	err := Load(p, &h, Options{EnvPrefix: "H", Environ: environ("H_TOKEN=from-override")})
+	if err != nil || h.Token.Reveal() != "from-override" {
+		t.Errorf("override over an unset reference: %v, %q", err, h.Token.Reveal())
 	}
 }
+
+// Tests below use t.Setenv and so are not parallel.
 
 func TestLoadSecretFromProcessEnv(t *testing.T) {
 	t.Setenv("CONFIG_TEST_LOAD_TOKEN", secretValueForTest)

@@ -171,13 +171,14 @@ func TestConfigFromYAML(t *testing.T) {
 	}
 	yaml := "enabled: true\nregion: in\naccount_sid: exotel8u3\napi_key: k\n" +
 		"api_token: {file: " + tokenFile + "}\ncontact_field: crm_contact\nretry: {max_attempts: 3}\n"
-	var cfg Config
-	if err := config.Decode(strings.NewReader(yaml), &cfg); err != nil {
-		t.Fatalf("decode: %v", err)
+	// Load, not Decode: secrets are resolved by Load.
+	p := filepath.Join(t.TempDir(), "exotel.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
+	var cfg Config
+	if err := config.Load(p, &cfg, config.Options{Environ: func() []string { return nil }}); err != nil {
+		t.Fatalf("load: %v", err)
 	}
 	if cfg.BaseURL != "https://api.in.exotel.com" || cfg.ContactField != "crm_contact" ||
 		cfg.Retry.MaxAttempts != 3 || cfg.APIToken.Reveal() != testToken {

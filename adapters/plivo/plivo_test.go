@@ -721,12 +721,18 @@ func TestConfigFromYAML(t *testing.T) {
 	}
 	doc := "enabled: true\nbase_url: https://api.plivo.com\nauth_id: " + testAuthID +
 		"\nauth_token: {file: " + tokenFile + "}\nprofile_field: plivo_uuid\nretry:\n  max_attempts: 3\n"
-	var c Config
-	if err := config.Decode(strings.NewReader(doc), &c); err != nil {
-		t.Fatal(err)
+	// Load, not Decode: secrets are resolved by Load.
+	load := func(doc string) (Config, error) {
+		p := filepath.Join(t.TempDir(), "plivo.yaml")
+		if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var c Config
+		err := config.Load(p, &c, config.Options{Environ: func() []string { return nil }})
+		return c, err
 	}
-	c.SetDefaults()
-	if err := c.Validate(); err != nil {
+	c, err := load(doc)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.Enabled || c.AuthID != testAuthID || c.AuthToken.Reveal() != testToken || c.ProfileField != "plivo_uuid" || c.Retry.MaxAttempts != 3 {
@@ -734,8 +740,7 @@ func TestConfigFromYAML(t *testing.T) {
 	}
 
 	for _, bad := range []string{"auth_tokne: {file: x}\n", "auth_token: " + testToken + "\n"} {
-		var c Config
-		err := config.Decode(strings.NewReader(bad), &c)
+		_, err := load(doc + bad)
 		if err == nil {
 			t.Errorf("%q decoded", bad)
 		} else if strings.Contains(err.Error(), testToken) {

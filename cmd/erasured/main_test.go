@@ -207,6 +207,12 @@ func TestExitCodes(t *testing.T) {
 		{"missing secret env", []string{"check-config", "-config", write("good1.yaml", good)}, nil, exitConfig, "T_TOKEN"},
 		{"bad env override", []string{"check-config", "-config", write("good2.yaml", good)}, []string{"T_TOKEN=s3cret-value", "ERASURED_KAFKA_MAX_IN_FLIGHT=lots"}, exitConfig, "kafka.max_in_flight"},
 		{"valid, secret redacted", []string{"check-config", "-config", write("good3.yaml", good)}, []string{"T_TOKEN=s3cret-value"}, exitOK, "[redacted]"},
+		// A secret with a control character (here echo's newline) would
+		// reach a vendor or the SCRAM library, whose SASLprep error quotes
+		// it: refused at load, naming the field, quoting nothing.
+		{"secret with a trailing newline", []string{"check-config", "-config", write("good4.yaml", good)}, []string{"T_TOKEN=s3cret-value\n"}, exitConfig, "vendors.plivo.auth_token"},
+		{"SCRAM password with a trailing newline", []string{"check-config", "-config", write("scram.yaml", good+"  webex: {enabled: false}\n")},
+			[]string{"T_TOKEN=t", "ERASURED_KAFKA_SASL_MECHANISM=SCRAM-SHA-512", "ERASURED_KAFKA_SASL_USERNAME=erasured", "ERASURED_KAFKA_SASL_PASSWORD=s3cret-value\n"}, exitConfig, "kafka.sasl.password"},
 		{"secret flag refused", []string{"run", "-auth-token", "x"}, nil, exitConfig, "flag provided but not defined"},
 		{"no replay key: said so", []string{"check-config", "-config", write("good4.yaml", good)}, []string{"T_TOKEN=s3cret-value"}, exitOK, "notice: replay.signing_key is not set"},
 		{"replay key too short", []string{"check-config", "-config", write("good5.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_REPLAY_SIGNING_KEY=s3cret-value"}, exitConfig, "replay.signing_key: shorter than 32 bytes"},
