@@ -3,9 +3,9 @@ package adapters
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -209,30 +209,34 @@ func Unexpected(vendor string, r *Response, what string, redact ...string) *Erro
 	}
 }
 
-// ValidateBaseURL checks a vendor base URL: absolute http(s), a host, no
-// credentials, query or fragment. Its errors never echo credentials a
-// mistaken URL might carry.
-func ValidateBaseURL(s string) error {
+// ValidateBaseURL checks a vendor base URL: absolute https, or http to
+// this machine (127.0.0.0/8, ::1, localhost) or when allowInsecureHTTP is
+// set; a host; no credentials, query or fragment. Its errors never quote
+// the URL: the usual reason one is wrong is a credential or token pasted
+// into it, and url.Parse's own errors quote pieces of it.
+func ValidateBaseURL(s string, allowInsecureHTTP bool) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		// *url.Error quotes the whole input, user:password included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("not a URL: %w", err)
+		return errors.New("is not a valid URL (not shown, in case it holds a credential)")
 	}
 	if u.User != nil {
-		return fmt.Errorf("must not carry credentials (%q); configure them in the vendor's auth fields", u.Redacted())
+		return errors.New("must not carry credentials (user:password@, not shown); configure them in the vendor's auth fields")
 	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return fmt.Errorf("must be an http or https URL, got %q", s)
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+		return errors.New("must not carry a query or fragment (not shown, in case it holds a token)")
+	}
+	// url.Parse lower-cases the scheme.
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !allowInsecureHTTP && !IsLoopbackHost(u.Hostname()) {
+			return errors.New("plain http sends the vendor's credentials and the person's identifiers unencrypted: use https, or set allow_insecure_http: true for this vendor (only for a host on a network you trust; erasured warns at startup)")
+		}
+	default:
+		return errors.New("must be an https URL (http only to a loopback host or with allow_insecure_http: true)")
 	}
 	if u.Hostname() == "" {
-		return fmt.Errorf("must name a host, got %q", s)
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return fmt.Errorf("must not carry a query or fragment, got %q", s)
+		return errors.New("must name a host")
 	}
 	return nil
 }
@@ -241,14 +245,34 @@ func ValidateBaseURL(s string) error {
 // fixed: scheme and host only. A path would be prepended to the vendor's
 // route, and the wrong route's 404 can read as "already absent" for every
 // event, or make every deletion a dead letter.
-func ValidateHostURL(s string) error {
-	if err := ValidateBaseURL(s); err != nil {
+func ValidateHostURL(s string, allowInsecureHTTP bool) error {
+	if err := ValidateBaseURL(s, allowInsecureHTTP); err != nil {
 		return err
 	}
 	if u, _ := url.Parse(s); u.Path != "" && u.Path != "/" {
-		return fmt.Errorf("must be scheme and host only, without a path, got %q", s)
+		return errors.New("must be scheme and host only, without a path")
 	}
 	return nil
+}
+
+// InsecureHTTP reports whether a valid base URL sends requests in the
+// clear over a network: plain http to a host other than this machine. The
+// daemon warns about each vendor configured so.
+func InsecureHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "http" && !IsLoopbackHost(u.Hostname())
+}
+
+// IsLoopbackHost reports whether host (without port or brackets) is this
+// machine: localhost or an address in 127.0.0.0/8 or ::1. Other names are
+// not resolved; a name that resolves to loopback still needs https or
+// allow_insecure_http.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // PathSegment escapes id for use as one path segment. It refuses "." and

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -377,42 +378,110 @@ func TestUnexpected(t *testing.T) {
 func TestValidateBaseURL(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		in      string
-		wantErr string // substring; "" means valid
+		in        string
+		allowHTTP bool
+		wantErr   string // substring; "" means valid
 	}{
-		{"https://api.plivo.com", ""},
-		{"https://api.plivo.com/", ""},
-		{"http://127.0.0.1:8080", ""},
-		{"http://[::1]:8080", ""},
-		{"https://example.com/api", ""}, // a path is the vendor's business
-		{"", "http or https"},
-		{"api.plivo.com", "http or https"},
-		{"api.plivo.com:443", "http or https"},
-		{"ftp://api.plivo.com", "http or https"},
-		{"file:///etc/passwd", "http or https"},
-		{"https://", "host"},
-		{"http://:8080", "host"},
-		{"https:opaque", "host"},
-		{"https://api.plivo.com?x=1", "query"},
-		{"https://api.plivo.com/?", "query"},
-		{"https://api.plivo.com#frag", "fragment"},
-		{"https://api.plivo.com/%zz", "not a URL"},
-		{"https://user:hunter2@api.plivo.com", "credentials"},
-		{"ftp://user:hunter2@api.plivo.com", "credentials"},
-		{"http://user:hunter2@bad host/", "not a URL"},
-		{"http://api.plivo.com/\x7f", "not a URL"},
+		{in: "https://api.plivo.com"},
+		{in: "https://api.plivo.com/"},
+		{in: "HTTPS://api.plivo.com"},
+		{in: "http://127.0.0.1:8080"},
+		{in: "http://127.9.9.9"},
+		{in: "http://[::1]:8080"},
+		{in: "http://[::ffff:127.0.0.1]:8080"},
+		{in: "http://localhost:8080"},
+		{in: "http://LocalHost.:8080"},
+		{in: "https://example.com/api"}, // a path is the vendor's business
+		{in: "http://api.plivo.com", allowHTTP: true},
+		{in: "http://api.plivo.com", wantErr: "allow_insecure_http"},
+		{in: "HTTP://api.plivo.com", wantErr: "allow_insecure_http"},
+		{in: "http://10.1.2.3:8080", wantErr: "allow_insecure_http"},
+		{in: "http://[::2]:8080", wantErr: "allow_insecure_http"},
+		{in: "http://localhost.example.com", wantErr: "allow_insecure_http"},
+		{in: "http://127.0.0.1.nip.io", wantErr: "allow_insecure_http"},
+		{in: "", wantErr: "https URL"},
+		{in: "api.plivo.com", wantErr: "https URL"},
+		{in: "api.plivo.com:443", wantErr: "https URL"},
+		{in: "ftp://api.plivo.com", wantErr: "https URL"},
+		{in: "ftp://api.plivo.com", allowHTTP: true, wantErr: "https URL"},
+		{in: "file:///etc/passwd", wantErr: "https URL"},
+		{in: "https://", wantErr: "host"},
+		{in: "http://:8080", wantErr: "host"},
+		{in: "https:opaque", wantErr: "host"},
+		{in: "https://api.plivo.com?x=hunter2", wantErr: "query"},
+		{in: "https://api.plivo.com/?", wantErr: "query"},
+		{in: "https://api.plivo.com#hunter2", wantErr: "fragment"},
+		{in: "https://api.plivo.com/#", wantErr: "fragment"},
+		{in: "https://api.plivo.com/%zz", wantErr: "not a valid URL"},
+		{in: "https://user:hunter2@api.plivo.com", wantErr: "credentials"},
+		{in: "https://hunter2@api.plivo.com", wantErr: "credentials"},
+		{in: "ftp://user:hunter2@api.plivo.com", wantErr: "credentials"},
+		{in: "http://user:hunter2@bad host/", wantErr: "not a valid URL"},
+		{in: "https://user:hunter2/x@api.plivo.com", wantErr: "not a valid URL"},
+		{in: "https://api.plivo.com:hunter2", wantErr: "not a valid URL"},
+		{in: "http://api.plivo.com/\x7f", wantErr: "not a valid URL"},
 	}
 	for _, tc := range tests {
-		err := ValidateBaseURL(tc.in)
+		err := ValidateBaseURL(tc.in, tc.allowHTTP)
 		switch {
 		case tc.wantErr == "" && err != nil:
-			t.Errorf("ValidateBaseURL(%q) = %v, want nil", tc.in, err)
+			t.Errorf("ValidateBaseURL(%q, %v) = %v, want nil", tc.in, tc.allowHTTP, err)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-			t.Errorf("ValidateBaseURL(%q) = %v, want an error saying %q", tc.in, err, tc.wantErr)
-		case err != nil && strings.Contains(err.Error(), "hunter2"):
-			t.Errorf("ValidateBaseURL(%q) error %q echoes the password", tc.in, err)
+			t.Errorf("ValidateBaseURL(%q, %v) = %v, want an error saying %q", tc.in, tc.allowHTTP, err, tc.wantErr)
+		case err != nil && (strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "plivo")):
+			t.Errorf("ValidateBaseURL(%q) error %q echoes the URL", tc.in, err)
 		}
 	}
+}
+
+func TestInsecureHTTP(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]bool{
+		"https://api.plivo.com": false,
+		"http://api.plivo.com":  true,
+		"HTTP://api.plivo.com":  true,
+		"http://127.0.0.1:8080": false,
+		"http://[::1]:1":        false,
+		"http://localhost":      false,
+		"http://10.0.0.1":       true,
+	} {
+		if got := InsecureHTTP(in); got != want {
+			t.Errorf("InsecureHTTP(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// FuzzValidateBaseURL: whatever the input, an error quotes none of it,
+// and what is accepted is https, or http to this machine unless allowed,
+// with a host and no credentials, query or fragment.
+func FuzzValidateBaseURL(f *testing.F) {
+	for _, s := range []string{"https://api.plivo.com", "http://127.0.0.1:1", "http://u:p@h", "https://h/?q=tok", "https://h#f", "https://h:tok", "https://u:tok/x@h", "ftp://h", "", "http://[::1]/x", "https://h/%zz"} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	messages := map[string]bool{}
+	for _, s := range []string{"%", "http://u@h", "https://h?q", "http://h", "ftp://h", "https://", "https:o"} {
+		if err := ValidateBaseURL(s, false); err != nil {
+			messages[err.Error()] = true
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string, allowHTTP bool) {
+		err := ValidateBaseURL(s, allowHTTP)
+		if err != nil {
+			// Every message is a constant: none is built from the input.
+			if !messages[err.Error()] {
+				t.Fatalf("ValidateBaseURL(%q) = %q, a message built from the input?", s, err)
+			}
+			return
+		}
+		u, perr := url.Parse(s)
+		if perr != nil || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Hostname() == "" {
+			t.Fatalf("ValidateBaseURL accepted %q", s)
+		}
+		if u.Scheme != "https" && (u.Scheme != "http" || (!allowHTTP && !IsLoopbackHost(u.Hostname()))) {
+			t.Fatalf("ValidateBaseURL(%q, %v) accepted an insecure scheme", s, allowHTTP)
+		}
+	})
 }
 
 func TestSendDoesNotFollowRedirects(t *testing.T) {
@@ -462,10 +531,11 @@ func TestValidateHostURLAndPathSegment(t *testing.T) {
 		{"https://api.example.com/", true},
 		{"http://127.0.0.1:8080", true},
 		{"https://api.example.com/v1", false},
+		{"http://api.example.com", false},
 		{"ftp://api.example.com", false},
 		{"https://user:pw@api.example.com", false},
 	} {
-		if err := ValidateHostURL(tt.url); (err == nil) != tt.ok {
+		if err := ValidateHostURL(tt.url, false); (err == nil) != tt.ok {
 			t.Errorf("ValidateHostURL(%q) = %v, want ok %v", tt.url, err, tt.ok)
 		}
 	}

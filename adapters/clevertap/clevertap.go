@@ -76,8 +76,13 @@ type Config struct {
 	Region string `yaml:"region"`
 	// BaseURL replaces the regional host (a proxy, a sandbox): scheme,
 	// host and optionally a path prefix.
-	BaseURL   string `yaml:"base_url"`
-	AccountID string `yaml:"account_id"`
+	BaseURL string `yaml:"base_url"`
+	// AllowInsecureHTTP permits a plain http base_url to a host other
+	// than this machine; the daemon then warns at startup. The passcode
+	// and identifiers cross the network unencrypted: only for a proxy on
+	// a network you trust.
+	AllowInsecureHTTP bool   `yaml:"allow_insecure_http"`
+	AccountID         string `yaml:"account_id"`
 	// Passcode is the account's API passcode, from env or a file.
 	Passcode config.Secret `yaml:"passcode"`
 	// IDType is "identity" or "guid": which body field carries the id.
@@ -139,7 +144,7 @@ func (c *Config) Validate() error {
 		return config.Invalid("region", "unknown region %q, want one of %s", c.Region, strings.Join(Regions(), ", "))
 	}
 	if c.BaseURL != "" {
-		if err := adapters.ValidateBaseURL(c.BaseURL); err != nil {
+		if err := adapters.ValidateBaseURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
 			return config.Invalid("base_url", "%v", err)
 		}
 	} else if c.Region == "" {

@@ -185,6 +185,15 @@ func TestConfig(t *testing.T) {
 				}
 			},
 		},
+		{name: "base_url plain http", cfg: base(func(c *Config) { c.BaseURL = "http://proxy.example/ct" }), wantField: "base_url"},
+		{
+			name: "base_url plain http allowed", cfg: base(func(c *Config) { c.BaseURL = "http://proxy.example/ct"; c.AllowInsecureHTTP = true }),
+			check: func(t *testing.T, c Config) {
+				if got := c.Endpoint(); got != "http://proxy.example/ct" {
+					t.Errorf("endpoint %q", got)
+				}
+			},
+		},
 		{name: "unknown region", cfg: base(func(c *Config) { c.Region = "eu2" }), wantField: "region"},
 		{name: "unknown region beside base_url", cfg: base(func(c *Config) { c.Region = "mars1"; c.BaseURL = "https://x.example" }), wantField: "region"},
 		{name: "base_url not http", cfg: base(func(c *Config) { c.BaseURL = "ftp://x.example" }), wantField: "base_url"},

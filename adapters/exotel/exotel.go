@@ -61,6 +61,11 @@ type Config struct {
 	// BaseURL is scheme and host, without a path. When set it wins over
 	// Region.
 	BaseURL string `yaml:"base_url"`
+	// AllowInsecureHTTP permits a plain http base_url to a host other
+	// than this machine; the daemon then warns at startup. Credentials and
+	// identifiers cross the network unencrypted: only for a proxy on a
+	// network you trust.
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http"`
 	// Region picks the base URL of the account's cluster: "sg" (the
 	// default, api.exotel.com) or "in" (Mumbai, api.in.exotel.com).
 	Region     string `yaml:"region"`
@@ -104,7 +109,7 @@ func (c *Config) Validate() error {
 	// Exotel answers an unknown route with the same 404 envelope as an
 	// unknown contact, so a base URL with a path would turn every delete
 	// into a silent "already absent".
-	if err := adapters.ValidateHostURL(c.BaseURL); err != nil {
+	if err := adapters.ValidateHostURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
 		return config.Invalid("base_url", "%v", err)
 	}
 	if strings.TrimSpace(c.AccountSID) == "" {

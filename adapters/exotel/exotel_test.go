@@ -126,6 +126,8 @@ func TestConfig(t *testing.T) {
 		{name: "base_url not a URL", edit: func(c *Config) { c.BaseURL = "api.exotel.com" }, wantField: "base_url"},
 		{name: "base_url with query", edit: func(c *Config) { c.BaseURL = "https://api.exotel.com?x=1" }, wantField: "base_url"},
 		{name: "base_url with path", edit: func(c *Config) { c.BaseURL = "https://api.exotel.com/v2" }, wantField: "base_url"},
+		{name: "base_url plain http", edit: func(c *Config) { c.BaseURL = "http://api.exotel.com" }, wantField: "base_url"},
+		{name: "base_url plain http allowed", edit: func(c *Config) { c.BaseURL, c.AllowInsecureHTTP = "http://api.exotel.com", true }, wantBase: "http://api.exotel.com"},
 		{name: "account_sid missing", edit: func(c *Config) { c.AccountSID = " " }, wantField: "account_sid"},
 		{name: "api_key missing", edit: func(c *Config) { c.APIKey = "" }, wantField: "api_key"},
 		{name: "api_token missing", edit: func(c *Config) { c.APIToken = config.Secret{} }, wantField: "api_token"},

@@ -29,7 +29,12 @@ type Config struct {
 	Enabled bool `yaml:"enabled"`
 	// BaseURL is scheme and host, without a path.
 	BaseURL string `yaml:"base_url"`
-	AuthID  string `yaml:"auth_id"`
+	// AllowInsecureHTTP permits a plain http base_url to a host other
+	// than this machine; the daemon then warns at startup. Credentials and
+	// identifiers cross the network unencrypted: only for a proxy on a
+	// network you trust.
+	AllowInsecureHTTP bool   `yaml:"allow_insecure_http"`
+	AuthID            string `yaml:"auth_id"`
 	// AuthToken is the API token, from env or a file.
 	AuthToken config.Secret `yaml:"auth_token"`
 	// ProfileField names the event identifier holding the profile UUID.
@@ -53,7 +58,7 @@ func (c *Config) SetDefaults() {
 
 // Validate names the first wrong field.
 func (c *Config) Validate() error {
-	if err := adapters.ValidateHostURL(c.BaseURL); err != nil {
+	if err := adapters.ValidateHostURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
 		return config.Invalid("base_url", "%v", err)
 	}
 	if strings.TrimSpace(c.AuthID) == "" {

@@ -46,6 +46,11 @@ type Config struct {
 	// BaseURL is scheme and host of the customer's API endpoint, such as
 	// https://yourdomain.webexcampaign.io; it has no default.
 	BaseURL string `yaml:"base_url"`
+	// AllowInsecureHTTP permits a plain http base_url to a host other
+	// than this machine; the daemon then warns at startup. Credentials and
+	// identifiers cross the network unencrypted: only for a proxy on a
+	// network you trust.
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http"`
 	// Token is the access token or API secret key, sent as a Bearer token.
 	Token config.Secret `yaml:"token"`
 	// KeyField names the event identifier holding the profile primary key.
@@ -77,7 +82,7 @@ func (c *Config) SetDefaults() {
 
 // Validate names the first wrong field.
 func (c *Config) Validate() error {
-	if err := validateBaseURL(c.BaseURL); err != nil {
+	if err := validateBaseURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
 		return err
 	}
 	if !c.Token.IsSet() {
@@ -120,11 +125,11 @@ func (c *Config) Validate() error {
 	return config.Nest("limit", c.Limit.Validate())
 }
 
-func validateBaseURL(s string) error {
+func validateBaseURL(s string, allowInsecureHTTP bool) error {
 	if s == "" {
 		return config.Invalid("base_url", "must be set to your Webex Campaign API host, which depends on the domain you log in with (for example %s)", PlaceholderBaseURL)
 	}
-	if err := adapters.ValidateHostURL(s); err != nil {
+	if err := adapters.ValidateHostURL(s, allowInsecureHTTP); err != nil {
 		return config.Invalid("base_url", "%v", err)
 	}
 	u, _ := url.Parse(s) // parsed above

@@ -122,6 +122,8 @@ func TestConfigValidate(t *testing.T) {
 		{"base_url no host", func(c *Config) { c.BaseURL = "https://" }, "base_url"},
 		{"base_url path", func(c *Config) { c.BaseURL = "https://acme.webexcampaign.io/campaignapi" }, "base_url"},
 		{"base_url query", func(c *Config) { c.BaseURL = "https://acme.webexcampaign.io?x=1" }, "base_url"},
+		{"base_url plain http", func(c *Config) { c.BaseURL = "http://acme.webexcampaign.io" }, "base_url"},
+		{"base_url plain http allowed", func(c *Config) { c.BaseURL = "http://acme.webexcampaign.io"; c.AllowInsecureHTTP = true }, ""},
 		{"token missing", func(c *Config) { c.Token = config.Secret{} }, "token"},
 		{"profile_name padded", func(c *Config) { c.ProfileName = " sampleprofile" }, "profile_name"},
 		{"exparam0", func(c *Config) { c.Exparams = map[string]string{"exparam0": "v"} }, "exparams"},

@@ -125,6 +125,28 @@ func (c *Config) SetDefaults() {
 	}
 }
 
+// InsecureVendors returns the enabled vendors whose base URL is plain
+// http to another host, which Validate let through because the vendor's
+// allow_insecure_http is set. The daemon warns about each at startup.
+func (c *Config) InsecureVendors() []string {
+	var names []string
+	for _, v := range []struct {
+		name    string
+		enabled bool
+		url     string
+	}{
+		{plivo.Name, c.Vendors.Plivo.Enabled, c.Vendors.Plivo.BaseURL},
+		{webex.Name, c.Vendors.Webex.Enabled, c.Vendors.Webex.BaseURL},
+		{exotel.Name, c.Vendors.Exotel.Enabled, c.Vendors.Exotel.BaseURL},
+		{clevertap.Name, c.Vendors.CleverTap.Enabled, c.Vendors.CleverTap.Endpoint()},
+	} {
+		if v.enabled && adapters.InsecureHTTP(v.url) {
+			names = append(names, v.name)
+		}
+	}
+	return names
+}
+
 // Validate checks every section, naming fields by their YAML path.
 func (c *Config) Validate() error {
 	if err := config.Nest("kafka", c.Kafka.Validate()); err != nil {

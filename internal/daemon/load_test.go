@@ -1,0 +1,186 @@
+package daemon_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/internal/daemon"
+)
+
+// loadDoc writes a configuration whose secrets are files in a temporary
+// directory ("SECRET" in doc is replaced by {file: <a token file>}) and
+// loads it with env as the whole environment.
+func loadDoc(t *testing.T, doc string, env ...string) (*daemon.Config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "token")
+	if err := os.WriteFile(tok, []byte("tok-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc = strings.ReplaceAll(doc, "SECRET", "{file: "+tok+"}")
+	p := filepath.Join(dir, "erasured.yaml")
+	if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return daemon.LoadConfig(p, func() []string { return env })
+}
+
+// minimalDoc enables Plivo and CleverTap with nothing else set; cases
+// append their own lines below vendors.plivo and vendors.clevertap.
+const minimalDoc = `kafka: {brokers: ["127.0.0.1:9092"]}
+vendors:
+  plivo:
+    enabled: true
+    auth_id: MA1
+    auth_token: SECRET
+PLIVO
+  clevertap:
+    enabled: true
+    account_id: ACC
+    passcode: SECRET
+CLEVERTAP
+`
+
+func withVendors(plivo, clevertap string) string {
+	return strings.NewReplacer("PLIVO", plivo, "CLEVERTAP", clevertap).Replace(minimalDoc)
+}
+
+// TestLoadConfigVendorBaseURL: plain http to a vendor carries its
+// credentials and the person's identifiers in the clear, so it is refused
+// unless the host is this machine or the vendor's section opts in.
+func TestLoadConfigVendorBaseURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		plivo     string
+		clevertap string
+		field     string // "" when the configuration is valid
+	}{
+		{name: "https", plivo: "    base_url: https://api.plivo.com"},
+		{name: "http to a remote host", plivo: "    base_url: http://api.plivo.com", field: "vendors.plivo.base_url"},
+		{name: "http to a remote host with a path", clevertap: "    base_url: http://proxy.example.com/ct", field: "vendors.clevertap.base_url"},
+		{name: "HTTP in upper case", plivo: "    base_url: HTTP://api.plivo.com", field: "vendors.plivo.base_url"},
+		{name: "http to an IP that is not loopback", plivo: "    base_url: http://10.0.0.1:8080", field: "vendors.plivo.base_url"},
+		{name: "http to a look-alike of localhost", plivo: "    base_url: http://localhost.example.com", field: "vendors.plivo.base_url"},
+		{name: "http to 127.0.0.1", plivo: "    base_url: http://127.0.0.1:8080"},
+		{name: "http to 127.1.2.3", plivo: "    base_url: http://127.1.2.3:8080"},
+		{name: "http to localhost", plivo: "    base_url: http://localhost:8080"},
+		{name: "http to LOCALHOST.", plivo: "    base_url: http://LOCALHOST.:8080"},
+		{name: "http to ::1", clevertap: "    base_url: http://[::1]:8080/ct"},
+		{name: "http allowed explicitly", plivo: "    base_url: http://api.plivo.com\n    allow_insecure_http: true"},
+		{name: "http allowed for another vendor only", plivo: "    base_url: http://api.plivo.com", clevertap: "    allow_insecure_http: true", field: "vendors.plivo.base_url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadDoc(t, withVendors(tt.plivo, tt.clevertap))
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("LoadConfig: %v", err)
+				}
+				return
+			}
+			var fe *config.FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field {
+				t.Fatalf("LoadConfig = %v, want a FieldError on %s", err, tt.field)
+			}
+			if !strings.Contains(err.Error(), "allow_insecure_http") {
+				t.Errorf("error does not say how to opt in: %v", err)
+			}
+		})
+	}
+}
+
+// TestLoadConfigErrorsDoNotEchoSecrets: an error about a base URL or a
+// secret reference says which field is wrong, never what it holds, since a
+// pasted credential is the usual reason it is wrong.
+func TestLoadConfigErrorsDoNotEchoSecrets(t *testing.T) {
+	t.Parallel()
+	const secret = "Zq9tok3nValue"
+	tests := []struct {
+		name      string
+		plivo     string
+		clevertap string
+		field     string
+	}{
+		{name: "base_url with user and password", plivo: "    base_url: https://MAKEY:" + secret + "@api.plivo.com", field: "vendors.plivo.base_url"},
+		{name: "base_url with a user only", plivo: "    base_url: https://" + secret + "@api.plivo.com", field: "vendors.plivo.base_url"},
+		{name: "base_url with a query", plivo: "    base_url: https://api.plivo.com/?auth_token=" + secret, field: "vendors.plivo.base_url"},
+		{name: "base_url with a fragment", clevertap: "    base_url: https://eu1.api.clevertap.com/#" + secret, field: "vendors.clevertap.base_url"},
+		{name: "base_url that does not parse", plivo: "    base_url: https://MAKEY:" + secret + "/x@api.plivo.com", field: "vendors.plivo.base_url"},
+		{name: "base_url with a bad port", plivo: "    base_url: https://api.plivo.com:" + secret, field: "vendors.plivo.base_url"},
+		{name: "base_url with another scheme", clevertap: "    base_url: ftp://" + secret + ".example.com", field: "vendors.clevertap.base_url"},
+		{name: "base_url with a path (host-only vendor)", plivo: "    base_url: https://api.plivo.com/" + secret, field: "vendors.plivo.base_url"},
+		{name: "secret env naming the token itself", clevertap: "    passcode: {env: " + secret + "-with.dots}", field: "vendors.clevertap.passcode"},
+		{name: "secret env that is a mixed-case word", clevertap: "    passcode: {env: " + secret + "}", field: "vendors.clevertap.passcode"},
+		{name: "secret mapping with a value key", clevertap: "    passcode: {env: CT_PASSCODE, value: " + secret + "}", field: "vendors.clevertap.passcode"},
+		{name: "secret mapping with the token as a key", clevertap: "    passcode: {env: CT_PASSCODE, " + secret + ": x}", field: "vendors.clevertap.passcode"},
+		{name: "secret file that is the token", clevertap: "    passcode: {file: " + secret + "}", field: "vendors.clevertap.passcode"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// A later passcode key replaces the minimal one: strip it.
+			doc := withVendors(tt.plivo, tt.clevertap)
+			if strings.Contains(tt.clevertap, "passcode:") {
+				doc = strings.Replace(doc, "    passcode: SECRET\n", "", 1)
+			}
+			_, err := loadDoc(t, doc, "CT_PASSCODE=pc")
+			if err == nil {
+				t.Fatal("LoadConfig accepted it")
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "MAKEY") {
+				t.Errorf("error echoes the value: %v", err)
+			}
+			var fe *config.FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field {
+				t.Errorf("LoadConfig = %v, want a FieldError on %s", err, tt.field)
+			}
+			if !errors.Is(err, config.ErrInvalid) {
+				t.Errorf("error does not wrap config.ErrInvalid: %v", err)
+			}
+		})
+	}
+}
+
+// TestInsecureVendorWarnedAtStartup: a vendor allowed plain http to another
+// host is named in one warning when the daemon is wired; a loopback or
+// https vendor is not, and the URL itself is not logged.
+func TestInsecureVendorWarnedAtStartup(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadDoc(t, withVendors(
+		"    base_url: http://plivo-proxy.internal:8080\n    allow_insecure_http: true",
+		"    base_url: http://127.0.0.1:9/ct\n    allow_insecure_http: true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.InsecureVendors(); len(got) != 1 || got[0] != "plivo" {
+		t.Fatalf("InsecureVendors = %v, want [plivo]", got)
+	}
+	var buf bytes.Buffer
+	daemon.New(cfg, zerolog.New(&buf), nil, nil)
+	var warnings []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["level"] == "warn" {
+			warnings = append(warnings, m)
+		}
+	}
+	if len(warnings) != 1 || warnings[0]["vendor"] != "plivo" {
+		t.Fatalf("warnings = %v, want one naming plivo", warnings)
+	}
+	if strings.Contains(buf.String(), "plivo-proxy") || strings.Contains(buf.String(), "127.0.0.1:9") {
+		t.Errorf("the log holds a base URL: %s", buf.String())
+	}
+}
