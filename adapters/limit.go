@@ -34,7 +34,8 @@ type LimitConfig struct {
 	// past it), else no cap.
 	MaxRate float64 `yaml:"max_rate"`
 	// MinRate is the floor decreases stop at, so a burst of 429s cannot
-	// starve the vendor's queue.
+	// starve the vendor's queue. 0 means 1 request per second, or Rate or
+	// MaxRate when either is set below that.
 	MinRate float64 `yaml:"min_rate"`
 	// Burst is how many requests may go at once after a quiet spell. 0
 	// means a tenth of a second's worth of the current rate, at least 1.
@@ -63,21 +64,31 @@ const DefaultMaxPause = time.Minute
 // because the rate it multiplies is measured, not guessed.
 const DefaultDecreaseFactor = 0.9
 
-// SetDefaults fills zero fields that have a fixed default. MaxConcurrency
-// is left to the caller, who knows the vendor-wide default.
-func (c *LimitConfig) SetDefaults() {
-	if c.DecreaseFactor == 0 {
-		c.DecreaseFactor = DefaultDecreaseFactor
+// DefaultLimitConfig is the limit used where configuration is silent:
+// no rate until the vendor throttles, then learned. Fields whose zero
+// means "automatic" (Rate, MaxRate, MinRate, Burst, MaxConcurrency,
+// IncreaseStep) are zero here; a new field's default goes here too.
+func DefaultLimitConfig() LimitConfig {
+	return LimitConfig{
+		DecreaseFactor: DefaultDecreaseFactor,
+		MaxPause:       DefaultMaxPause,
 	}
-	if c.MaxPause == 0 {
-		c.MaxPause = DefaultMaxPause
+}
+
+// floor is the rate decreases stop at: MinRate, or when it is 0, 1 per
+// second, lowered to Rate or MaxRate when either is set below that.
+func (c *LimitConfig) floor() float64 {
+	if c.MinRate > 0 {
+		return c.MinRate
 	}
-	if c.MinRate == 0 {
-		c.MinRate = 1
-		if c.Rate > 0 && c.Rate < 1 {
-			c.MinRate = c.Rate
-		}
+	f := 1.0
+	if c.Rate > 0 && c.Rate < f {
+		f = c.Rate
 	}
+	if c.MaxRate > 0 && c.MaxRate < f {
+		f = c.MaxRate
+	}
+	return f
 }
 
 // Validate reports the first invalid field, named as in YAML.
@@ -89,11 +100,11 @@ func (c *LimitConfig) Validate() error {
 		return config.Invalid("max_rate", "must be 0 (none) or a positive number, got %g", c.MaxRate)
 	case c.MaxRate > 0 && c.MaxRate < c.Rate:
 		return config.Invalid("max_rate", "must be at least rate (%g), got %g", c.Rate, c.MaxRate)
-	case c.MinRate <= 0 || math.IsNaN(c.MinRate) || math.IsInf(c.MinRate, 0):
-		return config.Invalid("min_rate", "must be positive, got %g", c.MinRate)
-	case c.Rate > 0 && c.MinRate > c.Rate:
+	case c.MinRate < 0 || math.IsNaN(c.MinRate) || math.IsInf(c.MinRate, 0):
+		return config.Invalid("min_rate", "must be 0 (automatic) or a positive number, got %g", c.MinRate)
+	case c.Rate > 0 && c.floor() > c.Rate:
 		return config.Invalid("min_rate", "must be at most rate (%g), got %g", c.Rate, c.MinRate)
-	case c.MaxRate > 0 && c.MinRate > c.MaxRate:
+	case c.MaxRate > 0 && c.floor() > c.MaxRate:
 		return config.Invalid("min_rate", "must be at most max_rate (%g), got %g", c.MaxRate, c.MinRate)
 	case c.Burst < 0:
 		return config.Invalid("burst", "must be 0 (automatic) or positive, got %d", c.Burst)
@@ -151,8 +162,8 @@ type Limiter struct {
 	decreases    uint64
 }
 
-// NewLimiter returns a Limiter for cfg, which must be valid (after
-// SetDefaults). maxConcurrency replaces a zero cfg.MaxConcurrency; 0 in
+// NewLimiter returns a Limiter for cfg, which must be valid (start from
+// DefaultLimitConfig). maxConcurrency replaces a zero cfg.MaxConcurrency; 0 in
 // both means no cap.
 func NewLimiter(cfg LimitConfig, maxConcurrency int) *Limiter {
 	if cfg.MaxConcurrency == 0 {
@@ -168,6 +179,7 @@ func newLimiter(cfg LimitConfig, adaptive bool) *Limiter {
 	if cfg.MaxPause == 0 {
 		cfg.MaxPause = DefaultMaxPause
 	}
+	cfg.MinRate = cfg.floor()
 	l := &Limiter{cfg: cfg, adaptive: adaptive, now: time.Now, limit: math.Inf(1), maxRate: math.Inf(1)}
 	if cfg.MaxConcurrency > 0 {
 		l.sem = semaphore.NewWeighted(int64(cfg.MaxConcurrency))

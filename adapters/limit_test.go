@@ -18,38 +18,51 @@ func TestLimitConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		cfg       LimitConfig
+		edit      func(*LimitConfig)
 		wantField string
 	}{
-		{"zero value learns", LimitConfig{}, ""},
-		{"configured rate", LimitConfig{Rate: 10, MaxRate: 20, Burst: 5, MaxConcurrency: 4, IncreaseStep: 1, DecreaseFactor: 0.5}, ""},
-		{"slow vendor gets a matching floor", LimitConfig{Rate: 0.2}, ""},
-		{"negative rate", LimitConfig{Rate: -1}, "rate"},
-		{"infinite rate", LimitConfig{Rate: math.Inf(1)}, "rate"},
-		{"max below rate", LimitConfig{Rate: 10, MaxRate: 5}, "max_rate"},
-		{"negative max", LimitConfig{MaxRate: -1}, "max_rate"},
-		{"min above rate", LimitConfig{Rate: 10, MinRate: 20}, "min_rate"},
-		{"min above max", LimitConfig{MaxRate: 10, MinRate: 20}, "min_rate"},
-		{"negative min", LimitConfig{MinRate: -1}, "min_rate"},
-		{"negative burst", LimitConfig{Burst: -1}, "burst"},
-		{"negative concurrency", LimitConfig{MaxConcurrency: -1}, "max_concurrency"},
-		{"negative step", LimitConfig{IncreaseStep: -1}, "increase_step"},
-		{"factor above one", LimitConfig{DecreaseFactor: 1.5}, "decrease_factor"},
-		{"negative factor", LimitConfig{DecreaseFactor: -0.5}, "decrease_factor"},
-		{"negative pause", LimitConfig{MaxPause: -time.Second}, "max_pause"},
+		{"zero value learns", func(*LimitConfig) {}, ""},
+		{"configured rate", func(c *LimitConfig) {
+			c.Rate = 10
+			c.MaxRate = 20
+			c.Burst = 5
+			c.MaxConcurrency = 4
+			c.IncreaseStep = 1
+			c.DecreaseFactor = 0.5
+		}, ""},
+		{"slow vendor gets a matching floor", func(c *LimitConfig) { c.Rate = 0.2 }, ""},
+		{"negative rate", func(c *LimitConfig) { c.Rate = -1 }, "rate"},
+		{"infinite rate", func(c *LimitConfig) { c.Rate = math.Inf(1) }, "rate"},
+		{"max below rate", func(c *LimitConfig) { c.Rate = 10; c.MaxRate = 5 }, "max_rate"},
+		{"negative max", func(c *LimitConfig) { c.MaxRate = -1 }, "max_rate"},
+		{"min above rate", func(c *LimitConfig) { c.Rate = 10; c.MinRate = 20 }, "min_rate"},
+		{"min above max", func(c *LimitConfig) { c.MaxRate = 10; c.MinRate = 20 }, "min_rate"},
+		{"negative min", func(c *LimitConfig) { c.MinRate = -1 }, "min_rate"},
+		{"negative burst", func(c *LimitConfig) { c.Burst = -1 }, "burst"},
+		{"negative concurrency", func(c *LimitConfig) { c.MaxConcurrency = -1 }, "max_concurrency"},
+		{"negative step", func(c *LimitConfig) { c.IncreaseStep = -1 }, "increase_step"},
+		{"factor above one", func(c *LimitConfig) { c.DecreaseFactor = 1.5 }, "decrease_factor"},
+		{"negative factor", func(c *LimitConfig) { c.DecreaseFactor = -0.5 }, "decrease_factor"},
+		{"negative pause", func(c *LimitConfig) { c.MaxPause = -time.Second }, "max_pause"},
+		// Zeros the operator wrote are kept: valid where zero means
+		// automatic, errors where it means nothing.
+		{"zero min_rate is automatic", func(c *LimitConfig) { c.MinRate = 0 }, ""},
+		{"automatic floor under a slow max_rate", func(c *LimitConfig) { c.MaxRate = 0.5 }, ""},
+		{"zero decrease_factor", func(c *LimitConfig) { c.DecreaseFactor = 0 }, "decrease_factor"},
+		{"zero max_pause", func(c *LimitConfig) { c.MaxPause = 0 }, "max_pause"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := tt.cfg
-			c.SetDefaults()
+			c := DefaultLimitConfig()
+			tt.edit(&c)
 			err := c.Validate()
 			if tt.wantField == "" {
 				if err != nil {
 					t.Fatalf("Validate: %v", err)
 				}
-				if c.DecreaseFactor <= 0 || c.MinRate <= 0 || (c.Rate > 0 && c.MinRate > c.Rate) {
-					t.Errorf("defaults not filled sensibly: %+v", c)
+				if f := c.floor(); f <= 0 || (c.Rate > 0 && f > c.Rate) || (c.MaxRate > 0 && f > c.MaxRate) {
+					t.Errorf("floor %g not sensible for %+v", f, c)
 				}
 				return
 			}
@@ -91,8 +104,9 @@ type fakeClock struct {
 func (c *fakeClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func newTestLimiter(cfg LimitConfig) (*Limiter, *fakeClock) {
-	cfg.SetDefaults()
+func newTestLimiter(edit func(*LimitConfig)) (*Limiter, *fakeClock) {
+	cfg := DefaultLimitConfig()
+	edit(&cfg)
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	l := NewLimiter(cfg, 0)
 	l.now = clk.now
@@ -114,7 +128,7 @@ func TestLimiterAIMD(t *testing.T) {
 
 	t.Run("a 429 cuts the rate to a fraction of what the vendor accepted", func(t *testing.T) {
 		t.Parallel()
-		l, clk := newTestLimiter(LimitConfig{Rate: 1000})
+		l, clk := newTestLimiter(func(c *LimitConfig) { c.Rate = 1000 })
 		accept(l, clk, 200, 2*time.Second) // 100 per second accepted
 		l.Release(Permit{at: clk.now(), held: true}, throttle)
 		got := l.Stats()
@@ -125,7 +139,7 @@ func TestLimiterAIMD(t *testing.T) {
 
 	t.Run("one decrease per round", func(t *testing.T) {
 		t.Parallel()
-		l, clk := newTestLimiter(LimitConfig{Rate: 100})
+		l, clk := newTestLimiter(func(c *LimitConfig) { c.Rate = 100 })
 		before := Permit{at: clk.now(), held: true}
 		clk.add(time.Second)
 		l.Release(Permit{at: clk.now(), held: true}, throttle)
@@ -149,7 +163,7 @@ func TestLimiterAIMD(t *testing.T) {
 
 	t.Run("decreases stop at min_rate", func(t *testing.T) {
 		t.Parallel()
-		l, clk := newTestLimiter(LimitConfig{Rate: 10, MinRate: 5, DecreaseFactor: 0.5})
+		l, clk := newTestLimiter(func(c *LimitConfig) { c.Rate = 10; c.MinRate = 5; c.DecreaseFactor = 0.5 })
 		for i := 0; i < 5; i++ {
 			clk.add(time.Second)
 			l.Release(Permit{at: clk.now(), held: true}, throttle)
@@ -161,7 +175,7 @@ func TestLimiterAIMD(t *testing.T) {
 
 	t.Run("no limit until the vendor throttles, then a learned one", func(t *testing.T) {
 		t.Parallel()
-		l, clk := newTestLimiter(LimitConfig{})
+		l, clk := newTestLimiter(func(*LimitConfig) {})
 		if got := l.Stats().Limit; !math.IsInf(got, 1) {
 			t.Fatalf("initial limit %g, want +Inf", got)
 		}
@@ -180,7 +194,7 @@ func TestLimiterAIMD(t *testing.T) {
 
 	t.Run("recovers additively only while requests wait for tokens", func(t *testing.T) {
 		t.Parallel()
-		l, clk := newTestLimiter(LimitConfig{Rate: 100, MaxRate: 200, IncreaseStep: 10})
+		l, clk := newTestLimiter(func(c *LimitConfig) { c.Rate = 100; c.MaxRate = 200; c.IncreaseStep = 10 })
 		clk.add(time.Second)
 		l.Release(Permit{at: clk.now(), held: true}, throttle) // 90
 		// Not saturated: no growth.
@@ -207,7 +221,7 @@ func TestLimiterAIMD(t *testing.T) {
 
 	t.Run("a configured rate below max_rate grows from its first answer, not from long ago", func(t *testing.T) {
 		t.Parallel()
-		l, clk := newTestLimiter(LimitConfig{Rate: 50, MaxRate: 1000, IncreaseStep: 10})
+		l, clk := newTestLimiter(func(c *LimitConfig) { c.Rate = 50; c.MaxRate = 1000; c.IncreaseStep = 10 })
 		l.saturated.Store(true)
 		l.Release(Permit{at: clk.now(), held: true}, nil)
 		for i := 0; i < 2; i++ {
@@ -222,7 +236,7 @@ func TestLimiterAIMD(t *testing.T) {
 
 	t.Run("a configured rate is the ceiling unless max_rate says otherwise", func(t *testing.T) {
 		t.Parallel()
-		l, clk := newTestLimiter(LimitConfig{Rate: 50, IncreaseStep: 100})
+		l, clk := newTestLimiter(func(c *LimitConfig) { c.Rate = 50; c.IncreaseStep = 100 })
 		l.saturated.Store(true)
 		clk.add(time.Second)
 		l.Release(Permit{at: clk.now(), held: true}, nil)
@@ -233,7 +247,7 @@ func TestLimiterAIMD(t *testing.T) {
 
 	t.Run("decrease_factor 1 learns nothing", func(t *testing.T) {
 		t.Parallel()
-		l, clk := newTestLimiter(LimitConfig{DecreaseFactor: 1})
+		l, clk := newTestLimiter(func(c *LimitConfig) { c.DecreaseFactor = 1 })
 		accept(l, clk, 100, time.Second)
 		l.Release(Permit{at: clk.now(), held: true}, throttle)
 		if got := l.Stats(); !math.IsInf(got.Limit, 1) || got.Decreases != 0 {
@@ -417,7 +431,7 @@ func TestLimiterMetrics(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	m := NewLimiterMetrics(reg)
-	learned, clk := newTestLimiter(LimitConfig{Rate: 100})
+	learned, clk := newTestLimiter(func(c *LimitConfig) { c.Rate = 100 })
 	clk.add(time.Second)
 	learned.Release(Permit{at: clk.now(), held: true}, &Error{Vendor: "v", Class: ClassRetryable, Status: 429, RetryAfter: 2 * time.Second})
 	m.Add("plivo", learned)
@@ -453,7 +467,7 @@ func TestLimiterMetrics(t *testing.T) {
 
 func TestLimiterCapsPause(t *testing.T) {
 	t.Parallel()
-	l, clk := newTestLimiter(LimitConfig{MaxPause: 2 * time.Second})
+	l, clk := newTestLimiter(func(c *LimitConfig) { c.MaxPause = 2 * time.Second })
 	l.Release(Permit{at: clk.now(), held: true}, &Error{Vendor: "v", Class: ClassRetryable, Status: 503, RetryAfter: 24 * time.Hour})
 	if got := l.Stats().Paused; got != 2*time.Second {
 		t.Errorf("paused %s for a day's Retry-After, want max_pause 2s", got)

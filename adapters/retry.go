@@ -32,6 +32,9 @@ type RetryConfig struct {
 }
 
 // DefaultRetryConfig is the policy used where configuration is silent.
+// Configuration is decoded over it, so a field the operator sets, zero
+// included (randomization_factor: 0 retries without jitter), is kept; a
+// new field's default goes here.
 func DefaultRetryConfig() RetryConfig {
 	return RetryConfig{
 		InitialInterval:     250 * time.Millisecond,
@@ -41,32 +44,6 @@ func DefaultRetryConfig() RetryConfig {
 		MaxElapsedTime:      5 * time.Minute,
 		MaxAttempts:         12,
 		RequestTimeout:      10 * time.Second,
-	}
-}
-
-// SetDefaults fills zero fields from DefaultRetryConfig.
-func (c *RetryConfig) SetDefaults() {
-	d := DefaultRetryConfig()
-	if c.InitialInterval == 0 {
-		c.InitialInterval = d.InitialInterval
-	}
-	if c.MaxInterval == 0 {
-		c.MaxInterval = d.MaxInterval
-	}
-	if c.Multiplier == 0 {
-		c.Multiplier = d.Multiplier
-	}
-	if c.RandomizationFactor == 0 {
-		c.RandomizationFactor = d.RandomizationFactor
-	}
-	if c.MaxElapsedTime == 0 {
-		c.MaxElapsedTime = d.MaxElapsedTime
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = d.MaxAttempts
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = d.RequestTimeout
 	}
 }
 

@@ -536,30 +536,11 @@ func TestErrorClassAndFormat(t *testing.T) {
 	}
 }
 
-func TestRetryConfigSetDefaults(t *testing.T) {
+func TestDefaultRetryConfigValidates(t *testing.T) {
 	t.Parallel()
-	var c RetryConfig
-	c.SetDefaults()
-	if c != DefaultRetryConfig() {
-		t.Fatalf("zero config with defaults = %+v, want %+v", c, DefaultRetryConfig())
-	}
+	c := DefaultRetryConfig()
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
-	}
-
-	set := RetryConfig{
-		InitialInterval:     time.Millisecond,
-		MaxInterval:         time.Second,
-		Multiplier:          1.5,
-		RandomizationFactor: 0.1,
-		MaxElapsedTime:      time.Minute,
-		MaxAttempts:         3,
-		RequestTimeout:      2 * time.Second,
-	}
-	got := set
-	got.SetDefaults()
-	if got != set {
-		t.Errorf("SetDefaults changed set fields: %+v, want %+v", got, set)
 	}
 }
 

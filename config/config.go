@@ -1,8 +1,15 @@
-// Package config loads erasured's configuration: a YAML file, then
-// environment overrides, then defaults, then validation whose messages name
-// the offending field as it is spelled in YAML. Each package owns its own
-// Config struct with SetDefaults and Validate; this package only provides
-// the mechanics and the Secret type, so it imports none of them.
+// Package config loads erasured's configuration: defaults, then a YAML
+// file over them, then environment overrides, then validation whose
+// messages name the offending field as it is spelled in YAML. Each package
+// owns its own Config struct with a DefaultConfig constructor and a
+// Validate method; this package only provides the mechanics and the Secret
+// type, so it imports none of them.
+//
+// Defaults come first, as a value the YAML overwrites (as Prometheus does
+// with DefaultQueueConfig), not as zero fields filled in afterwards: then a
+// zero the operator wrote, such as randomization_factor: 0, stays zero, and
+// a zero that is not a valid setting fails validation by name instead of
+// silently becoming the default.
 package config
 
 import (
@@ -18,11 +25,6 @@ import (
 // Validator is a configuration section that can check itself.
 type Validator interface {
 	Validate() error
-}
-
-// Defaulter is a configuration section that fills its own defaults.
-type Defaulter interface {
-	SetDefaults()
 }
 
 // ErrInvalid is wrapped by every validation error, so callers can tell bad
@@ -72,10 +74,13 @@ type Options struct {
 	Environ func() []string
 }
 
-// Load reads YAML from path into dst ("" reads nothing and keeps dst's
-// zero values), applies environment overrides, resolves the secrets, fills
-// defaults when dst is a Defaulter and validates when it is a Validator. Unknown YAML keys are
-// errors: a typo must not silently leave a default in force.
+// Load reads YAML from path into dst, applies environment overrides,
+// resolves the secrets and validates dst when it is a Validator. dst must
+// hold the defaults on entry (start from the section's DefaultConfig):
+// the document overwrites only the keys it has, so fields it leaves out
+// keep their defaults, nested sections included, while a list or a map it
+// gives replaces the default's. path "" reads no file. Unknown YAML keys
+// are errors: a typo must not silently leave a default in force.
 func Load(path string, dst any, opts Options) error {
 	if path != "" {
 		f, err := os.Open(path)
@@ -97,9 +102,6 @@ func Load(path string, dst any, opts Options) error {
 	}
 	if err := resolveSecrets(dst, env); err != nil {
 		return err
-	}
-	if d, ok := dst.(Defaulter); ok {
-		d.SetDefaults()
 	}
 	if v, ok := dst.(Validator); ok {
 		if err := v.Validate(); err != nil {

@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// Test configuration: nested sections, a pointer section, a Secret, and
-// SetDefaults/Validate hooks, as the daemon's own sections have.
+// Test configuration: nested sections, a pointer section, a Secret, a
+// default constructor and a Validate hook, as the daemon's own sections
+// have.
 type testRetry struct {
 	Interval time.Duration `yaml:"interval"`
 	Attempts int           `yaml:"attempts"`
@@ -42,17 +43,13 @@ type testConfig struct {
 	testCommon `yaml:",inline"`
 	Ignored    string `yaml:"-"`
 	NoTag      string
-
-	defaulted bool
 }
 
-func (c *testConfig) SetDefaults() {
-	c.defaulted = true
-	if c.Name == "" {
-		c.Name = "default-name"
-	}
-	if c.Vendor.Retry.Attempts == 0 {
-		c.Vendor.Retry.Attempts = 3
+func defaultTestConfig() testConfig {
+	return testConfig{
+		Name:       "default-name",
+		Vendor:     testVendor{Retry: testRetry{Interval: time.Second, Attempts: 3}, Tags: []string{"default-tag"}, Rate: 1},
+		testCommon: testCommon{LogLevel: "info"},
 	}
 }
 
@@ -110,19 +107,56 @@ vendor:
 	if v.Token.Reveal() != "s3cr3t-from-file" || v.Token.Source() != "file "+tokenFile {
 		t.Errorf("token %q from %q", v.Token.Reveal(), v.Token.Source())
 	}
-	if !c.defaulted {
-		t.Error("SetDefaults was not called")
-	}
 }
 
 func TestLoadWithoutFile(t *testing.T) {
 	t.Parallel()
-	var c testConfig
+	c := defaultTestConfig()
 	if err := Load("", &c, Options{Environ: environ()}); err != nil {
 		t.Fatal(err)
 	}
 	if c.Name != "default-name" || c.Vendor.Retry.Attempts != 3 {
-		t.Errorf("defaults not applied: %+v", c)
+		t.Errorf("defaults not kept: %+v", c)
+	}
+}
+
+// TestLoadOverDefaults: the document and the environment overwrite the
+// defaults key by key. What they say is kept, zero included; what they
+// leave out, however deep, keeps its default; a list they give replaces
+// the default list.
+func TestLoadOverDefaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		doc   string
+		env   []string
+		check func(c testConfig) bool
+	}{
+		{"explicit zero int", "vendor: {retry: {attempts: 0}}\n", nil, func(c testConfig) bool { return c.Vendor.Retry.Attempts == 0 && c.Vendor.Retry.Interval == time.Second }},
+		{"explicit zero float", "vendor: {rate: 0}\n", nil, func(c testConfig) bool { return c.Vendor.Rate == 0 }},
+		{"explicit zero duration", "vendor: {retry: {interval: 0s}}\n", nil, func(c testConfig) bool { return c.Vendor.Retry.Interval == 0 && c.Vendor.Retry.Attempts == 3 }},
+		{"explicit empty string", "log_level: \"\"\n", nil, func(c testConfig) bool { return c.LogLevel == "" && c.Name == "default-name" }},
+		{"zero from env", "", []string{"T_VENDOR_RETRY_ATTEMPTS=0", "T_VENDOR_RATE=0"}, func(c testConfig) bool { return c.Vendor.Retry.Attempts == 0 && c.Vendor.Rate == 0 }},
+		{"sibling keys keep defaults", "vendor: {enabled: true}\n", nil, func(c testConfig) bool { return c.Vendor.Enabled && c.Vendor.Retry.Attempts == 3 && c.Vendor.Rate == 1 }},
+		{"null keeps the default", "vendor: {retry: ~, rate: ~}\n", nil, func(c testConfig) bool { return c.Vendor.Retry.Attempts == 3 && c.Vendor.Rate == 1 }},
+		{"list replaced", "vendor: {tags: [a]}\n", nil, func(c testConfig) bool { return strings.Join(c.Vendor.Tags, ",") == "a" }},
+		{"empty list replaces", "vendor: {tags: []}\n", nil, func(c testConfig) bool { return len(c.Vendor.Tags) == 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := ""
+			if tt.doc != "" {
+				path = writeFile(t, "c.yaml", tt.doc)
+			}
+			c := defaultTestConfig()
+			if err := Load(path, &c, Options{EnvPrefix: "T", Environ: environ(tt.env...)}); err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("loaded %+v", c)
+			}
+		})
 	}
 }
 

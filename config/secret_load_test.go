@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestLoadRejectsSecretsWithControlCharacters: a password with a stray
@@ -81,3 +83,67 @@ func TestLoadRejectsSecretsWithControlCharacters(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSecretReference: whatever a secret's YAML holds where a name or a
+// key belongs (a pasted token, typically), resolving it either works or
+// fails on the field without quoting it; the only thing an error may show
+// is a conventionally spelled variable name. Accepted values never hold a
+// control character. (File references are left to the unit tests: the
+// fuzzer must not open arbitrary paths on this machine.)
+func FuzzSecretReference(f *testing.F) {
+	templates := []string{
+		"token: {env: %s}",
+		"token: {env: CFGT_SET, %s: x}",
+		"token: {env: CFGT_SET, value: %s}",
+		"token: %s",
+		"token: [%s]",
+		"token: {env: %s, file: /x}",
+	}
+	for i := range templates {
+		for _, p := range []string{"Zq9tok3nValue", "sk_live_abc-123.xyz", "UPPER_NAME", "/abs/path", "rel/path", "9LIVES", "CFGT_SET", "CFGT_NL", "tok\ten"} {
+			f.Add(uint8(i), p)
+		}
+	}
+	env := map[string]string{"CFGT_SET": "fine-value", "CFGT_NL": "bad\nvalue"}
+	f.Fuzz(func(t *testing.T, which uint8, payload string) {
+		tpl := templates[int(which)%len(templates)]
+		if !utf8.ValidString(payload) {
+			return
+		}
+		doc := fmt.Sprintf(tpl, strconv.Quote(payload))
+		var h holder
+		if err := Decode(strings.NewReader(doc), &h); err != nil {
+			return // a YAML error, before any secret is read
+		}
+		err := resolveSecrets(&h, env)
+		if err == nil {
+			if checkSecretText(h.Token.Reveal()) != nil {
+				t.Fatalf("%q: accepted a value with a control character", doc)
+			}
+			return
+		}
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "token" {
+			t.Fatalf("%q: %v is not a FieldError on token", doc, err)
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "bad\nvalue") || strings.Contains(msg, "fine-value") {
+			t.Fatalf("%q: error quotes a value: %s", doc, msg)
+		}
+		shown := strings.HasPrefix(tpl, "token: {env: %s}") && conventionalEnvName(payload)
+		if len(payload) >= 4 && !shown && strings.Contains(msg, payload) && !strings.Contains(messageCorpus, payload) {
+			t.Fatalf("%q: error quotes the input: %s", doc, msg)
+		}
+	})
+}
+
+// messageCorpus holds the fixed wording of secret errors; a payload that is
+// part of it may appear without being echoed.
+const messageCorpus = "line : a secret must be {env: NAME} or {file: PATH}, not a literal value " +
+	"a secret takes only the keys env and file, this one has another (not shown, in case it is the secret) " +
+	"is given twice must be a name, not a list, mapping or null a secret takes env or file, not both " +
+	"env must name an environment variable (letters, digits and _, not starting with a digit); the name given is not one and is not shown, in case it is the secret itself " +
+	"environment variable is not set the environment variable named there is not set (its name is not shown: it is not in the usual upper case, and may be the secret itself) " +
+	"the file named there (a relative path, not shown in case it is the secret itself) reading secret file: no such file or directory not a directory is a directory permission denied " +
+	"token: from env CFGT_SET CFGT_NL the value ends with a control character, such as the newline echo or a CRLF file adds; write it with printf '%s' (a mounted file may end in one newline) " +
+	"the value holds a control character (a line break, tab or NUL); a secret must be one line of printable text the value is not valid UTF-8 text larger than bytes"

@@ -246,7 +246,7 @@ func TestLoadSecretFromProcessEnv(t *testing.T) {
 	if err := os.WriteFile(path, []byte("vendor:\n  token: {env: CONFIG_TEST_LOAD_TOKEN}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var c testConfig
+	c := defaultTestConfig()
 	// No Options.Environ: Load reads the process environment.
 	if err := Load(path, &c, Options{EnvPrefix: "CFGT"}); err != nil {
 		t.Fatal(err)

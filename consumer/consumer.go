@@ -59,49 +59,29 @@ type Config struct {
 	Auth kafkaauth.Config `yaml:",inline"`
 }
 
-// SetDefaults fills what configuration left out.
-func (c *Config) SetDefaults() {
-	if c.Topic == "" {
-		c.Topic = event.DefaultTopic
-	}
-	if c.GroupID == "" {
-		c.GroupID = "erasured"
-	}
-	if c.StartOffset == "" {
-		c.StartOffset = "earliest"
-	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 64
-	}
-	if c.CommitInterval == 0 {
-		c.CommitInterval = time.Second
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 10 * time.Second
-	}
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = 30 * time.Second
-	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = 3 * time.Second
-	}
-	if c.RebalanceTimeout == 0 {
-		c.RebalanceTimeout = 30 * time.Second
-	}
-	if c.FetchMaxBytes == 0 {
-		c.FetchMaxBytes = 10 << 20
-	}
-	if c.FetchMaxWait == 0 {
+// DefaultConfig is the configuration YAML and the environment are
+// decoded over: a key they leave out keeps its value here, one they set
+// (zero included) is kept and validated. A new field's default goes here.
+func DefaultConfig() Config {
+	return Config{
+		Topic:             event.DefaultTopic,
+		GroupID:           "erasured",
+		StartOffset:       "earliest",
+		MaxInFlight:       64,
+		CommitInterval:    time.Second,
+		DrainTimeout:      10 * time.Second,
+		SessionTimeout:    30 * time.Second,
+		HeartbeatInterval: 3 * time.Second,
+		RebalanceTimeout:  30 * time.Second,
+		FetchMaxBytes:     10 << 20,
 		// kafka-go asks the broker to wait FetchMaxWait minus up to 1s of
 		// allowance for the round trip, and times the read out at
 		// FetchMaxWait. Below a second the allowance shrinks to a quarter,
 		// and a busy broker that answers an empty fetch a little late
 		// breaks the connection. A fetch returns as soon as a record
 		// arrives, so a long wait costs no latency.
-		c.FetchMaxWait = 3 * time.Second
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 10 * time.Second
+		FetchMaxWait:   3 * time.Second,
+		RequestTimeout: 10 * time.Second,
 	}
 }
 

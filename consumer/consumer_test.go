@@ -10,21 +10,20 @@ import (
 )
 
 func validConfig() Config {
-	c := Config{Brokers: []string{"kafka-1:9092", "kafka-2:9092"}}
-	c.SetDefaults()
+	c := DefaultConfig()
+	c.Brokers = []string{"kafka-1:9092", "kafka-2:9092"}
 	return c
 }
 
-func TestConfigSetDefaults(t *testing.T) {
+func TestDefaultConfig(t *testing.T) {
 	t.Parallel()
-	var c Config
-	c.SetDefaults()
+	c := DefaultConfig()
 	if c.Brokers != nil {
 		t.Fatalf("Brokers defaulted to %v; there is no sensible default", c.Brokers)
 	}
-	// Every other field gets a default (exact values are tuning, not
-	// contract), except the ones that decide what is read, and Auth, whose
-	// zero value (no TLS, no SASL) is the default.
+	// Every other field has a default (exact values are tuning, not
+	// contract), except Auth, whose zero value (no TLS, no SASL) is the
+	// default.
 	v := reflect.ValueOf(c)
 	for i := range v.NumField() {
 		if name := v.Type().Field(i).Name; name != "Brokers" && name != "Auth" && v.Field(i).IsZero() {
@@ -41,16 +40,6 @@ func TestConfigSetDefaults(t *testing.T) {
 	c.Brokers = []string{"localhost:9092"}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
-	}
-
-	// Set values are kept, and a second SetDefaults changes nothing.
-	set := c
-	set.Topic, set.GroupID, set.StartOffset, set.MaxInFlight = "t", "g", "latest", 7
-	set.CommitInterval, set.DrainTimeout = 2*time.Second, 3*time.Second
-	got := set
-	got.SetDefaults()
-	if !reflect.DeepEqual(got, set) {
-		t.Fatalf("SetDefaults changed set values:\n got %+v\nwant %+v", got, set)
 	}
 }
 

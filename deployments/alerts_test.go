@@ -23,12 +23,12 @@ import (
 // add.
 func registeredMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	cfg := &daemon.Config{}
+	c := daemon.DefaultConfig()
+	cfg := &c
 	cfg.Kafka.Brokers = []string{"127.0.0.1:1"}
 	cfg.Vendors.Plivo.Enabled = true
 	cfg.Vendors.Plivo.AuthID = "MA1"
 	cfg.Vendors.Plivo.AuthToken = config.NewSecret("t")
-	cfg.SetDefaults()
 	d := daemon.New(cfg, zerolog.Nop(), nil, nil)
 
 	ch := make(chan *prometheus.Desc, 512)

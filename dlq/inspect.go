@@ -29,19 +29,14 @@ type InspectConfig struct {
 	RequestTimeout time.Duration
 }
 
-// SetDefaults fills what was left out.
-func (c *InspectConfig) SetDefaults() {
-	if c.Topic == "" {
-		c.Topic = DefaultTopic
-	}
-	if c.MaxReplays == 0 {
-		c.MaxReplays = DefaultMaxReplays
-	}
-	if c.FetchMaxWait == 0 {
-		c.FetchMaxWait = time.Second
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 10 * time.Second
+// DefaultInspectConfig is what the command's flags are applied over; a
+// new field's default goes here.
+func DefaultInspectConfig() InspectConfig {
+	return InspectConfig{
+		Topic:          DefaultTopic,
+		MaxReplays:     DefaultMaxReplays,
+		FetchMaxWait:   time.Second,
+		RequestTimeout: 10 * time.Second,
 	}
 }
 

@@ -22,8 +22,8 @@ func TestPublishToBroker(t *testing.T) {
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
 
-	cfg := Config{Topic: "dlq"}
-	cfg.SetDefaults()
+	cfg := DefaultConfig()
+	cfg.Topic = "dlq"
 	cfg.RetryInitial, cfg.RetryMax = 10*time.Millisecond, 100*time.Millisecond
 	w := NewWriter(cfg, brokers, nil)
 	obs := &countingObserver{}

@@ -49,8 +49,8 @@ func TestPublishRecordWhoseHeadersAloneAreTooLarge(t *testing.T) {
 	t.Parallel()
 	const topic = "user-deleted.dlq.small"
 	brokers := smallDeadLetterTopic(t, topic, 8<<10)
-	cfg := Config{Topic: topic}
-	cfg.SetDefaults()
+	cfg := DefaultConfig()
+	cfg.Topic = topic
 	cfg.RetryInitial, cfg.RetryMax = 10*time.Millisecond, 50*time.Millisecond
 	w := NewWriter(cfg, brokers, nil)
 	defer w.Close()

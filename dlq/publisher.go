@@ -28,19 +28,14 @@ type Config struct {
 	RetryMax     time.Duration `yaml:"retry_max"`
 }
 
-// SetDefaults fills what configuration left out.
-func (c *Config) SetDefaults() {
-	if c.Topic == "" {
-		c.Topic = DefaultTopic
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.RetryInitial == 0 {
-		c.RetryInitial = 200 * time.Millisecond
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = 10 * time.Second
+// DefaultConfig is the configuration YAML and the environment are
+// decoded over; a new field's default goes here.
+func DefaultConfig() Config {
+	return Config{
+		Topic:        DefaultTopic,
+		WriteTimeout: 10 * time.Second,
+		RetryInitial: 200 * time.Millisecond,
+		RetryMax:     10 * time.Second,
 	}
 }
 

@@ -247,17 +247,10 @@ func TestPublisherClose(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	t.Parallel()
-	var def Config
-	def.SetDefaults()
+	def := DefaultConfig()
 	want := Config{Topic: "user-deleted.dlq", WriteTimeout: 10 * time.Second, RetryInitial: 200 * time.Millisecond, RetryMax: 10 * time.Second}
 	if def != want {
 		t.Fatalf("defaults %+v, want %+v", def, want)
-	}
-	set := Config{Topic: "t", WriteTimeout: 1, RetryInitial: 2, RetryMax: 3}
-	kept := set
-	kept.SetDefaults()
-	if kept != set {
-		t.Fatalf("SetDefaults changed set values: %+v", kept)
 	}
 
 	tests := []struct {
@@ -337,8 +330,8 @@ func (w *tooLargeWriter) Close() error { return nil }
 func TestPublishWritesTooLargeRecordWithoutValue(t *testing.T) {
 	t.Parallel()
 	w := &tooLargeWriter{}
-	cfg := Config{Topic: "dlq"}
-	cfg.SetDefaults()
+	cfg := DefaultConfig()
+	cfg.Topic = "dlq"
 	cfg.RetryInitial, cfg.RetryMax = time.Millisecond, time.Millisecond
 	p := NewPublisher(cfg, w, zerolog.Nop(), nil)
 	value := bytes.Repeat([]byte("x"), 2<<20)

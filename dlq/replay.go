@@ -72,43 +72,26 @@ type ReplayConfig struct {
 	AcceptedTypes []string
 }
 
-// SetDefaults fills what was left out. Rate is left alone: 0 is a choice.
-func (c *ReplayConfig) SetDefaults() {
-	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = DefaultTopic
-	}
-	if c.Topic == "" {
-		c.Topic = event.DefaultTopic
-	}
-	if c.GroupID == "" {
-		c.GroupID = "erasured-replay"
-	}
-	if c.MaxReplays == 0 {
-		c.MaxReplays = DefaultMaxReplays
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.WriteRetryFor == 0 {
-		c.WriteRetryFor = time.Minute
-	}
-	if c.FetchMaxWait == 0 {
-		c.FetchMaxWait = time.Second
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 10 * time.Second
-	}
-	// Shorter than the daemon's: replay handles records on one goroutine
-	// and heartbeats on another, so nothing it does delays a heartbeat,
-	// and a re-run after a killed one waits out the dead member's session.
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = 10 * time.Second
-	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = time.Second
-	}
-	if c.RebalanceTimeout == 0 {
-		c.RebalanceTimeout = 10 * time.Second
+// DefaultReplayConfig is what the command's flags are applied over; a
+// new field's default goes here. Rate is 0 (no bound) here; the command's
+// -rate flag has its own default.
+func DefaultReplayConfig() ReplayConfig {
+	return ReplayConfig{
+		DeadLetterTopic: DefaultTopic,
+		Topic:           event.DefaultTopic,
+		GroupID:         "erasured-replay",
+		MaxReplays:      DefaultMaxReplays,
+		WriteTimeout:    10 * time.Second,
+		WriteRetryFor:   time.Minute,
+		FetchMaxWait:    time.Second,
+		RequestTimeout:  10 * time.Second,
+		// Shorter than the daemon's: replay handles records on one
+		// goroutine and heartbeats on another, so nothing it does delays
+		// a heartbeat, and a re-run after a killed one waits out the dead
+		// member's session.
+		SessionTimeout:    10 * time.Second,
+		HeartbeatInterval: time.Second,
+		RebalanceTimeout:  10 * time.Second,
 	}
 }
 

@@ -119,12 +119,10 @@ func (w *replayWorld) ends(topic string) map[int]int64 {
 
 // config returns a replay configuration for the world, quick to join.
 func (w *replayWorld) config(group string) ReplayConfig {
-	c := ReplayConfig{
-		Brokers: w.brokers, DeadLetterTopic: deadTopic, Topic: mainTopic, GroupID: group,
-		HeartbeatInterval: 300 * time.Millisecond, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
-		Keys: testKeys,
-	}
-	c.SetDefaults()
+	c := DefaultReplayConfig()
+	c.Brokers, c.DeadLetterTopic, c.Topic, c.GroupID = w.brokers, deadTopic, mainTopic, group
+	c.HeartbeatInterval, c.SessionTimeout, c.RebalanceTimeout = 300*time.Millisecond, 6*time.Second, 6*time.Second
+	c.Keys = testKeys
 	return c
 }
 
@@ -579,8 +577,8 @@ func TestInspectListsAndCounts(t *testing.T) {
 	defer cancel()
 	for _, format := range []Format{FormatJSON, FormatTable} {
 		var out bytes.Buffer
-		cfg := InspectConfig{Brokers: w.brokers, Topic: deadTopic}
-		cfg.SetDefaults()
+		cfg := DefaultInspectConfig()
+		cfg.Brokers, cfg.Topic = w.brokers, deadTopic
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -629,8 +627,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // as its restrictions would be ignored; a dry run needs none.
 func TestReplayWithoutSigningKey(t *testing.T) {
 	t.Parallel()
-	cfg := ReplayConfig{Brokers: []string{"127.0.0.1:1"}}
-	cfg.SetDefaults()
+	cfg := DefaultReplayConfig()
+	cfg.Brokers = []string{"127.0.0.1:1"}
 	if err := cfg.Validate(); !errors.Is(err, config.ErrInvalid) || !strings.HasPrefix(err.Error(), "replay.signing_key: ") {
 		t.Errorf("Validate without a key = %v, want a replay.signing_key error", err)
 	}

@@ -323,8 +323,8 @@ func TestOriginalPartitionBalancer(t *testing.T) {
 func TestReplayConfigValidate(t *testing.T) {
 	t.Parallel()
 	valid := func() ReplayConfig {
-		c := ReplayConfig{Brokers: []string{"k:9092"}, Keys: NewKeyring([]byte("0123456789abcdef0123456789abcdef"))}
-		c.SetDefaults()
+		c := DefaultReplayConfig()
+		c.Brokers, c.Keys = []string{"k:9092"}, NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
 		return c
 	}
 	if c := valid(); c.Validate() != nil || c.GroupID != "erasured-replay" || c.MaxReplays != 5 || c.Topic != "user-deleted" || c.DeadLetterTopic != "user-deleted.dlq" {

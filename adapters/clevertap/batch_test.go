@@ -244,8 +244,8 @@ func waitWaiting(t *testing.T, a *Adapter, n int) {
 func TestBatchTakesOnePermitPerRequest(t *testing.T) {
 	t.Parallel()
 	sb, srv := startSandbox(t, sandbox.Knobs{Force: "429", ForceCount: 1})
-	lcfg := adapters.LimitConfig{Rate: 1000}
-	lcfg.SetDefaults()
+	lcfg := adapters.DefaultLimitConfig()
+	lcfg.Rate = 1000
 	l := adapters.NewLimiter(lcfg, 1)
 	cfg := batchConfig(srv.URL, 4, time.Second)
 	cfg.Retry = fastRetry(5)
@@ -300,7 +300,6 @@ func TestBatchSizeOneSendsPerEvent(t *testing.T) {
 
 func validated(t *testing.T, cfg Config) Config {
 	t.Helper()
-	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ import (
 // Name is the vendor's name in logs, metrics and dead-letter headers.
 const Name = "clevertap"
 
-// DefaultRegion is the region used when neither region nor base_url is set.
+// DefaultRegion is Config.Region's default; base_url, when set, wins.
 const DefaultRegion = "eu1"
 
 // Identifier kinds CleverTap deletes by: the identity the customer assigned
@@ -87,8 +87,8 @@ type Config struct {
 	Passcode config.Secret `yaml:"passcode"`
 	// IDType is "identity" or "guid": which body field carries the id.
 	IDType string `yaml:"id_type"`
-	// IDField names the event identifier holding the id; its default
-	// depends on IDType.
+	// IDField names the event identifier holding the id; empty (the
+	// default) means clevertap_identity or clevertap_guid, by IDType.
 	IDField string               `yaml:"id_field"`
 	Retry   adapters.RetryConfig `yaml:"retry"`
 	// Limit shapes the request rate and concurrency at the vendor. With
@@ -110,44 +110,51 @@ const DefaultBatchWait = 5 * time.Millisecond
 // for long waiting for company.
 const MaxBatchWait = time.Second
 
-// SetDefaults fills what configuration left out.
-func (c *Config) SetDefaults() {
-	c.Region = strings.ToLower(strings.TrimSpace(c.Region))
-	if c.Region == "" && c.BaseURL == "" {
-		c.Region = DefaultRegion
+// DefaultConfig is the configuration YAML and the environment are
+// decoded over; a new field's default goes here. A zero the operator
+// writes is kept: batch_wait: 0s sends each batch as soon as a request
+// slot is free.
+func DefaultConfig() Config {
+	return Config{
+		Region:    DefaultRegion,
+		IDType:    IDTypeIdentity,
+		Retry:     adapters.DefaultRetryConfig(),
+		Limit:     adapters.DefaultLimitConfig(),
+		BatchSize: MaxBatch,
+		BatchWait: DefaultBatchWait,
 	}
-	c.IDType = strings.ToLower(strings.TrimSpace(c.IDType))
-	if c.IDType == "" {
-		c.IDType = IDTypeIdentity
-	}
-	if c.IDField == "" {
-		if c.IDType == IDTypeGUID {
-			c.IDField = DefaultGUIDField
-		} else {
-			c.IDField = DefaultIdentityField
-		}
-	}
-	c.Retry.SetDefaults()
-	c.Limit.SetDefaults()
-	if c.BatchSize == 0 {
-		c.BatchSize = MaxBatch
-	}
-	if c.BatchWait == 0 {
-		c.BatchWait = DefaultBatchWait
+}
+
+// region is Region as CleverTap spells it ("EU1 " is eu1).
+func (c *Config) region() string { return strings.ToLower(strings.TrimSpace(c.Region)) }
+
+// IDKind is IDType as the request body spells it: "identity" or "guid".
+func (c *Config) IDKind() string { return strings.ToLower(strings.TrimSpace(c.IDType)) }
+
+// Field returns the event identifier holding the id: IDField, or the
+// default for IDType.
+func (c *Config) Field() string {
+	switch {
+	case c.IDField != "":
+		return c.IDField
+	case c.IDKind() == IDTypeGUID:
+		return DefaultGUIDField
+	default:
+		return DefaultIdentityField
 	}
 }
 
 // Validate names the first wrong field. A region is checked even when
 // base_url overrides it: a typo there would bite the day base_url is removed.
 func (c *Config) Validate() error {
-	if c.Region != "" && !knownRegion(c.Region) {
+	if c.region() != "" && !knownRegion(c.region()) {
 		return config.Invalid("region", "unknown region %q, want one of %s", c.Region, strings.Join(Regions(), ", "))
 	}
 	if c.BaseURL != "" {
 		if err := adapters.ValidateBaseURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
 			return config.Invalid("base_url", "%v", err)
 		}
-	} else if c.Region == "" {
+	} else if c.region() == "" {
 		return config.Invalid("region", "must be set when base_url is not")
 	}
 	if strings.TrimSpace(c.AccountID) == "" {
@@ -156,11 +163,8 @@ func (c *Config) Validate() error {
 	if !c.Passcode.IsSet() {
 		return config.Invalid("passcode", "must be set (env or file)")
 	}
-	if c.IDType != IDTypeIdentity && c.IDType != IDTypeGUID {
+	if c.IDKind() != IDTypeIdentity && c.IDKind() != IDTypeGUID {
 		return config.Invalid("id_type", "must be %q or %q, got %q", IDTypeIdentity, IDTypeGUID, c.IDType)
-	}
-	if c.IDField == "" {
-		return config.Invalid("id_field", "must be set")
 	}
 	if c.BatchSize < 1 || c.BatchSize > MaxBatch {
 		return config.Invalid("batch_size", "must be in [1, %d], got %d", MaxBatch, c.BatchSize)
@@ -180,7 +184,7 @@ func (c *Config) Endpoint() string {
 	if c.BaseURL != "" {
 		return strings.TrimRight(c.BaseURL, "/")
 	}
-	return "https://" + c.Region + ".api.clevertap.com"
+	return "https://" + c.region() + ".api.clevertap.com"
 }
 
 // Adapter deletes CleverTap profiles.
@@ -232,7 +236,7 @@ func (a *Adapter) SelfLimited() bool { return a.batch != nil }
 // a batch and the batch's answer is the event's; an id the request body
 // could not carry fails alone, before it can spoil a batch.
 func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.Outcome, error) {
-	id := ev.Identifier(a.cfg.IDField)
+	id := ev.Identifier(a.cfg.Field())
 	if id == "" {
 		return adapters.NotApplicable, nil
 	}
@@ -267,7 +271,7 @@ func (a *Adapter) deleteMany(ctx context.Context, ids []string) (adapters.Outcom
 	if len(ids) == 0 {
 		return adapters.NotApplicable, nil
 	}
-	body, err := requestBody(a.cfg.IDType, ids)
+	body, err := requestBody(a.cfg.IDKind(), ids)
 	if err != nil {
 		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: err.Error()}
 	}

@@ -30,12 +30,13 @@ const (
 )
 
 func validConfig(baseURL string) Config {
-	return Config{BaseURL: baseURL, AccountID: testAccount, Passcode: config.NewSecret(testPasscode)}
+	c := DefaultConfig()
+	c.BaseURL, c.AccountID, c.Passcode = baseURL, testAccount, config.NewSecret(testPasscode)
+	return c
 }
 
 func newAdapter(t *testing.T, cfg Config, client *http.Client) *Adapter {
 	t.Helper()
-	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -79,15 +80,10 @@ func assertNoLeak(t *testing.T, err error, values ...string) {
 
 // fastRetry retries almost at once, so tests run quickly.
 func fastRetry(attempts int) adapters.RetryConfig {
-	return adapters.RetryConfig{
-		InitialInterval:     time.Millisecond,
-		MaxInterval:         2 * time.Millisecond,
-		Multiplier:          2,
-		RandomizationFactor: 0.1,
-		MaxElapsedTime:      time.Minute,
-		MaxAttempts:         attempts,
-		RequestTimeout:      5 * time.Second,
-	}
+	r := adapters.DefaultRetryConfig()
+	r.InitialInterval, r.MaxInterval, r.RandomizationFactor = time.Millisecond, 2*time.Millisecond, 0.1
+	r.MaxElapsedTime, r.MaxAttempts, r.RequestTimeout = time.Minute, attempts, 5*time.Second
+	return r
 }
 
 // instantTimer fires at once, so waits (Retry-After included) cost nothing.
@@ -119,7 +115,8 @@ func (w *waitLog) Waiting(_ string, d time.Duration, fromRetryAfter bool) {
 func TestConfig(t *testing.T) {
 	t.Parallel()
 	base := func(mut func(*Config)) Config {
-		c := Config{AccountID: testAccount, Passcode: config.NewSecret(testPasscode)}
+		c := DefaultConfig()
+		c.AccountID, c.Passcode = testAccount, config.NewSecret(testPasscode)
 		if mut != nil {
 			mut(&c)
 		}
@@ -134,8 +131,11 @@ func TestConfig(t *testing.T) {
 		{
 			name: "defaults", cfg: base(nil),
 			check: func(t *testing.T, c Config) {
-				if c.Region != "eu1" || c.IDType != IDTypeIdentity || c.IDField != DefaultIdentityField {
-					t.Errorf("defaults: region %q id_type %q id_field %q", c.Region, c.IDType, c.IDField)
+				if c.Region != "eu1" || c.IDKind() != IDTypeIdentity || c.Field() != DefaultIdentityField {
+					t.Errorf("defaults: region %q id_type %q id_field %q", c.Region, c.IDKind(), c.Field())
+				}
+				if c.BatchSize != MaxBatch || c.BatchWait != DefaultBatchWait {
+					t.Errorf("batch defaults: %d, %s", c.BatchSize, c.BatchWait)
 				}
 				if got := c.Endpoint(); got != "https://eu1.api.clevertap.com" {
 					t.Errorf("endpoint %q", got)
@@ -148,16 +148,16 @@ func TestConfig(t *testing.T) {
 		{
 			name: "guid picks the guid field", cfg: base(func(c *Config) { c.IDType = "GUID" }),
 			check: func(t *testing.T, c Config) {
-				if c.IDType != IDTypeGUID || c.IDField != DefaultGUIDField {
-					t.Errorf("id_type %q id_field %q", c.IDType, c.IDField)
+				if c.IDKind() != IDTypeGUID || c.Field() != DefaultGUIDField {
+					t.Errorf("id_type %q id_field %q", c.IDKind(), c.Field())
 				}
 			},
 		},
 		{
 			name: "explicit id_field kept", cfg: base(func(c *Config) { c.IDType = "guid"; c.IDField = "ct_id" }),
 			check: func(t *testing.T, c Config) {
-				if c.IDField != "ct_id" {
-					t.Errorf("id_field %q", c.IDField)
+				if c.Field() != "ct_id" {
+					t.Errorf("id_field %q", c.Field())
 				}
 			},
 		},
@@ -178,13 +178,23 @@ func TestConfig(t *testing.T) {
 			},
 		},
 		{
-			name: "base_url alone sets no region", cfg: base(func(c *Config) { c.BaseURL = "http://127.0.0.1:9" }),
+			name: "base_url without a region", cfg: base(func(c *Config) { c.BaseURL = "http://127.0.0.1:9"; c.Region = "" }),
 			check: func(t *testing.T, c Config) {
-				if c.Region != "" {
-					t.Errorf("region %q, want empty", c.Region)
+				if got := c.Endpoint(); got != "http://127.0.0.1:9" {
+					t.Errorf("endpoint %q", got)
 				}
 			},
 		},
+		{
+			name: "batch_wait zero kept", cfg: base(func(c *Config) { c.BatchWait = 0 }),
+			check: func(t *testing.T, c Config) {
+				if c.BatchWait != 0 {
+					t.Errorf("batch_wait %s", c.BatchWait)
+				}
+			},
+		},
+		{name: "no region and no base_url", cfg: base(func(c *Config) { c.Region = "" }), wantField: "region"},
+		{name: "batch_size zero", cfg: base(func(c *Config) { c.BatchSize = 0 }), wantField: "batch_size"},
 		{name: "base_url plain http", cfg: base(func(c *Config) { c.BaseURL = "http://proxy.example/ct" }), wantField: "base_url"},
 		{
 			name: "base_url plain http allowed", cfg: base(func(c *Config) { c.BaseURL = "http://proxy.example/ct"; c.AllowInsecureHTTP = true }),
@@ -207,7 +217,6 @@ func TestConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := tc.cfg
-			c.SetDefaults()
 			err := c.Validate()
 			if tc.wantField == "" {
 				if err != nil {
@@ -235,8 +244,8 @@ func TestConfig(t *testing.T) {
 func TestRegionsEndpoints(t *testing.T) {
 	t.Parallel()
 	for _, r := range Regions() {
-		c := Config{Region: r, AccountID: testAccount, Passcode: config.NewSecret(testPasscode)}
-		c.SetDefaults()
+		c := DefaultConfig()
+		c.Region, c.AccountID, c.Passcode = r, testAccount, config.NewSecret(testPasscode)
 		if err := c.Validate(); err != nil {
 			t.Fatalf("region %s: %v", r, err)
 		}
@@ -258,11 +267,11 @@ func TestConfigYAML(t *testing.T) {
 	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var c Config
+	c := DefaultConfig()
 	if err := config.Load(path, &c, config.Options{Environ: func() []string { return nil }}); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if c.Endpoint() != "https://in1.api.clevertap.com" || c.IDField != DefaultGUIDField || c.Passcode.Reveal() != testPasscode || c.Retry.MaxAttempts != 3 || !c.Enabled {
+	if c.Endpoint() != "https://in1.api.clevertap.com" || c.Field() != DefaultGUIDField || c.Passcode.Reveal() != testPasscode || c.Retry.MaxAttempts != 3 || !c.Enabled {
 		t.Errorf("loaded %+v", c)
 	}
 
@@ -270,7 +279,7 @@ func TestConfigYAML(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("regoin: in1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var c2 Config
+	c2 := DefaultConfig()
 	if err := config.Load(bad, &c2, config.Options{Environ: func() []string { return nil }}); !errors.Is(err, config.ErrInvalid) {
 		t.Errorf("typo in key: Load = %v, want ErrInvalid", err)
 	}
@@ -343,7 +352,8 @@ func TestRegionHost(t *testing.T) {
 			got.Store(r.URL.String())
 			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{"status":"success"}`)), Request: r}, nil
 		})}
-		cfg := Config{Region: region, AccountID: testAccount, Passcode: config.NewSecret(testPasscode)}
+		cfg := validConfig("")
+		cfg.Region = region
 		a := newAdapter(t, cfg, client)
 		if out, err := a.Delete(context.Background(), identityEvent("someone")); err != nil || out != adapters.Deleted {
 			t.Fatalf("%s: Delete = %v, %v", region, out, err)

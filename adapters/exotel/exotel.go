@@ -80,21 +80,30 @@ type Config struct {
 	Limit adapters.LimitConfig `yaml:"limit"`
 }
 
-// SetDefaults fills what configuration left out. An unknown region leaves
-// BaseURL empty for Validate to report against region.
-func (c *Config) SetDefaults() {
-	if c.BaseURL == "" {
-		if c.Region == "" {
-			c.BaseURL = DefaultBaseURL
-		} else if u, ok := RegionBaseURL(c.Region); ok {
-			c.BaseURL = u
-		}
+// DefaultRegion is Config.Region's default, the cluster DefaultBaseURL
+// names.
+const DefaultRegion = "sg"
+
+// DefaultConfig is the configuration YAML and the environment are
+// decoded over; a new field's default goes here. BaseURL stays empty: the
+// region picks the host unless base_url is set (see Endpoint).
+func DefaultConfig() Config {
+	return Config{
+		Region:       DefaultRegion,
+		ContactField: DefaultContactField,
+		Retry:        adapters.DefaultRetryConfig(),
+		Limit:        adapters.DefaultLimitConfig(),
 	}
-	if c.ContactField == "" {
-		c.ContactField = DefaultContactField
+}
+
+// Endpoint returns the base URL requests go to: BaseURL when set, else the
+// region's ("" for an unknown region, which Validate refuses).
+func (c *Config) Endpoint() string {
+	if c.BaseURL != "" {
+		return c.BaseURL
 	}
-	c.Retry.SetDefaults()
-	c.Limit.SetDefaults()
+	u, _ := RegionBaseURL(c.Region)
+	return u
 }
 
 // Validate names the first wrong field.
@@ -109,7 +118,10 @@ func (c *Config) Validate() error {
 	// Exotel answers an unknown route with the same 404 envelope as an
 	// unknown contact, so a base URL with a path would turn every delete
 	// into a silent "already absent".
-	if err := adapters.ValidateHostURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
+	if c.BaseURL == "" && strings.TrimSpace(c.Region) == "" {
+		return config.Invalid("region", "must be set when base_url is not: one of %s", regionNames())
+	}
+	if err := adapters.ValidateHostURL(c.Endpoint(), c.AllowInsecureHTTP); err != nil {
 		return config.Invalid("base_url", "%v", err)
 	}
 	if strings.TrimSpace(c.AccountSID) == "" {
@@ -162,7 +174,7 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 		return adapters.Failed, err
 	}
 	token := a.cfg.APIToken.Reveal()
-	u := strings.TrimRight(a.cfg.BaseURL, "/") +
+	u := strings.TrimRight(a.cfg.Endpoint(), "/") +
 		"/v2/accounts/" + url.PathEscape(a.cfg.AccountSID) +
 		"/contacts/" + seg
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)

@@ -43,13 +43,9 @@ func failure(httpCode int, errCode int, msg string) string {
 }
 
 func testConfig(baseURL string) Config {
-	return Config{
-		Enabled:    true,
-		BaseURL:    baseURL,
-		AccountSID: testSID,
-		APIKey:     testKey,
-		APIToken:   config.NewSecret(testToken),
-	}
+	c := DefaultConfig()
+	c.Enabled, c.BaseURL, c.AccountSID, c.APIKey, c.APIToken = true, baseURL, testSID, testKey, config.NewSecret(testToken)
+	return c
 }
 
 func newAdapter(t *testing.T, srv *httptest.Server, edit ...func(*Config)) *Adapter {
@@ -58,7 +54,6 @@ func newAdapter(t *testing.T, srv *httptest.Server, edit ...func(*Config)) *Adap
 	for _, e := range edit {
 		e(&cfg)
 	}
-	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -128,6 +123,7 @@ func TestConfig(t *testing.T) {
 		{name: "base_url with path", edit: func(c *Config) { c.BaseURL = "https://api.exotel.com/v2" }, wantField: "base_url"},
 		{name: "base_url plain http", edit: func(c *Config) { c.BaseURL = "http://api.exotel.com" }, wantField: "base_url"},
 		{name: "base_url plain http allowed", edit: func(c *Config) { c.BaseURL, c.AllowInsecureHTTP = "http://api.exotel.com", true }, wantBase: "http://api.exotel.com"},
+		{name: "region and base_url both empty", edit: func(c *Config) { c.BaseURL, c.Region = "", "" }, wantField: "region"},
 		{name: "account_sid missing", edit: func(c *Config) { c.AccountSID = " " }, wantField: "account_sid"},
 		{name: "api_key missing", edit: func(c *Config) { c.APIKey = "" }, wantField: "api_key"},
 		{name: "api_token missing", edit: func(c *Config) { c.APIToken = config.Secret{} }, wantField: "api_token"},
@@ -137,14 +133,13 @@ func TestConfig(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig("https://api.exotel.com")
 			tc.edit(&cfg)
-			cfg.SetDefaults()
 			err := cfg.Validate()
 			if tc.wantField == "" {
 				if err != nil {
 					t.Fatalf("Validate: %v", err)
 				}
-				if cfg.BaseURL != tc.wantBase {
-					t.Errorf("base_url = %q, want %q", cfg.BaseURL, tc.wantBase)
+				if cfg.Endpoint() != tc.wantBase {
+					t.Errorf("endpoint = %q, want %q", cfg.Endpoint(), tc.wantBase)
 				}
 				if cfg.ContactField != DefaultContactField {
 					t.Errorf("contact_field = %q, want %q", cfg.ContactField, DefaultContactField)
@@ -173,20 +168,19 @@ func TestConfigFromYAML(t *testing.T) {
 	}
 	yaml := "enabled: true\nregion: in\naccount_sid: exotel8u3\napi_key: k\n" +
 		"api_token: {file: " + tokenFile + "}\ncontact_field: crm_contact\nretry: {max_attempts: 3}\n"
-	// Load, not Decode: secrets are resolved by Load.
 	p := filepath.Join(t.TempDir(), "exotel.yaml")
 	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var cfg Config
+	cfg := DefaultConfig()
 	if err := config.Load(p, &cfg, config.Options{Environ: func() []string { return nil }}); err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if cfg.BaseURL != "https://api.in.exotel.com" || cfg.ContactField != "crm_contact" ||
+	if cfg.Endpoint() != "https://api.in.exotel.com" || cfg.ContactField != "crm_contact" ||
 		cfg.Retry.MaxAttempts != 3 || cfg.APIToken.Reveal() != testToken {
 		t.Errorf("decoded %+v", cfg)
 	}
-	if err := config.Decode(strings.NewReader("regoin: in\n"), &Config{}); err == nil {
+	if err := config.Decode(strings.NewReader("regoin: in\n"), &cfg); err == nil {
 		t.Error("a misspelt key was accepted")
 	}
 }
@@ -323,7 +317,11 @@ func TestNotApplicable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			sb, srv := startSandbox(t, sandbox.Knobs{})
-			a := newAdapter(t, srv, func(c *Config) { c.ContactField = tc.field })
+			a := newAdapter(t, srv, func(c *Config) {
+				if tc.field != "" {
+					c.ContactField = tc.field
+				}
+			})
 			out, err := a.Delete(context.Background(), tc.ev)
 			if err != nil || out != adapters.NotApplicable {
 				t.Fatalf("Delete = %s, %v; want not_applicable", out, err)
@@ -501,8 +499,8 @@ func (w *waits) Waiting(_ string, d time.Duration, fromHeader bool) {
 }
 
 func fastRetry() adapters.RetryConfig {
-	r := adapters.RetryConfig{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxAttempts: 4, RequestTimeout: 5 * time.Second}
-	r.SetDefaults()
+	r := adapters.DefaultRetryConfig()
+	r.InitialInterval, r.MaxInterval, r.MaxAttempts, r.RequestTimeout = time.Millisecond, 5*time.Millisecond, 4, 5*time.Second
 	return r
 }
 

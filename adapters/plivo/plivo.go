@@ -44,16 +44,15 @@ type Config struct {
 	Limit adapters.LimitConfig `yaml:"limit"`
 }
 
-// SetDefaults fills what configuration left out.
-func (c *Config) SetDefaults() {
-	if c.BaseURL == "" {
-		c.BaseURL = DefaultBaseURL
+// DefaultConfig is the configuration YAML and the environment are
+// decoded over; a new field's default goes here.
+func DefaultConfig() Config {
+	return Config{
+		BaseURL:      DefaultBaseURL,
+		ProfileField: DefaultProfileField,
+		Retry:        adapters.DefaultRetryConfig(),
+		Limit:        adapters.DefaultLimitConfig(),
 	}
-	if c.ProfileField == "" {
-		c.ProfileField = DefaultProfileField
-	}
-	c.Retry.SetDefaults()
-	c.Limit.SetDefaults()
 }
 
 // Validate names the first wrong field.

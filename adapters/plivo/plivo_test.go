@@ -50,8 +50,8 @@ func newTestEnv(t *testing.T, knobs sandbox.Knobs) *testEnv {
 
 func testConfig(t *testing.T, baseURL string) Config {
 	t.Helper()
-	cfg := Config{Enabled: true, BaseURL: baseURL, AuthID: testAuthID, AuthToken: config.NewSecret(testToken)}
-	cfg.SetDefaults()
+	cfg := DefaultConfig()
+	cfg.Enabled, cfg.BaseURL, cfg.AuthID, cfg.AuthToken = true, baseURL, testAuthID, config.NewSecret(testToken)
 	cfg.Retry.InitialInterval = time.Millisecond
 	cfg.Retry.MaxInterval = 5 * time.Millisecond
 	if err := cfg.Validate(); err != nil {
@@ -656,17 +656,12 @@ func (h *healOnFirstAttempt) First() string {
 	return h.first
 }
 
-func TestConfigSetDefaults(t *testing.T) {
+func TestDefaultConfig(t *testing.T) {
 	t.Parallel()
-	var c Config
-	c.SetDefaults()
-	if c.BaseURL != DefaultBaseURL || c.ProfileField != DefaultProfileField || c.Retry != adapters.DefaultRetryConfig() || c.Enabled {
+	c := DefaultConfig()
+	if c.BaseURL != DefaultBaseURL || c.ProfileField != DefaultProfileField || c.Retry != adapters.DefaultRetryConfig() ||
+		c.Limit != adapters.DefaultLimitConfig() || c.Enabled || c.AllowInsecureHTTP {
 		t.Errorf("defaults = %+v", c)
-	}
-	c = Config{BaseURL: "http://localhost:9", ProfileField: "p", Retry: adapters.RetryConfig{MaxAttempts: 2}}
-	c.SetDefaults()
-	if c.BaseURL != "http://localhost:9" || c.ProfileField != "p" || c.Retry.MaxAttempts != 2 || c.Retry.InitialInterval == 0 {
-		t.Errorf("SetDefaults overrode or skipped fields: %+v", c)
 	}
 }
 
@@ -696,8 +691,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad retry timeout", func(c *Config) { c.Retry.RequestTimeout = -time.Second }, "retry.request_timeout"},
 	}
 	for _, tc := range tests {
-		c := Config{BaseURL: DefaultBaseURL, AuthID: testAuthID, AuthToken: config.NewSecret(testToken)}
-		c.SetDefaults()
+		c := DefaultConfig()
+		c.AuthID, c.AuthToken = testAuthID, config.NewSecret(testToken)
 		tc.mutate(&c)
 		err := c.Validate()
 		if tc.field == "" {
@@ -724,13 +719,12 @@ func TestConfigFromYAML(t *testing.T) {
 	}
 	doc := "enabled: true\nbase_url: https://api.plivo.com\nauth_id: " + testAuthID +
 		"\nauth_token: {file: " + tokenFile + "}\nprofile_field: plivo_uuid\nretry:\n  max_attempts: 3\n"
-	// Load, not Decode: secrets are resolved by Load.
 	load := func(doc string) (Config, error) {
 		p := filepath.Join(t.TempDir(), "plivo.yaml")
 		if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		var c Config
+		c := DefaultConfig()
 		err := config.Load(p, &c, config.Options{Environ: func() []string { return nil }})
 		return c, err
 	}
@@ -738,7 +732,8 @@ func TestConfigFromYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Enabled || c.AuthID != testAuthID || c.AuthToken.Reveal() != testToken || c.ProfileField != "plivo_uuid" || c.Retry.MaxAttempts != 3 {
+	if !c.Enabled || c.AuthID != testAuthID || c.AuthToken.Reveal() != testToken || c.ProfileField != "plivo_uuid" || c.Retry.MaxAttempts != 3 ||
+		c.Retry.InitialInterval != adapters.DefaultRetryConfig().InitialInterval {
 		t.Errorf("decoded %+v", c)
 	}
 

@@ -70,14 +70,15 @@ type Config struct {
 	Limit adapters.LimitConfig `yaml:"limit"`
 }
 
-// SetDefaults fills what configuration left out. BaseURL is left alone on
+// DefaultConfig is the configuration YAML and the environment are
+// decoded over; a new field's default goes here. BaseURL has none on
 // purpose: a guessed host would send deletions to someone else's account.
-func (c *Config) SetDefaults() {
-	if c.KeyField == "" {
-		c.KeyField = DefaultKeyField
+func DefaultConfig() Config {
+	return Config{
+		KeyField: DefaultKeyField,
+		Retry:    adapters.DefaultRetryConfig(),
+		Limit:    adapters.DefaultLimitConfig(),
 	}
-	c.Retry.SetDefaults()
-	c.Limit.SetDefaults()
 }
 
 // Validate names the first wrong field.

@@ -29,7 +29,9 @@ const (
 var _ adapters.Adapter = (*Adapter)(nil)
 
 func validConfig(baseURL string) Config {
-	return Config{Enabled: true, BaseURL: baseURL, Token: config.NewSecret(testToken)}
+	c := DefaultConfig()
+	c.Enabled, c.BaseURL, c.Token = true, baseURL, config.NewSecret(testToken)
+	return c
 }
 
 func newAdapter(t *testing.T, srv *httptest.Server, mutate func(*Config)) *Adapter {
@@ -38,7 +40,6 @@ func newAdapter(t *testing.T, srv *httptest.Server, mutate func(*Config)) *Adapt
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -149,7 +150,6 @@ func TestConfigValidate(t *testing.T) {
 			t.Parallel()
 			cfg := validConfig("https://acme.webexcampaign.io")
 			tc.mutate(&cfg)
-			cfg.SetDefaults()
 			err := cfg.Validate()
 			if tc.wantField == "" {
 				if err != nil {
@@ -171,8 +171,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
-	var cfg Config
-	cfg.SetDefaults()
+	cfg := DefaultConfig()
 	if cfg.KeyField != "webex_key" {
 		t.Errorf("KeyField = %q", cfg.KeyField)
 	}

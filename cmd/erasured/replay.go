@@ -297,7 +297,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func replayConfig(rf *readFlags, now time.Time, topic, group string, dryRun, includeInvalid bool, rateLimit float64) (dlq.ReplayConfig, kafkaSettings, dlq.Format, error) {
-	var cfg dlq.ReplayConfig
+	cfg := dlq.DefaultReplayConfig()
 	format, err := rf.format()
 	if err != nil {
 		return cfg, kafkaSettings{}, "", err
@@ -319,7 +319,6 @@ func replayConfig(rf *readFlags, now time.Time, topic, group string, dryRun, inc
 	cfg.Follow, cfg.DryRun, cfg.IncludeInvalid = rf.follow, dryRun, includeInvalid
 	cfg.MaxReplays, cfg.Rate = rf.maxReplays, rateLimit
 	cfg.Keys, cfg.AcceptedTypes = ks.keys, ks.acceptedTypes
-	cfg.SetDefaults()
 	return cfg, ks, format, cfg.Validate()
 }
 
@@ -365,7 +364,7 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func inspectConfig(rf *readFlags, now time.Time) (dlq.InspectConfig, kafkaSettings, dlq.Format, error) {
-	var cfg dlq.InspectConfig
+	cfg := dlq.DefaultInspectConfig()
 	format, err := rf.format()
 	if err != nil {
 		return cfg, kafkaSettings{}, "", err
@@ -381,7 +380,6 @@ func inspectConfig(rf *readFlags, now time.Time) (dlq.InspectConfig, kafkaSettin
 		return cfg, ks, "", err
 	}
 	cfg.Brokers, cfg.Topic, cfg.Follow, cfg.MaxReplays = ks.brokers, ks.dlqTopic, rf.follow, rf.maxReplays
-	cfg.SetDefaults()
 	return cfg, ks, format, cfg.Validate()
 }
 

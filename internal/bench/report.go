@@ -19,8 +19,7 @@ func InFlightBound(partitions int, latency time.Duration) float64 {
 	if latency <= 0 {
 		return 0
 	}
-	var cfg daemon.Config
-	cfg.SetDefaults()
+	cfg := daemon.DefaultConfig()
 	slots := min(partitions*cfg.Kafka.MaxInFlight, cfg.Vendors.MaxConnsPerVendor)
 	return float64(slots) / latency.Seconds()
 }

@@ -16,10 +16,13 @@ import (
 	"github.com/erasured/erasured/event"
 )
 
-// LoadConfig reads the YAML file at path (or $ERASURED_CONFIG when path is
-// empty; no file at all is fine when env sets everything), then ERASURED_*
-// environment overrides, fills defaults and validates. Errors wrap
-// config.ErrInvalid and name the field. environ may be nil (os.Environ).
+// LoadConfig starts from DefaultConfig, reads the YAML file at path (or
+// $ERASURED_CONFIG when path is empty; no file at all is fine when env
+// sets everything) over it, then ERASURED_* environment overrides, and
+// validates. A key the file or the environment sets is kept as given, zero
+// included; one they leave out keeps its default. Errors wrap
+// config.ErrInvalid and name the field. environ may be nil (os.Environ);
+// {env: NAME} secrets are read from it too.
 func LoadConfig(path string, environ func() []string) (*Config, error) {
 	if environ == nil {
 		environ = os.Environ
@@ -31,11 +34,11 @@ func LoadConfig(path string, environ func() []string) (*Config, error) {
 			}
 		}
 	}
-	cfg := &Config{}
-	if err := config.Load(path, cfg, config.Options{EnvPrefix: EnvPrefix, Environ: environ}); err != nil {
+	cfg := DefaultConfig()
+	if err := config.Load(path, &cfg, config.Options{EnvPrefix: EnvPrefix, Environ: environ}); err != nil {
 		return nil, err
 	}
-	return cfg, nil
+	return &cfg, nil
 }
 
 // EnvPrefix prefixes every environment override: ERASURED_KAFKA_BROKERS,
@@ -97,31 +100,29 @@ type HTTPConfig struct {
 	StallTimeout time.Duration `yaml:"stall_timeout"`
 }
 
-// SetDefaults fills every section's defaults.
-func (c *Config) SetDefaults() {
-	c.Kafka.SetDefaults()
-	c.DeadLetter.SetDefaults()
-	if c.Event.MaxBytes == 0 {
-		c.Event.MaxBytes = event.DefaultMaxBytes
-	}
-	c.Vendors.Plivo.SetDefaults()
-	c.Vendors.Webex.SetDefaults()
-	c.Vendors.Exotel.SetDefaults()
-	c.Vendors.CleverTap.SetDefaults()
-	if c.Vendors.MaxConnsPerVendor == 0 {
-		c.Vendors.MaxConnsPerVendor = 64
-	}
-	if c.Log.Level == "" {
-		c.Log.Level = "info"
-	}
-	if c.HTTP.Listen == "" {
-		c.HTTP.Listen = ":9090"
-	}
-	if c.HTTP.StallTimeout == 0 {
-		c.HTTP.StallTimeout = 10 * time.Minute
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 30 * time.Second
+// DefaultConfig is every section's defaults: the value LoadConfig decodes
+// the file and the environment over. Each section's defaults belong to
+// the package that owns the section (consumer.DefaultConfig,
+// dlq.DefaultConfig, each vendor's DefaultConfig, whose retry and limit
+// come from adapters.DefaultRetryConfig and DefaultLimitConfig); a new
+// field's default goes into its section's constructor, or here for the
+// daemon's own fields. A zero is then never read as "unset": where zero
+// is not a valid setting, Validate says so.
+func DefaultConfig() Config {
+	return Config{
+		Kafka:      consumer.DefaultConfig(),
+		DeadLetter: dlq.DefaultConfig(),
+		Event:      EventConfig{MaxBytes: event.DefaultMaxBytes},
+		Vendors: VendorsConfig{
+			Plivo:             plivo.DefaultConfig(),
+			Webex:             webex.DefaultConfig(),
+			Exotel:            exotel.DefaultConfig(),
+			CleverTap:         clevertap.DefaultConfig(),
+			MaxConnsPerVendor: 64,
+		},
+		Log:             LogConfig{Level: "info"},
+		HTTP:            HTTPConfig{Listen: ":9090", StallTimeout: 10 * time.Minute},
+		ShutdownTimeout: 30 * time.Second,
 	}
 }
 
@@ -137,7 +138,7 @@ func (c *Config) InsecureVendors() []string {
 	}{
 		{plivo.Name, c.Vendors.Plivo.Enabled, c.Vendors.Plivo.BaseURL},
 		{webex.Name, c.Vendors.Webex.Enabled, c.Vendors.Webex.BaseURL},
-		{exotel.Name, c.Vendors.Exotel.Enabled, c.Vendors.Exotel.BaseURL},
+		{exotel.Name, c.Vendors.Exotel.Enabled, c.Vendors.Exotel.Endpoint()},
 		{clevertap.Name, c.Vendors.CleverTap.Enabled, c.Vendors.CleverTap.Endpoint()},
 	} {
 		if v.enabled && adapters.InsecureHTTP(v.url) {
@@ -193,6 +194,10 @@ func (c *Config) Validate() error {
 	case "trace", "debug", "info", "warn", "error":
 	default:
 		return config.Invalid("log.level", "must be trace, debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if strings.TrimSpace(c.HTTP.Listen) == "" {
+		// net.Listen would pick a random port, where no probe looks.
+		return config.Invalid("http.listen", "must be set, such as :9090")
 	}
 	if err := c.validateStallTimeout(); err != nil {
 		return err

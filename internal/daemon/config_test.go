@@ -51,7 +51,8 @@ func TestExampleConfigLoads(t *testing.T) {
 func TestConfigValidateNamesField(t *testing.T) {
 	t.Parallel()
 	base := func() *daemon.Config {
-		c := &daemon.Config{}
+		d := daemon.DefaultConfig()
+		c := &d
 		c.Kafka.Brokers = []string{"127.0.0.1:9092"}
 		c.Vendors.Plivo.Enabled = true
 		c.Vendors.Plivo.AuthID = "MA1"
@@ -77,7 +78,6 @@ func TestConfigValidateNamesField(t *testing.T) {
 			t.Parallel()
 			c := base()
 			tt.edit(c)
-			c.SetDefaults()
 			err := c.Validate()
 			var fe *config.FieldError
 			if !errors.As(err, &fe) {
@@ -89,7 +89,6 @@ func TestConfigValidateNamesField(t *testing.T) {
 		})
 	}
 	c := base()
-	c.SetDefaults()
 	if err := c.Validate(); err != nil {
 		t.Errorf("base config invalid: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -51,6 +52,124 @@ CLEVERTAP
 
 func withVendors(plivo, clevertap string) string {
 	return strings.NewReplacer("PLIVO", plivo, "CLEVERTAP", clevertap).Replace(minimalDoc)
+}
+
+// TestLoadConfigKeepsExplicitZeros: a zero the operator wrote, where zero
+// is a valid setting, must survive loading; defaults fill only what the
+// file and the environment leave out.
+func TestLoadConfigKeepsExplicitZeros(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		plivo     string // lines below vendors.plivo, indented 4
+		clevertap string // lines below vendors.clevertap
+		env       []string
+		check     func(*daemon.Config) (got any, want any)
+	}{
+		{
+			name:  "retry.randomization_factor: 0 in YAML",
+			plivo: "    retry: {randomization_factor: 0}",
+			check: func(c *daemon.Config) (any, any) { return c.Vendors.Plivo.Retry.RandomizationFactor, 0.0 },
+		},
+		{
+			name:  "retry.randomization_factor=0 from the environment",
+			env:   []string{"ERASURED_VENDORS_PLIVO_RETRY_RANDOMIZATION_FACTOR=0"},
+			check: func(c *daemon.Config) (any, any) { return c.Vendors.Plivo.Retry.RandomizationFactor, 0.0 },
+		},
+		{
+			name:      "clevertap batch_wait: 0s in YAML (send at once)",
+			clevertap: "    batch_wait: 0s",
+			check:     func(c *daemon.Config) (any, any) { return c.Vendors.CleverTap.BatchWait, time.Duration(0) },
+		},
+		{
+			name:  "clevertap batch_wait=0s from the environment",
+			env:   []string{"ERASURED_VENDORS_CLEVERTAP_BATCH_WAIT=0s"},
+			check: func(c *daemon.Config) (any, any) { return c.Vendors.CleverTap.BatchWait, time.Duration(0) },
+		},
+		{
+			name:      "clevertap retry.randomization_factor: 0 beside other retry keys",
+			clevertap: "    retry: {randomization_factor: 0.0, max_attempts: 3}",
+			check: func(c *daemon.Config) (any, any) {
+				r := c.Vendors.CleverTap.Retry
+				return [2]any{r.RandomizationFactor, r.MaxAttempts}, [2]any{0.0, 3}
+			},
+		},
+		// Defaults still fill what is left out, section by section.
+		{
+			name:  "absent keys of a nested section keep their defaults",
+			plivo: "    retry: {max_attempts: 3}",
+			check: func(c *daemon.Config) (any, any) {
+				r := c.Vendors.Plivo.Retry
+				return [3]any{r.MaxAttempts, r.RandomizationFactor, r.InitialInterval}, [3]any{3, 0.5, 250 * time.Millisecond}
+			},
+		},
+		{
+			name:  "a null section keeps its defaults",
+			plivo: "    retry: ~",
+			check: func(c *daemon.Config) (any, any) { return c.Vendors.Plivo.Retry.RandomizationFactor, 0.5 },
+		},
+		{
+			name:  "nothing said: defaults",
+			check: func(c *daemon.Config) (any, any) { return c.Vendors.CleverTap.BatchWait, 5 * time.Millisecond },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := loadDoc(t, withVendors(tt.plivo, tt.clevertap), tt.env...)
+			if err != nil {
+				t.Fatalf("LoadConfig: %v", err)
+			}
+			if got, want := tt.check(cfg); got != want {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestLoadConfigRejectsInvalidZeros: a zero that is not a valid setting is
+// an error naming the field, not silently the default.
+func TestLoadConfigRejectsInvalidZeros(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		top       string // extra top-level YAML
+		plivo     string
+		clevertap string
+		env       []string
+		field     string
+	}{
+		{name: "kafka.max_in_flight", env: []string{"ERASURED_KAFKA_MAX_IN_FLIGHT=0"}, field: "kafka.max_in_flight"},
+		{name: "kafka.commit_interval", env: []string{"ERASURED_KAFKA_COMMIT_INTERVAL=0s"}, field: "kafka.commit_interval"},
+		{name: "kafka.topic", env: []string{"ERASURED_KAFKA_TOPIC="}, field: "kafka.topic"},
+		{name: "dead_letter.write_timeout", top: "dead_letter: {write_timeout: 0s}", field: "dead_letter.write_timeout"},
+		{name: "event.max_bytes", top: "event: {max_bytes: 0}", field: "event.max_bytes"},
+		{name: "vendors.max_conns_per_vendor", env: []string{"ERASURED_VENDORS_MAX_CONNS_PER_VENDOR=0"}, field: "vendors.max_conns_per_vendor"},
+		{name: "log.level", top: `log: {level: ""}`, field: "log.level"},
+		{name: "http.listen", top: `http: {listen: ""}`, field: "http.listen"},
+		{name: "shutdown_timeout", top: "shutdown_timeout: 0s", field: "shutdown_timeout"},
+		{name: "retry.max_attempts", plivo: "    retry: {max_attempts: 0}", field: "vendors.plivo.retry.max_attempts"},
+		{name: "retry.multiplier", plivo: "    retry: {multiplier: 0}", field: "vendors.plivo.retry.multiplier"},
+		{name: "limit.decrease_factor", plivo: "    limit: {decrease_factor: 0}", field: "vendors.plivo.limit.decrease_factor"},
+		{name: "limit.max_pause", plivo: "    limit: {max_pause: 0s}", field: "vendors.plivo.limit.max_pause"},
+		{name: "plivo.base_url", plivo: `    base_url: ""`, field: "vendors.plivo.base_url"},
+		{name: "plivo.profile_field", plivo: `    profile_field: ""`, field: "vendors.plivo.profile_field"},
+		{name: "clevertap.batch_size", clevertap: "    batch_size: 0", field: "vendors.clevertap.batch_size"},
+		{name: "clevertap.region", clevertap: `    region: ""`, field: "vendors.clevertap.region"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadDoc(t, withVendors(tt.plivo, tt.clevertap)+tt.top+"\n", tt.env...)
+			var fe *config.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("LoadConfig = %v, want a FieldError on %s", err, tt.field)
+			}
+			if fe.Field != tt.field {
+				t.Errorf("field = %q, want %q (%v)", fe.Field, tt.field, err)
+			}
+		})
+	}
 }
 
 // TestLoadConfigVendorBaseURL: plain http to a vendor carries its

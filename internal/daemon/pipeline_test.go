@@ -58,8 +58,9 @@ func testConfig(s *devstack.Stack) *daemon.Config {
 	cfg.Kafka.DrainTimeout = 3 * time.Second
 	cfg.Kafka.RequestTimeout = 2 * time.Second
 	cfg.ShutdownTimeout = 10 * time.Second
-	retry := adapters.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond, MaxElapsedTime: 30 * time.Second, MaxAttempts: 50, RequestTimeout: 2 * time.Second}
-	retry.SetDefaults()
+	retry := adapters.DefaultRetryConfig()
+	retry.InitialInterval, retry.MaxInterval = 20*time.Millisecond, 200*time.Millisecond
+	retry.MaxElapsedTime, retry.MaxAttempts, retry.RequestTimeout = 30*time.Second, 50, 2*time.Second
 	cfg.Vendors.Plivo.Retry = retry
 	cfg.Vendors.Webex.Retry = retry
 	cfg.Vendors.Exotel.Retry = retry

@@ -131,10 +131,10 @@ func TestReadiness(t *testing.T) {
 // erasured_ready gauge agrees.
 func TestReadyzHandler(t *testing.T) {
 	t.Parallel()
-	cfg := &Config{}
+	c := DefaultConfig()
+	cfg := &c
 	cfg.Kafka.Brokers = []string{"127.0.0.1:1"}
 	cfg.Vendors.Plivo.Enabled = true
-	cfg.SetDefaults()
 	d := New(cfg, zerolog.Nop(), nil, nil)
 	clock := &fakeClock{t: time.Now()}
 	d.ready.now = clock.now

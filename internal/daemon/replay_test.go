@@ -85,15 +85,13 @@ func waitAllDeadLettered(t *testing.T, s *devstack.Stack, w *devstack.Workload, 
 // replay runs dlq.Replayer against the stack.
 func replay(t *testing.T, s *devstack.Stack, mod func(*dlq.ReplayConfig)) dlq.Summary {
 	t.Helper()
-	cfg := dlq.ReplayConfig{
-		Brokers: s.Brokers, DeadLetterTopic: devstack.DLQTopic, Topic: devstack.Topic, GroupID: "erasured-replay",
-		HeartbeatInterval: 300 * time.Millisecond, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
-		Keys: s.ReplayKeys(),
-	}
+	cfg := dlq.DefaultReplayConfig()
+	cfg.Brokers, cfg.DeadLetterTopic, cfg.Topic = s.Brokers, devstack.DLQTopic, devstack.Topic
+	cfg.HeartbeatInterval, cfg.SessionTimeout, cfg.RebalanceTimeout = 300*time.Millisecond, 6*time.Second, 6*time.Second
+	cfg.Keys = s.ReplayKeys()
 	if mod != nil {
 		mod(&cfg)
 	}
-	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

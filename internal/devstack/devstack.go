@@ -164,7 +164,8 @@ func (s *Stack) Ledgers() map[string]*sandbox.Ledger {
 // Config returns a daemon configuration pointing at the stack, with short
 // retry budgets so that dead-letters show up within a minute.
 func (s *Stack) Config() *daemon.Config {
-	cfg := &daemon.Config{}
+	c := daemon.DefaultConfig()
+	cfg := &c
 	cfg.Kafka.Brokers = s.Brokers
 	cfg.Kafka.Topic = s.Topic
 	cfg.Kafka.GroupID = "erasured-dev"
@@ -176,14 +177,28 @@ func (s *Stack) Config() *daemon.Config {
 	cfg.DeadLetter.Topic = s.DLQTopic
 	cfg.Replay.SigningKey = config.NewSecret(s.ReplayKey)
 	cfg.ShutdownTimeout = 15 * time.Second
-	retry := adapters.RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 20 * time.Second, RequestTimeout: 2 * time.Second}
+	retry := adapters.DefaultRetryConfig()
+	retry.InitialInterval, retry.MaxInterval = 100*time.Millisecond, 2*time.Second
+	retry.MaxElapsedTime, retry.RequestTimeout = 20*time.Second, 2*time.Second
 
 	v := &cfg.Vendors
-	v.Plivo = plivo.Config{Enabled: true, BaseURL: s.URLs["plivo"], AuthID: s.Plivo.AuthID, AuthToken: config.NewSecret(s.Plivo.AuthToken), Retry: retry}
-	v.Webex = webex.Config{Enabled: true, BaseURL: s.URLs["webex"], Token: config.NewSecret("dev-webex-token"), EventIDParam: "exparam1", Retry: retry}
-	v.Exotel = exotel.Config{Enabled: true, BaseURL: s.URLs["exotel"], AccountSID: "devaccount1", APIKey: "dev-exotel-key", APIToken: config.NewSecret("dev-exotel-token"), Retry: retry}
-	v.CleverTap = clevertap.Config{Enabled: true, BaseURL: s.URLs["clevertap"], AccountID: "DEV-ACCOUNT-ID", Passcode: config.NewSecret("dev-clevertap-passcode"), Retry: retry}
-	cfg.SetDefaults()
+	for _, c := range []struct {
+		enabled *bool
+		baseURL *string
+		retry   *adapters.RetryConfig
+		name    string
+	}{
+		{&v.Plivo.Enabled, &v.Plivo.BaseURL, &v.Plivo.Retry, plivo.Name},
+		{&v.Webex.Enabled, &v.Webex.BaseURL, &v.Webex.Retry, webex.Name},
+		{&v.Exotel.Enabled, &v.Exotel.BaseURL, &v.Exotel.Retry, exotel.Name},
+		{&v.CleverTap.Enabled, &v.CleverTap.BaseURL, &v.CleverTap.Retry, clevertap.Name},
+	} {
+		*c.enabled, *c.baseURL, *c.retry = true, s.URLs[c.name], retry
+	}
+	v.Plivo.AuthID, v.Plivo.AuthToken = s.Plivo.AuthID, config.NewSecret(s.Plivo.AuthToken)
+	v.Webex.Token, v.Webex.EventIDParam = config.NewSecret("dev-webex-token"), "exparam1"
+	v.Exotel.AccountSID, v.Exotel.APIKey, v.Exotel.APIToken = "devaccount1", "dev-exotel-key", config.NewSecret("dev-exotel-token")
+	v.CleverTap.AccountID, v.CleverTap.Passcode = "DEV-ACCOUNT-ID", config.NewSecret("dev-clevertap-passcode")
 	return cfg
 }
 
