@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -302,4 +303,32 @@ func TestInsecureVendorWarnedAtStartup(t *testing.T) {
 	if strings.Contains(buf.String(), "plivo-proxy") || strings.Contains(buf.String(), "127.0.0.1:9") {
 		t.Errorf("the log holds a base URL: %s", buf.String())
 	}
+}
+
+// TestDefaultConfigHoldsNoMaps: YAML replaces a default list but merges
+// its keys into a default map, so a map default would survive a document
+// that meant to replace it. Defaults for maps (exparams, say) must stay
+// nil; a new map field with a default needs another design.
+func TestDefaultConfigHoldsNoMaps(t *testing.T) {
+	t.Parallel()
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.Map:
+			if !v.IsNil() {
+				t.Errorf("%s: DefaultConfig sets a map", path)
+			}
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(v.Elem(), path)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i), path+"."+v.Type().Field(i).Name)
+				}
+			}
+		}
+	}
+	walk(reflect.ValueOf(daemon.DefaultConfig()), "Config")
 }
