@@ -225,7 +225,7 @@ func resolveStruct(v reflect.Value, path string, env map[string]string) error {
 				s = r
 				fv.Set(reflect.ValueOf(s))
 			}
-			if err := checkSecretText(s.Reveal()); err != nil {
+			if err := checkSecretText(s.Reveal(), f.Tag.Get("secret") == "lines"); err != nil {
 				return Invalid(fieldPath, "from %s: %v", describeSource(s.Source()), err)
 			}
 		case fv.Kind() == reflect.Struct:

@@ -37,7 +37,8 @@ const MaxSecretBytes = 64 << 10
 // overrides are applied (an override wins, and an unset variable it
 // replaces does not matter), and reports any problem on the field's YAML
 // path. A value holding a control character or invalid UTF-8 is refused
-// there: a stray newline from echo or a CRLF env file makes a credential
+// there (line breaks are allowed in a field tagged `secret:"lines"`, which
+// holds one credential per line): a stray newline from echo or a CRLF env file makes a credential
 // that is wrong at every vendor, and libraries that refuse it (SASLprep)
 // quote it in their errors.
 type Secret struct {
@@ -249,13 +250,15 @@ func conventionalEnvName(name string) bool {
 
 // checkSecretText refuses a value a credential cannot hold. The message
 // says what is wrong and nothing of the value: not the character, not where
-// it sits but for "at the end", the one case with an obvious cause.
-func checkSecretText(v string) error {
+// it sits but for "at the end", the one case with an obvious cause. lines
+// allows line breaks, for a field tagged `secret:"lines"` that holds one
+// credential per line (keys during a rotation).
+func checkSecretText(v string, lines bool) error {
 	if !utf8.ValidString(v) {
 		return errors.New("the value is not valid UTF-8 text")
 	}
 	for i, r := range v {
-		if !unicode.IsControl(r) {
+		if !unicode.IsControl(r) || (lines && (r == '\n' || r == '\r')) {
 			continue
 		}
 		if strings.TrimRightFunc(v[i:], unicode.IsControl) == "" {

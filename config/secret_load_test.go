@@ -117,7 +117,7 @@ func FuzzSecretReference(f *testing.F) {
 		}
 		err := resolveSecrets(&h, env)
 		if err == nil {
-			if checkSecretText(h.Token.Reveal()) != nil {
+			if checkSecretText(h.Token.Reveal(), false) != nil {
 				t.Fatalf("%q: accepted a value with a control character", doc)
 			}
 			return
@@ -147,3 +147,39 @@ const messageCorpus = "line : a secret must be {env: NAME} or {file: PATH}, not 
 	"the file named there (a relative path, not shown in case it is the secret itself) reading secret file: no such file or directory not a directory is a directory permission denied " +
 	"token: from env CFGT_SET CFGT_NL the value ends with a control character, such as the newline echo or a CRLF file adds; write it with printf '%s' (a mounted file may end in one newline) " +
 	"the value holds a control character (a line break, tab or NUL); a secret must be one line of printable text the value is not valid UTF-8 text larger than bytes"
+
+// TestLoadSecretLines: a field tagged secret:"lines" holds one credential
+// per line (keys during a rotation), so line breaks are allowed there and
+// nowhere else; other control characters are still refused.
+func TestLoadSecretLines(t *testing.T) {
+	t.Parallel()
+	type keys struct {
+		Current  Secret `yaml:"current"`
+		Previous Secret `yaml:"previous" secret:"lines"`
+	}
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	two := write("two", "key-one\nkey-two\r\nkey-three\n")
+	tab := write("tab", "key-one\nkey\ttwo\n")
+	doc := func(field, path string) string {
+		return writeFile(t, "c.yaml", field+": {file: "+path+"}\n")
+	}
+	var k keys
+	if err := Load(doc("previous", two), &k, Options{Environ: environ()}); err != nil || k.Previous.Reveal() != "key-one\nkey-two\r\nkey-three" {
+		t.Errorf("lines: %v, %q", err, k.Previous.Reveal())
+	}
+	for _, tc := range []struct{ field, path string }{{"current", two}, {"previous", tab}} {
+		var k keys
+		err := Load(doc(tc.field, tc.path), &k, Options{Environ: environ()})
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field || strings.Contains(err.Error(), "key-") {
+			t.Errorf("%s from %s: %v, want a FieldError quoting nothing", tc.field, tc.path, err)
+		}
+	}
+}

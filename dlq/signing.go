@@ -26,7 +26,7 @@ type SigningConfig struct {
 	// PreviousSigningKeys verify, never sign: during a key rotation, the
 	// keys restrictions still in flight were signed with. One secret
 	// holding the keys separated by newlines or commas.
-	PreviousSigningKeys config.Secret `yaml:"previous_signing_keys"`
+	PreviousSigningKeys config.Secret `yaml:"previous_signing_keys" secret:"lines"`
 }
 
 // Validate names the first wrong field; it never quotes a key.
