@@ -217,6 +217,9 @@ func TestExitCodes(t *testing.T) {
 		{"no replay key: said so", []string{"check-config", "-config", write("good4.yaml", good)}, []string{"T_TOKEN=s3cret-value"}, exitOK, "notice: replay.signing_key is not set"},
 		{"replay key too short", []string{"check-config", "-config", write("good5.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_REPLAY_SIGNING_KEY=s3cret-value"}, exitConfig, "replay.signing_key: shorter than 32 bytes"},
 		{"previous key without a key", []string{"check-config", "-config", write("good6.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_REPLAY_PREVIOUS_SIGNING_KEYS=s3cret-value"}, exitConfig, "replay.previous_signing_keys: set without signing_key"},
+		{"plain http vendor refused", []string{"check-config", "-config", write("http1.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_VENDORS_PLIVO_BASE_URL=http://plivo-proxy.internal"}, exitConfig, "vendors.plivo.base_url: plain http"},
+		{"plain http vendor allowed, noticed", []string{"check-config", "-config", write("http2.yaml", good)},
+			[]string{"T_TOKEN=x", "ERASURED_VENDORS_PLIVO_BASE_URL=http://plivo-proxy.internal", "ERASURED_VENDORS_PLIVO_ALLOW_INSECURE_HTTP=true"}, exitOK, "notice: vendors.plivo.base_url is plain http"},
 		{"replay key set", []string{"check-config", "-config", write("good7.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_REPLAY_SIGNING_KEY=s3cret-value-s3cret-value-s3cret-value"}, exitOK, "signing_key: '[redacted]'"},
 	}
 	for _, tt := range tests {

@@ -128,7 +128,8 @@ func DefaultConfig() Config {
 
 // InsecureVendors returns the enabled vendors whose base URL is plain
 // http to another host, which Validate let through because the vendor's
-// allow_insecure_http is set. The daemon warns about each at startup.
+// allow_insecure_http is set. Notices names each, so startup warns and
+// check-config says so.
 func (c *Config) InsecureVendors() []string {
 	var names []string
 	for _, v := range []struct {
@@ -236,6 +237,10 @@ func (c *Config) validateStallTimeout() error {
 // configuration that works, but not as well as it could.
 func (c *Config) Notices() []string {
 	var out []string
+	for _, name := range c.InsecureVendors() {
+		// The URL is not shown: the field's name finds it.
+		out = append(out, "vendors."+name+".base_url is plain http to another host (allow_insecure_http: true): "+name+"'s credentials and the identifiers of every deletion cross the network unencrypted")
+	}
 	if !c.Replay.SigningKey.IsSet() {
 		out = append(out, "replay.signing_key is not set: the daemon honours no erasured-only-vendors restriction (a replayed record goes to every vendor: more calls, no deletion lost) and `erasured replay` refuses to run; set the same key on the daemons and on replay")
 	}

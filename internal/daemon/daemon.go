@@ -87,11 +87,6 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 
 	w := dlq.NewWriter(cfg.DeadLetter, cfg.Kafka.Brokers, transport)
 	pub := dlq.NewPublisher(cfg.DeadLetter, w, log.With().Str("component", "dlq").Logger(), dlqObservers{m, ready})
-	for _, name := range cfg.InsecureVendors() {
-		// The URL is not logged: the vendor's name finds it in the
-		// configuration.
-		log.Warn().Str("vendor", name).Msg("vendor base_url is plain http to another host (allow_insecure_http: true): its credentials and the identifiers of every deletion cross the network unencrypted")
-	}
 	vendors := buildVendors(cfg, m, adapters.NewLimiterMetrics(reg))
 	for _, v := range vendors {
 		m.InitVendor(v.Adapter.Name())
