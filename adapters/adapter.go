@@ -90,9 +90,10 @@ func (c Class) String() string {
 	return "class(" + strconv.Itoa(int(c)) + ")"
 }
 
-// Error is a failed attempt at a vendor, classified. Its message never holds
-// a secret or the person's identifiers: adapters build Message with Excerpt,
-// which redacts them.
+// Error is a failed attempt at a vendor, classified. Its text never holds a
+// secret or personal data: Status, Code and Description are the vendor's
+// documented words, Message is the adapter's own, and what the vendor
+// itself wrote is kept apart in VendorMessage, masked, out of Error().
 type Error struct {
 	Vendor string
 	Class  Class
@@ -100,8 +101,20 @@ type Error struct {
 	Status int
 	// Code is the vendor's own error code from the body, if any.
 	Code string
-	// Message is a short, redacted description or body excerpt.
+	// Description is what the vendor's API page says Code (or, where the
+	// page lists statuses, Status) means, in the page's words; empty when
+	// the page documents nothing for it. See Codes.
+	Description string
+	// Message is the adapter's own account of the failure ("404 without
+	// Plivo's JSON body", "request failed: connection refused"): fixed
+	// text, never the vendor's body.
 	Message string
+	// VendorMessage is an excerpt of what the vendor wrote (its error
+	// text, or the body when it had none), masked with Excerpt. A vendor
+	// may echo the person's data in it, so it goes to a dead-letter record
+	// only when dead_letter.include_vendor_message is set, and never into
+	// Error().
+	VendorMessage string
 	// RetryAfter is the wait the vendor asked for (Retry-After), 0 if none.
 	RetryAfter time.Duration
 	// Err is the underlying cause, such as a transport error.
@@ -118,6 +131,9 @@ func (e *Error) Error() string {
 		s += ")"
 	} else if e.Code != "" {
 		s += " (code " + e.Code + ")"
+	}
+	if e.Description != "" {
+		s += ": " + e.Description
 	}
 	if e.Message != "" {
 		s += ": " + e.Message

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/erasured/erasured/adapters/redact"
 )
 
 // MaxResponseBytes bounds how much of a vendor's answer is read. Delete
@@ -142,22 +144,24 @@ func (r *Response) RetryAfter(now time.Time) time.Duration {
 	return d
 }
 
-// Redact replaces every occurrence of each non-empty value in s.
+// Redact hides every non-empty value in s: as written, in any letter case,
+// percent-, JSON- or HTML-escaped. All occurrences are found first and
+// replaced together, so the order of values does not matter: a short
+// identifier inside a longer token cannot split it (see package redact).
 func Redact(s string, values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "[redacted]")
-		}
-	}
-	return s
+	return redact.Values(s, values...)
 }
 
-// Excerpt returns a short, printable, redacted piece of a body for an error
-// message: at most MaxExcerpt bytes of the body (then "…" when cut), valid
-// UTF-8, control, format and line-separator characters replaced by spaces
-// so a vendor's answer cannot forge log lines, the given values redacted.
-func Excerpt(body []byte, redact ...string) string {
-	s := Redact(string(body), redact...)
+// Excerpt returns a short, printable, masked piece of a body for an error
+// message: the given values hidden as Redact hides them, and with them
+// whatever has the shape of personal data (emails, phone numbers, long
+// digit runs; see redact.Personal), then at most MaxExcerpt bytes (then "…"
+// when cut), valid UTF-8, control, format and line-separator characters
+// replaced by spaces so a vendor's answer cannot forge log lines. Masking
+// comes first, on the whole body, so that the cut cannot leave half a value
+// that would no longer be recognised.
+func Excerpt(body []byte, values ...string) string {
+	s := redact.Personal(string(body), values...)
 	var b strings.Builder
 	for i, r := range s {
 		switch {
@@ -183,9 +187,10 @@ func isInvalidAt(s string, i int) bool {
 // StatusError classifies an HTTP answer by its status alone, for the codes
 // every vendor shares: 429 and 5xx are retryable, 408 too, other 4xx are
 // permanent, anything else is unexpected. Adapters call it after they have
-// read the codes their own page lists.
-func StatusError(vendor string, r *Response, code, message string) *Error {
-	e := &Error{Vendor: vendor, Status: r.Status, Code: code, Message: message}
+// read the codes their own page lists. vendorMessage is what the vendor
+// wrote, already an Excerpt; it becomes the Error's VendorMessage.
+func StatusError(vendor string, r *Response, code, vendorMessage string) *Error {
+	e := &Error{Vendor: vendor, Status: r.Status, Code: code, VendorMessage: vendorMessage}
 	switch {
 	case r.Status == http.StatusTooManyRequests || r.Status == http.StatusRequestTimeout || (r.Status >= 500 && r.Status <= 599):
 		e.Class = ClassRetryable
@@ -199,15 +204,25 @@ func StatusError(vendor string, r *Response, code, message string) *Error {
 }
 
 // Unexpected is the error for an answer whose shape the adapter does not
-// know.
-func Unexpected(vendor string, r *Response, what string, redact ...string) *Error {
+// know: what, the adapter's words, is its Message, and an excerpt of the
+// body its VendorMessage.
+func Unexpected(vendor string, r *Response, what string, values ...string) *Error {
 	return &Error{
-		Vendor:  vendor,
-		Class:   ClassUnexpected,
-		Status:  r.Status,
-		Message: what + ": " + Excerpt(r.Body, redact...),
+		Vendor:        vendor,
+		Class:         ClassUnexpected,
+		Status:        r.Status,
+		Message:       what,
+		VendorMessage: Excerpt(r.Body, values...),
 	}
 }
+
+// Codes is a vendor's table of the codes its API page documents, each with
+// the page's own description. Only those words go into an Error's
+// Description: a body's own description may echo the person's data.
+type Codes map[string]string
+
+// Describe returns the page's description of code, "" when it has none.
+func (c Codes) Describe(code string) string { return c[code] }
 
 // ValidateBaseURL checks a vendor base URL: absolute https, or http to
 // this machine (127.0.0.0/8, ::1, localhost) or when allowInsecureHTTP is

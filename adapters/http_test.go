@@ -350,7 +350,7 @@ func TestStatusError(t *testing.T) {
 			r.Header.Set("Retry-After", tc.retryAfter)
 		}
 		e := StatusError("v", r, "C"+strconv.Itoa(tc.status), "msg")
-		if e.Class != tc.want || e.Status != tc.status || e.Vendor != "v" || e.Code != "C"+strconv.Itoa(tc.status) || e.Message != "msg" {
+		if e.Class != tc.want || e.Status != tc.status || e.Vendor != "v" || e.Code != "C"+strconv.Itoa(tc.status) || e.VendorMessage != "msg" || e.Message != "" {
 			t.Errorf("StatusError(%d) = %+v, want class %v", tc.status, e, tc.want)
 		}
 		if tc.wantRA != nil && !tc.wantRA(e.RetryAfter) {
@@ -366,12 +366,15 @@ func TestUnexpected(t *testing.T) {
 	if e.Class != ClassUnexpected || e.Status != 200 {
 		t.Errorf("got %+v", e)
 	}
-	if !strings.HasPrefix(e.Message, "unknown body: <html>abab") || len(e.Error()) > 2*MaxExcerpt+50 {
-		t.Errorf("message %q not a bounded excerpt", e.Message)
+	if e.Message != "unknown body" || !strings.HasPrefix(e.VendorMessage, "<html>abab") || len(e.VendorMessage) > MaxExcerpt+len("…") {
+		t.Errorf("message %q, vendor message %q: want the adapter's words and a bounded excerpt", e.Message, e.VendorMessage)
 	}
 	e = Unexpected("v", &Response{Status: 500, Body: []byte("id=" + testID)}, "odd", testID)
-	if strings.Contains(e.Error(), testID) || !strings.Contains(e.Error(), "[redacted]") {
-		t.Errorf("message %q not redacted", e.Error())
+	if strings.Contains(e.VendorMessage, testID) || !strings.Contains(e.VendorMessage, "[redacted]") {
+		t.Errorf("vendor message %q not redacted", e.VendorMessage)
+	}
+	if strings.Contains(e.Error(), "id=") {
+		t.Errorf("Error() %q carries the vendor's words", e.Error())
 	}
 }
 

@@ -3,7 +3,6 @@ package consumer
 import (
 	"context"
 	"errors"
-	"sort"
 	"sync"
 	"time"
 
@@ -183,32 +182,37 @@ func (p *Processor) invalid(ctx context.Context, msg kafka.Message, decErr error
 // record asks for but this deployment does not call.
 const ClassNotConfigured = "not_configured"
 
-// failureOf describes a vendor's failure for the dead-letter record, with
-// the person's identifiers redacted. Adapters redact what they write, but
-// an error no adapter built (a raw library error, say) may quote a URL
-// holding an identifier, and the dead-letter record outlives the deletion.
-func failureOf(r adapters.Result, redact []string) dlq.Failure {
+// failureOf describes a vendor's failure for the dead-letter record: the
+// class, status, the vendor's code and its documented description, the
+// adapter's own message, and what the vendor wrote (VendorMessage, which
+// the publisher keeps only when dead_letter.include_vendor_message is
+// set). Each is masked again with the person's identifiers and the shapes
+// of personal data: adapters mask what they write, but an error no adapter
+// built (a raw library error, say) may quote a URL holding an identifier,
+// and the dead-letter record outlives the deletion.
+func failureOf(r adapters.Result, personal []string) dlq.Failure {
 	f := dlq.Failure{Vendor: r.Vendor, Attempts: r.Attempts, Class: adapters.ErrorClass(r.Err).String()}
 	var ae *adapters.Error
 	if errors.As(r.Err, &ae) {
-		f.Status, f.Code, f.Message = ae.Status, ae.Code, ae.Message
+		f.Status, f.Code, f.Description, f.Message, f.VendorMessage = ae.Status, ae.Code, ae.Description, ae.Message, ae.VendorMessage
 	} else if r.Err != nil {
 		f.Message = r.Err.Error()
 	}
-	f.Code = adapters.Redact(f.Code, redact...)
-	f.Message = adapters.Excerpt([]byte(f.Message), redact...)
+	f.Code = adapters.Excerpt([]byte(f.Code), personal...)
+	f.Description = adapters.Excerpt([]byte(f.Description), personal...)
+	f.Message = adapters.Excerpt([]byte(f.Message), personal...)
+	f.VendorMessage = adapters.Excerpt([]byte(f.VendorMessage), personal...)
 	return f
 }
 
-// personalValues lists what identifies the person in ev, longest first so
-// that no value is left half-redacted by a shorter one inside it.
+// personalValues lists what identifies the person in ev. Their order does
+// not matter: adapters.Excerpt hides every occurrence of each at once.
 func personalValues(ev *event.UserDeleted) []string {
 	vs := make([]string, 0, 1+len(ev.Identifiers))
 	vs = append(vs, ev.UserID)
 	for _, v := range ev.Identifiers {
 		vs = append(vs, v)
 	}
-	sort.Slice(vs, func(i, j int) bool { return len(vs[i]) > len(vs[j]) })
 	return vs
 }
 

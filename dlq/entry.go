@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/erasured/erasured/adapters/redact"
+	"github.com/erasured/erasured/event"
 )
 
 // Entry is a dead-letter record decoded for people: where it sits, why it
@@ -202,5 +205,44 @@ func ParseEntry(m kafka.Message) Entry {
 		f.Vendor = name
 		e.Failures = append(e.Failures, f)
 	}
+	maskEntry(&e, m)
 	return e
+}
+
+// maskEntry hides personal data in the text of e that people read: each
+// failure's words, which a vendor may have written (before vendor_message
+// existed, message held a body excerpt), and the detail. It masks as the
+// daemon masks a vendor_message (emails, phone numbers, long digit runs)
+// and with the record's own identifiers, in any case or escaping: its key
+// and, when its value decodes as an event, the event's user and
+// identifiers.
+func maskEntry(e *Entry, m kafka.Message) {
+	values := personalValues(m)
+	mask := func(s string) string { return redact.Personal(s, values...) }
+	// The detail is erasured's own (a decode error names fields and
+	// sizes, never values): sizes are not phone numbers.
+	e.Detail = redact.Values(e.Detail, values...)
+	for i := range e.Failures {
+		f := &e.Failures[i]
+		f.Code, f.Description = mask(f.Code), mask(f.Description)
+		f.Message, f.VendorMessage = mask(f.Message), mask(f.VendorMessage)
+	}
+}
+
+// personalValues lists what identifies the person in a dead-letter record.
+func personalValues(m kafka.Message) []string {
+	values := []string{string(m.Key)}
+	hs := make([]event.Header, 0, len(m.Headers))
+	for _, h := range m.Headers {
+		hs = append(hs, event.Header{Key: h.Key, Value: h.Value})
+	}
+	ev, err := event.Decode(m.Key, m.Value, hs, event.DecodeOptions{MaxBytes: 1 << 20})
+	if err != nil {
+		return values
+	}
+	values = append(values, ev.UserID)
+	for _, v := range ev.Identifiers {
+		values = append(values, v)
+	}
+	return values
 }

@@ -99,9 +99,17 @@ type Failure struct {
 	Status int `json:"status,omitempty"`
 	// Code is the vendor's own error code, if any.
 	Code string `json:"code,omitempty"`
-	// Message is a redacted excerpt: never an identifier or a secret.
-	Message  string `json:"message,omitempty"`
-	Attempts int    `json:"attempts"`
+	// Description is what the vendor's API page says Code (or Status)
+	// means, in the page's words.
+	Description string `json:"description,omitempty"`
+	// Message is erasured's own account of the failure, never the
+	// vendor's words. (Records written before these fields existed may
+	// hold a body excerpt here; inspect masks it.)
+	Message string `json:"message,omitempty"`
+	// VendorMessage is a masked excerpt of what the vendor wrote, kept
+	// only when dead_letter.include_vendor_message is set.
+	VendorMessage string `json:"vendor_message,omitempty"`
+	Attempts      int    `json:"attempts"`
 }
 
 // Record is what Publish writes: the original record and the verdict.
@@ -190,7 +198,9 @@ const (
 // boundFailure cuts a failure's free text to the bounds.
 func boundFailure(f Failure) Failure {
 	f.Code = truncate(f.Code, MaxFailureCodeBytes)
+	f.Description = truncate(f.Description, MaxFailureMessageBytes)
 	f.Message = truncate(f.Message, MaxFailureMessageBytes)
+	f.VendorMessage = truncate(f.VendorMessage, MaxFailureMessageBytes)
 	return f
 }
 

@@ -26,6 +26,13 @@ type Config struct {
 	// it is never dropped.
 	RetryInitial time.Duration `yaml:"retry_initial"`
 	RetryMax     time.Duration `yaml:"retry_max"`
+	// IncludeVendorMessage keeps, in each erasured-vendor-* header, an
+	// excerpt of what the vendor wrote back (vendor_message), masked:
+	// emails, phone numbers, long digit runs and the event's identifiers
+	// in any case or escaping. Off by default: a vendor may echo the
+	// person's data in ways no mask foresees, and the status, the vendor's
+	// code and its documented description are there without it.
+	IncludeVendorMessage bool `yaml:"include_vendor_message"`
 }
 
 // DefaultConfig is the configuration YAML and the environment are
@@ -115,6 +122,9 @@ func NewPublisher(cfg Config, w Writer, log zerolog.Logger, o Observer) *Publish
 // succeeds or ctx ends; then Publish returns an error and the caller must
 // not commit the record's offset.
 func (p *Publisher) Publish(ctx context.Context, rec Record) error {
+	if !p.cfg.IncludeVendorMessage {
+		rec.Failures = withoutVendorMessages(rec.Failures)
+	}
 	msg := rec.Message(p.now())
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = p.cfg.RetryInitial
@@ -204,3 +214,13 @@ func withoutValue(m kafka.Message) kafka.Message {
 
 // Close closes the writer.
 func (p *Publisher) Close() error { return p.w.Close() }
+
+// withoutVendorMessages returns fs with no VendorMessage, leaving fs alone.
+func withoutVendorMessages(fs []Failure) []Failure {
+	out := make([]Failure, len(fs))
+	for i, f := range fs {
+		f.VendorMessage = ""
+		out[i] = f
+	}
+	return out
+}

@@ -168,12 +168,14 @@ type recordJSON struct {
 
 // FailureView is a vendor's failure as FormatJSON prints it.
 type FailureView struct {
-	Vendor   string `json:"vendor"`
-	Class    string `json:"class"`
-	Status   int    `json:"status,omitempty"`
-	Code     string `json:"code,omitempty"`
-	Message  string `json:"message,omitempty"`
-	Attempts int    `json:"attempts"`
+	Vendor        string `json:"vendor"`
+	Class         string `json:"class"`
+	Status        int    `json:"status,omitempty"`
+	Code          string `json:"code,omitempty"`
+	Description   string `json:"description,omitempty"`
+	Message       string `json:"message,omitempty"`
+	VendorMessage string `json:"vendor_message,omitempty"`
+	Attempts      int    `json:"attempts"`
 }
 
 // RecordLine is a FormatJSON "record" line read back: the entry with its

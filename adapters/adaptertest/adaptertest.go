@@ -39,5 +39,22 @@ func Classified(t testing.TB, out adapters.Outcome, err error) *adapters.Error {
 	if n := len(err.Error()); n >= 1000 {
 		t.Fatalf("error text is %d bytes", n)
 	}
+	if n := len(ae.VendorMessage); n > adapters.MaxExcerpt+len("…") {
+		t.Fatalf("vendor message is %d bytes", n)
+	}
 	return ae
+}
+
+// Text is all the words err carries: its Error() and, for an
+// *adapters.Error, the vendor's masked words, which Error() leaves out.
+// Leak checks read this.
+func Text(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ae *adapters.Error
+	if errors.As(err, &ae) && ae.VendorMessage != "" {
+		return err.Error() + " | " + ae.VendorMessage
+	}
+	return err.Error()
 }

@@ -45,6 +45,13 @@ const (
 	DefaultGUIDField     = "clevertap_guid"
 )
 
+// Documented is the table of answers CleverTap's delete page lists, with
+// the page's words: the success alone, so a failure carries its status and
+// code and no description.
+var Documented = adapters.Codes{
+	"200": "success",
+}
+
 // MaxBatch bounds the ids in one request. CleverTap's page states no limit;
 // 100 is the limit this project assumes (and its sandbox enforces) until
 // CleverTap documents one, so batches stay well inside what it accepts.
@@ -321,20 +328,10 @@ func checkID(id string) error {
 }
 
 // redactions lists what must not appear in error text: the passcode and
-// each id, both as-is and as JSON would escape them, since an answer may
-// echo the request body.
+// each id (adapters.Redact finds them in any case or escaping, and in any
+// order).
 func redactions(passcode string, ids []string) []string {
-	out := make([]string, 0, 2*len(ids)+1)
-	out = append(out, passcode)
-	for _, id := range ids {
-		out = append(out, id)
-		if b, err := json.Marshal(id); err == nil {
-			if esc := string(b[1 : len(b)-1]); esc != id {
-				out = append(out, esc)
-			}
-		}
-	}
-	return out
+	return append([]string{passcode}, ids...)
 }
 
 // answer is CleverTap's body: {"status":"success"} or
@@ -404,9 +401,9 @@ func failError(resp *adapters.Response, body answer, redact []string) *adapters.
 	msg := adapters.Excerpt([]byte(body.Error), redact...)
 	switch {
 	case n == 400 || n == 401 || n == 403 || n == 404 || n == 405 || n == 409:
-		return &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Status: resp.Status, Code: code, Message: msg}
+		return &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Status: resp.Status, Code: code, Description: Documented.Describe(code), VendorMessage: msg}
 	case n == http.StatusTooManyRequests || (n >= 500 && n <= 599):
-		return &adapters.Error{Vendor: Name, Class: adapters.ClassRetryable, Status: resp.Status, Code: code, Message: msg, RetryAfter: resp.RetryAfter(time.Now())}
+		return &adapters.Error{Vendor: Name, Class: adapters.ClassRetryable, Status: resp.Status, Code: code, Description: Documented.Describe(code), VendorMessage: msg, RetryAfter: resp.RetryAfter(time.Now())}
 	default:
 		return unexpected(resp, code, "fail answer with unknown code", redact)
 	}
@@ -450,13 +447,13 @@ func pendingProfiles(raw json.RawMessage) bool {
 	return true
 }
 
-// unexpected is the error for an answer this adapter cannot read. Unlike
-// adapters.Unexpected it does not %q-quote the excerpt, so quoting cannot
-// turn characters into escape sequences after redaction has run.
+// unexpected is the error for an answer this adapter cannot read: what is
+// its Message, an excerpt of the body its VendorMessage.
 func unexpected(resp *adapters.Response, code, what string, redact []string) *adapters.Error {
-	msg := what + " (empty body)"
-	if ex := adapters.Excerpt(resp.Body, redact...); ex != "" {
-		msg = what + ": " + ex
+	if len(resp.Body) == 0 {
+		what += " (empty body)"
 	}
-	return &adapters.Error{Vendor: Name, Class: adapters.ClassUnexpected, Status: resp.Status, Code: code, Message: msg}
+	e := adapters.Unexpected(Name, resp, what, redact...)
+	e.Code = code
+	return e
 }

@@ -70,7 +70,7 @@ func assertNoLeak(t *testing.T, err error, values ...string) {
 	if err == nil {
 		return
 	}
-	msg := err.Error()
+	msg := adaptertest.Text(err)
 	for _, v := range values {
 		if v != "" && strings.Contains(msg, v) {
 			t.Errorf("error text %q leaks %q", msg, v)
@@ -551,8 +551,8 @@ func TestAuthFailures(t *testing.T) {
 			if ae.Class != adapters.ClassPermanent || ae.Status != http.StatusUnauthorized || ae.Code != "401" {
 				t.Errorf("error %+v", ae)
 			}
-			if !strings.Contains(ae.Message, "Invalid Account ID or Passcode") {
-				t.Errorf("message %q", ae.Message)
+			if !strings.Contains(ae.VendorMessage, "Invalid Account ID or Passcode") {
+				t.Errorf("vendor message %q", ae.VendorMessage)
 			}
 			assertNoLeak(t, res.Err, tc.passcode, testPasscode, "victim-1")
 			if sb.Ledger.Deleted("victim-1") || sb.Ledger.Calls("victim-1") != 0 {
@@ -920,7 +920,7 @@ func TestClassify(t *testing.T) {
 			if n := len(err.Error()); n > 400 {
 				t.Errorf("error text is %d bytes", n)
 			}
-			if ae.Class == adapters.ClassUnexpected && len(tc.body) > 0 && ae.Message == "" {
+			if ae.Class == adapters.ClassUnexpected && len(tc.body) > 0 && ae.VendorMessage == "" {
 				t.Errorf("unexpected answer without an excerpt: %q", ae.Message)
 			}
 		})
@@ -1055,8 +1055,8 @@ func TestNoLeak(t *testing.T) {
 				t.Fatalf("= %v, %v", out, err)
 			}
 			assertNoLeak(t, err, id, escapedID, testPasscode, "user<42>", "user\\u003c42")
-			if !strings.Contains(err.Error(), "[redacted]") {
-				t.Errorf("nothing was redacted in %q; is the echo reaching the message?", err)
+			if !strings.Contains(adaptertest.Text(err), "[redacted]") {
+				t.Errorf("nothing was redacted in %q; is the echo reaching the message?", adaptertest.Text(err))
 			}
 		})
 	}
@@ -1123,7 +1123,7 @@ func FuzzClassify(f *testing.F) {
 			}
 			return
 		}
-		msg := err.Error()
+		msg := adaptertest.Text(err)
 		if leakCheckable(secret) && strings.Contains(msg, secret) {
 			t.Fatalf("error text %q leaks %q", msg, secret)
 		}

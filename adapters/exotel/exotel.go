@@ -55,6 +55,13 @@ func regionNames() string {
 	return strings.Join(names, ", ")
 }
 
+// Documented is the table of codes Exotel's delete-contact page lists,
+// with the page's words: the success envelope alone, so a failure carries
+// its status and error_data code and no description.
+var Documented = adapters.Codes{
+	"200": "success",
+}
+
 // Config configures the Exotel adapter.
 type Config struct {
 	Enabled bool `yaml:"enabled"`
@@ -266,9 +273,9 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 	if isRetryableStatus(resp.Status) {
 		e := adapters.StatusError(Name, resp, "", "")
 		if parsed {
-			e.Code, e.Message = describe(env, resp, redact)
+			e.Code, e.Message, e.VendorMessage = describe(env, resp, redact)
 		} else {
-			e.Message = bodyExcerpt(resp.Body, redact)
+			e.VendorMessage = bodyExcerpt(resp.Body, redact)
 		}
 		return adapters.Failed, e
 	}
@@ -276,9 +283,9 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 	if !parsed {
 		switch {
 		case resp.Status >= 200 && resp.Status < 300:
-			return adapters.Failed, unexpected(resp, "2xx answer that is not Exotel's envelope: "+quote(bodyExcerpt(resp.Body, redact)))
+			return adapters.Failed, unexpected(resp, "2xx answer that is not Exotel's envelope", bodyExcerpt(resp.Body, redact))
 		case resp.Status == http.StatusNotFound:
-			return adapters.Failed, unexpected(resp, "404 without Exotel's envelope, contact not confirmed absent: "+quote(bodyExcerpt(resp.Body, redact)))
+			return adapters.Failed, unexpected(resp, "404 without Exotel's envelope, contact not confirmed absent", bodyExcerpt(resp.Body, redact))
 		}
 		return adapters.Failed, adapters.StatusError(Name, resp, "", bodyExcerpt(resp.Body, redact))
 	}
@@ -286,7 +293,7 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 	// Go rewrites some redirected DELETEs into GETs; an envelope for any
 	// other method is not an answer to this request.
 	if env.Method != "" && !strings.EqualFold(env.Method, http.MethodDelete) {
-		return adapters.Failed, unexpected(resp, "envelope answers method "+quote(adapters.Excerpt([]byte(env.Method), redact...)))
+		return adapters.Failed, unexpected(resp, "envelope answers another method than DELETE", adapters.Excerpt([]byte(env.Method), redact...))
 	}
 
 	c := env.effectiveCode(resp.Status)
@@ -296,16 +303,16 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 			return adapters.Deleted, nil
 		}
 		// Say nothing of the body: a success carries the contact.
-		return adapters.Failed, unexpected(resp, fmt.Sprintf("success envelope with http_code %d", c))
+		return adapters.Failed, unexpected(resp, fmt.Sprintf("success envelope with http_code %d", c), "")
 	case statusFailure:
 		return classifyFailure(env, resp, c, redact)
 	}
-	return adapters.Failed, unexpected(resp, "envelope with unknown status "+quote(adapters.Excerpt([]byte(env.Response.Status), redact...)))
+	return adapters.Failed, unexpected(resp, "envelope with unknown status", adapters.Excerpt([]byte(env.Response.Status), redact...))
 }
 
 func classifyFailure(env *envelope, resp *adapters.Response, c int, redact []string) (adapters.Outcome, error) {
-	vcode, msg := describe(env, resp, redact)
-	e := &adapters.Error{Vendor: Name, Status: resp.Status, Code: vcode, Message: msg}
+	vcode, msg, vmsg := describe(env, resp, redact)
+	e := &adapters.Error{Vendor: Name, Status: resp.Status, Code: vcode, Description: Documented.Describe(strconv.Itoa(c)), Message: msg, VendorMessage: vmsg}
 	switch {
 	case c == http.StatusNotFound:
 		return adapters.AlreadyAbsent, nil
@@ -318,7 +325,7 @@ func classifyFailure(env *envelope, resp *adapters.Response, c int, redact []str
 		e.Class = adapters.ClassPermanent
 	default:
 		e.Class = adapters.ClassUnexpected
-		e.Message = strings.TrimSuffix(fmt.Sprintf("failure envelope with http_code %d; %s", c, msg), "; ")
+		e.Message = fmt.Sprintf("failure envelope with http_code %d", c)
 	}
 	return adapters.Failed, e
 }
@@ -352,11 +359,12 @@ func (e *envelope) effectiveCode(httpStatus int) int {
 	return httpStatus
 }
 
-// describe gives the error_data code and a short redacted message, naming
-// the envelope's http_code when it differs from the HTTP status and the
-// request id Exotel support asks for.
-func describe(env *envelope, resp *adapters.Response, redact []string) (string, string) {
-	var vcode string
+// describe gives the error_data code; the adapter's own note, naming the
+// envelope's http_code when it differs from the HTTP status; and what
+// Exotel wrote, masked: error_data's message and description (which can
+// carry the contact's number and email) and the request id Exotel support
+// asks for.
+func describe(env *envelope, resp *adapters.Response, redact []string) (vcode, msg, vmsg string) {
 	var parts []string
 	var ed errorData
 	if len(env.Response.ErrorData) > 0 && json.Unmarshal(env.Response.ErrorData, &ed) == nil {
@@ -371,12 +379,12 @@ func describe(env *envelope, resp *adapters.Response, redact []string) (string, 
 		}
 	}
 	if c := env.effectiveCode(resp.Status); c != resp.Status {
-		parts = append(parts, fmt.Sprintf("envelope http_code %d", c))
+		msg = fmt.Sprintf("envelope http_code %d", c)
 	}
 	if env.RequestID != "" {
 		parts = append(parts, "request_id "+adapters.Excerpt([]byte(env.RequestID), redact...))
 	}
-	return vcode, strings.Join(parts, "; ")
+	return vcode, msg, strings.Join(parts, "; ")
 }
 
 // bodyExcerpt excerpts a body for an error, cut before any "data" member:
@@ -390,8 +398,8 @@ func bodyExcerpt(body []byte, redact []string) string {
 	return adapters.Excerpt([]byte(s), redact...)
 }
 
-func unexpected(resp *adapters.Response, msg string) *adapters.Error {
-	return &adapters.Error{Vendor: Name, Class: adapters.ClassUnexpected, Status: resp.Status, Message: msg}
+// unexpected is the error for an answer this adapter cannot read: what,
+// the adapter's words, and vmsg, what Exotel wrote, already masked.
+func unexpected(resp *adapters.Response, what, vmsg string) *adapters.Error {
+	return &adapters.Error{Vendor: Name, Class: adapters.ClassUnexpected, Status: resp.Status, Message: what, VendorMessage: vmsg}
 }
-
-func quote(s string) string { return strconv.Quote(s) }

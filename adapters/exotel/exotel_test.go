@@ -90,7 +90,7 @@ func checkError(t *testing.T, err error, want adapters.Class, secrets ...string)
 	if ae.Vendor != Name {
 		t.Errorf("vendor = %q, want %q", ae.Vendor, Name)
 	}
-	msg := err.Error()
+	msg := adaptertest.Text(err)
 	for _, s := range append(append([]string{testToken}, secrets...), personal...) {
 		if s != "" && strings.Contains(msg, s) {
 			t.Errorf("error %q contains %q", msg, s)
@@ -248,8 +248,8 @@ func TestDeleteAgainstSandbox(t *testing.T) {
 				if ae.RetryAfter != tc.wantRA {
 					t.Errorf("retry after = %s, want %s", ae.RetryAfter, tc.wantRA)
 				}
-				if !strings.Contains(ae.Message, tc.wantMsg) {
-					t.Errorf("message %q does not contain %q", ae.Message, tc.wantMsg)
+				if !strings.Contains(ae.Message+" "+ae.VendorMessage, tc.wantMsg) {
+					t.Errorf("message %q (vendor: %q) does not contain %q", ae.Message, ae.VendorMessage, tc.wantMsg)
 				}
 			}
 			if got := sb.Ledger.Deleted(testContact); got != tc.deleted {
@@ -763,8 +763,8 @@ func TestClassify(t *testing.T) {
 			if ae.RetryAfter != tc.wantRA {
 				t.Errorf("retry after = %s, want %s", ae.RetryAfter, tc.wantRA)
 			}
-			if !strings.Contains(ae.Message, tc.wantMsg) {
-				t.Errorf("message %q does not contain %q", ae.Message, tc.wantMsg)
+			if !strings.Contains(ae.Message+" "+ae.VendorMessage, tc.wantMsg) {
+				t.Errorf("message %q (vendor: %q) does not contain %q", ae.Message, ae.VendorMessage, tc.wantMsg)
 			}
 		})
 	}
@@ -822,7 +822,7 @@ func FuzzClassify(f *testing.F) {
 		if adaptertest.Classified(t, out, err) == nil {
 			return
 		}
-		msg := err.Error()
+		msg := adaptertest.Text(err)
 		for _, s := range []string{testContact, testToken} {
 			if strings.Contains(msg, s) {
 				t.Errorf("error %q contains %q", msg, s)

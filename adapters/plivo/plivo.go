@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/erasured/erasured/adapters"
@@ -23,6 +24,13 @@ const DefaultBaseURL = "https://api.plivo.com"
 
 // DefaultProfileField is the event identifier holding the profile UUID.
 const DefaultProfileField = "plivo_profile_uuid"
+
+// Documented is the table of codes Plivo's delete-profile page lists, with
+// the page's words. The page lists the success status alone, so a failure
+// carries its status and no description.
+var Documented = adapters.Codes{
+	"200": "Profile deleted successfully.",
+}
 
 // Config configures the Plivo adapter.
 type Config struct {
@@ -152,6 +160,7 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 		}
 	}
 	e := adapters.StatusError(Name, resp, "", msg)
+	e.Description = Documented.Describe(strconv.Itoa(resp.Status))
 	return adapters.Failed, e
 }
 

@@ -73,8 +73,8 @@ func assertNoLeak(t *testing.T, err error, values ...string) {
 		return
 	}
 	for _, v := range append(values, testToken, testAuthID) {
-		if v != "" && strings.Contains(err.Error(), v) {
-			t.Errorf("error %q contains %q", err, v)
+		if v != "" && strings.Contains(adaptertest.Text(err), v) {
+			t.Errorf("error %q contains %q", adaptertest.Text(err), v)
 		}
 	}
 }
@@ -181,8 +181,8 @@ func TestDeleteAgainstSandbox(t *testing.T) {
 				if ae.Class != tc.wantClass || ae.Status != tc.wantStatus || ae.Vendor != Name {
 					t.Errorf("got %v (class %v, status %d), want class %v status %d", ae, ae.Class, ae.Status, tc.wantClass, tc.wantStatus)
 				}
-				if !strings.Contains(ae.Message, tc.wantMsg) {
-					t.Errorf("message %q does not contain %q", ae.Message, tc.wantMsg)
+				if !strings.Contains(ae.Message+" "+ae.VendorMessage, tc.wantMsg) {
+					t.Errorf("message %q (vendor: %q) does not contain %q", ae.Message, ae.VendorMessage, tc.wantMsg)
 				}
 				if ae.RetryAfter < tc.wantRA || (tc.wantRA == 0 && ae.RetryAfter != 0) {
 					t.Errorf("RetryAfter = %s, want at least %s", ae.RetryAfter, tc.wantRA)
@@ -418,8 +418,8 @@ func TestClassifyResponses(t *testing.T) {
 			if !errors.As(err, &ae) || ae.Class != tc.wantClass || ae.Status != tc.status || ae.Vendor != Name {
 				t.Fatalf("err = %#v, want class %v status %d", err, tc.wantClass, tc.status)
 			}
-			if !strings.Contains(ae.Message, tc.wantMsg) {
-				t.Errorf("message %q does not contain %q", ae.Message, tc.wantMsg)
+			if !strings.Contains(ae.Message+" "+ae.VendorMessage, tc.wantMsg) {
+				t.Errorf("message %q (vendor: %q) does not contain %q", ae.Message, ae.VendorMessage, tc.wantMsg)
 			}
 			if n := len(err.Error()); n >= 1000 {
 				t.Errorf("error text is %d bytes", n)
@@ -796,7 +796,7 @@ func FuzzClassify(f *testing.F) {
 		if ae.Vendor != Name || ae.Status != status {
 			t.Fatalf("vendor %q status %d", ae.Vendor, ae.Status)
 		}
-		text := err.Error()
+		text := adaptertest.Text(err)
 		if strings.Contains(text, testProfile) || strings.Contains(text, testToken) {
 			t.Fatalf("error text %q leaks a redacted value", text)
 		}

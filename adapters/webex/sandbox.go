@@ -202,7 +202,7 @@ func (s *Sandbox) writeForced(w http.ResponseWriter, name string) {
 // description.
 func (s *Sandbox) writeCode(w http.ResponseWriter, code string) {
 	info, _ := lookupCode(code)
-	s.write(w, info.status, code, info.text)
+	s.write(w, info.status, code, Documented.Describe(code))
 }
 
 func (s *Sandbox) write(w http.ResponseWriter, status int, code, description string) {

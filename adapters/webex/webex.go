@@ -212,6 +212,22 @@ func (a *Adapter) requestBody(key, eventID string) map[string]string {
 	return b
 }
 
+// Documented is the table of failure codes Webex's page lists, with the
+// page's words. Only these words go into a dead-letter record: the body's
+// own description may echo the key.
+var Documented = adapters.Codes{
+	"102":  "Invalid profile id",
+	"1010": "The request was not processed.",
+	"1020": "Contact profile not found",
+	"430":  "Authorization failed. This resource is not allowed to access using this TOKEN or KEY",
+	"498":  "Invalid token or Access token expired",
+	"405":  "Method not supported",
+	"429":  "Too many requests. Throttle limit reached for the time window.",
+	"499":  "Request failed. Check the exact reason of failure in application code and description of error stream.",
+	"500":  "Internal server error",
+	"1001": "Invalid input JSON",
+}
+
 // codeInfo is what one of Webex's documented codes means.
 type codeInfo struct {
 	// status is the HTTP status Webex sends the code with.
@@ -219,40 +235,38 @@ type codeInfo struct {
 	// class is the error class; zero for a code that is a final outcome.
 	class   adapters.Class
 	outcome adapters.Outcome
-	// text is the page's description, used when the body has none.
-	text string
 }
 
 // lookupCode returns the meaning of a documented code.
 func lookupCode(code string) (codeInfo, bool) {
 	switch code {
 	case "102":
-		return codeInfo{http.StatusOK, adapters.ClassPermanent, adapters.Failed, "Invalid profile id"}, true
+		return codeInfo{http.StatusOK, adapters.ClassPermanent, adapters.Failed}, true
 	case "1010":
-		return codeInfo{http.StatusOK, adapters.ClassRetryable, adapters.Failed, "The request was not processed."}, true
+		return codeInfo{http.StatusOK, adapters.ClassRetryable, adapters.Failed}, true
 	case "1020":
-		return codeInfo{http.StatusOK, 0, adapters.AlreadyAbsent, "Contact profile not found"}, true
+		return codeInfo{http.StatusOK, 0, adapters.AlreadyAbsent}, true
 	case "430":
-		return codeInfo{http.StatusUnauthorized, adapters.ClassPermanent, adapters.Failed, "Authorization failed. This resource is not allowed to access using this TOKEN or KEY"}, true
+		return codeInfo{http.StatusUnauthorized, adapters.ClassPermanent, adapters.Failed}, true
 	case "498":
-		return codeInfo{http.StatusUnauthorized, adapters.ClassPermanent, adapters.Failed, "Invalid token or Access token expired"}, true
+		return codeInfo{http.StatusUnauthorized, adapters.ClassPermanent, adapters.Failed}, true
 	case "405":
-		return codeInfo{http.StatusMethodNotAllowed, adapters.ClassPermanent, adapters.Failed, "Method not supported"}, true
+		return codeInfo{http.StatusMethodNotAllowed, adapters.ClassPermanent, adapters.Failed}, true
 	case "429":
-		return codeInfo{http.StatusTooManyRequests, adapters.ClassRetryable, adapters.Failed, "Too many requests. Throttle limit reached for the time window."}, true
+		return codeInfo{http.StatusTooManyRequests, adapters.ClassRetryable, adapters.Failed}, true
 	case "499":
 		// The page says only "Request failed. Check the exact reason of
 		// failure": a generic processing failure, not a judgement on the
 		// input (that is 102 or 1001). Retrying is safe because the
 		// retry policy is bounded; if it keeps failing it is dead-lettered
 		// with the description for a human to read.
-		return codeInfo{499, adapters.ClassRetryable, adapters.Failed, "Request failed. Check the exact reason of failure in application code and description of error stream."}, true
+		return codeInfo{499, adapters.ClassRetryable, adapters.Failed}, true
 	case "500":
-		return codeInfo{http.StatusInternalServerError, adapters.ClassRetryable, adapters.Failed, "Internal server error"}, true
+		return codeInfo{http.StatusInternalServerError, adapters.ClassRetryable, adapters.Failed}, true
 	case "1001":
 		// Sent with HTTP 500, yet permanent: the same body will never
 		// parse. The body code wins over the status.
-		return codeInfo{http.StatusInternalServerError, adapters.ClassPermanent, adapters.Failed, "Invalid input JSON"}, true
+		return codeInfo{http.StatusInternalServerError, adapters.ClassPermanent, adapters.Failed}, true
 	}
 	return codeInfo{}, false
 }
@@ -330,10 +344,7 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 			}
 			return info.outcome, nil
 		}
-		if desc == "" {
-			desc = info.text
-		}
-		e := &adapters.Error{Vendor: Name, Class: info.class, Status: resp.Status, Code: code, Message: desc}
+		e := &adapters.Error{Vendor: Name, Class: info.class, Status: resp.Status, Code: code, Description: Documented.Describe(code), VendorMessage: desc}
 		if info.class == adapters.ClassRetryable {
 			e.RetryAfter = resp.RetryAfter(time.Now())
 		}
@@ -358,13 +369,8 @@ func description(raw json.RawMessage, redact []string) string {
 	return ""
 }
 
-// unexpected is adapters.Unexpected without %q: quoting after redaction
-// could turn an escaped byte sequence into text that was never redacted.
+// unexpected is the error for an answer this adapter cannot read: what is
+// its Message, an excerpt of the body its VendorMessage.
 func unexpected(resp *adapters.Response, what string, redact []string) *adapters.Error {
-	return &adapters.Error{
-		Vendor:  Name,
-		Class:   adapters.ClassUnexpected,
-		Status:  resp.Status,
-		Message: what + ": body `" + adapters.Excerpt(resp.Body, redact...) + "`",
-	}
+	return adapters.Unexpected(Name, resp, what, redact...)
 }

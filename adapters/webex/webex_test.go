@@ -75,8 +75,8 @@ func assertNoLeak(t *testing.T, err error, values ...string) {
 		return
 	}
 	for _, v := range values {
-		if strings.Contains(err.Error(), v) {
-			t.Errorf("error text %q contains %q", err.Error(), v)
+		if strings.Contains(adaptertest.Text(err), v) {
+			t.Errorf("error text %q contains %q", adaptertest.Text(err), v)
 		}
 	}
 }
@@ -410,8 +410,10 @@ func TestDocumentedCodes(t *testing.T) {
 				if got := ae.RetryAfter > 0; got != tc.retryAfter {
 					t.Fatalf("RetryAfter = %v, want set=%v", ae.RetryAfter, tc.retryAfter)
 				}
-				if ae.Message == "" {
-					t.Error("error carries no description")
+				// A documented code carries the page's words; a bare status
+				// (a gateway's 400 or 503) carries none.
+				if ae.Description != Documented[tc.wantCode] {
+					t.Errorf("description %q, want the page's %q", ae.Description, Documented[tc.wantCode])
 				}
 				assertNoLeak(t, err, testKey, testToken)
 				if sb.Ledger.DeletedCount() != 0 {
@@ -639,8 +641,8 @@ func TestClassify(t *testing.T) {
 			if tc.retryAfter != "" && ae.RetryAfter != 2*time.Second {
 				t.Errorf("RetryAfter = %v", ae.RetryAfter)
 			}
-			if ae.Class == adapters.ClassUnexpected && tc.body != "" && !strings.Contains(ae.Message, tc.body[:min(len(tc.body), 10)]) {
-				t.Errorf("unexpected error %q carries no body excerpt", ae.Message)
+			if ae.Class == adapters.ClassUnexpected && tc.body != "" && !strings.Contains(ae.VendorMessage, tc.body[:min(len(tc.body), 10)]) {
+				t.Errorf("unexpected error %q carries no body excerpt (vendor message %q)", ae.Message, ae.VendorMessage)
 			}
 		})
 	}
@@ -940,10 +942,13 @@ func TestVendorEchoesSecrets(t *testing.T) {
 			}))
 			t.Cleanup(srv.Close)
 			_, err := newAdapter(t, srv, nil).Delete(context.Background(), newEvent(testKey))
-			asError(t, err)
+			ae := asError(t, err)
 			assertNoLeak(t, err, testKey, testToken)
-			if !strings.Contains(err.Error(), "[redacted]") {
-				t.Errorf("error %q does not show the redaction", err)
+			if !strings.Contains(ae.VendorMessage, "[redacted]") {
+				t.Errorf("vendor message %q does not show the redaction", ae.VendorMessage)
+			}
+			if strings.Contains(err.Error(), "rejected") {
+				t.Errorf("error %q carries the vendor's words", err)
 			}
 		})
 	}
@@ -1073,7 +1078,7 @@ func FuzzClassify(f *testing.F) {
 		if ae == nil {
 			return
 		}
-		msg := err.Error()
+		msg := adaptertest.Text(err)
 		if checkableSecret(secret) && strings.Contains(msg, secret) {
 			t.Fatalf("error text %q contains the redacted value %q", msg, secret)
 		}
