@@ -79,9 +79,16 @@ const (
 	// status or body shape. It is not retried, since nothing says a retry
 	// would help, and it is dead-lettered with a body excerpt.
 	ClassUnexpected
+	// ClassInvalidIdentifier is an identifier whose shape the vendor's API
+	// cannot take (see CheckIdentifier): nothing was sent, nothing is
+	// retried, and the event is dead-lettered for a person to look at. It
+	// is its own class because sending it could do harm: a "/" or ".."
+	// aims a DELETE at another resource, and an identifier the vendor
+	// reads differently answers "not found", a deletion silently lost.
+	ClassInvalidIdentifier
 )
 
-var classNames = map[Class]string{ClassRetryable: "retryable", ClassPermanent: "permanent", ClassUnexpected: "unexpected"}
+var classNames = map[Class]string{ClassRetryable: "retryable", ClassPermanent: "permanent", ClassUnexpected: "unexpected", ClassInvalidIdentifier: "invalid_identifier"}
 
 func (c Class) String() string {
 	if n, ok := classNames[c]; ok {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -224,6 +225,39 @@ type Codes map[string]string
 // Describe returns the page's description of code, "" when it has none.
 func (c Codes) Describe(code string) string { return c[code] }
 
+// CheckIdentifier returns nil when id can be sent to vendor as it is, and
+// otherwise a ClassInvalidIdentifier *Error naming what the identifier is
+// and what is wrong with it, never its value. Every identifier must be
+// valid UTF-8 (JSON would replace the bad bytes and the vendor would look
+// up someone else), hold no control, format or line-separator character
+// and no white space at either end (a vendor that trims would look up
+// another key). When shape is not nil the identifier must also match it:
+// the form the vendor's page documents, which shapeDesc states in words.
+// An identifier that goes into a URL path must have a shape, and one
+// without "/" or "\"; PathSegment refuses those again.
+func CheckIdentifier(vendor, what, id string, shape *regexp.Regexp, shapeDesc string) error {
+	invalid := func(why string) error {
+		return &Error{Vendor: vendor, Class: ClassInvalidIdentifier, Message: what + " " + why + "; it was not sent"}
+	}
+	switch {
+	case id == "":
+		return invalid("is empty")
+	case !utf8.ValidString(id):
+		return invalid("is not valid UTF-8")
+	case strings.TrimSpace(id) != id:
+		return invalid("starts or ends with white space")
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return invalid("holds a control or format character")
+		}
+	}
+	if shape != nil && !shape.MatchString(id) {
+		return invalid("is not " + shapeDesc)
+	}
+	return nil
+}
+
 // ValidateBaseURL checks a vendor base URL: absolute https, or http to
 // this machine (127.0.0.0/8, ::1, localhost) or when allowInsecureHTTP is
 // set; a host; no credentials, query or fragment. Its errors never quote
@@ -293,10 +327,18 @@ func IsLoopbackHost(host string) bool {
 // PathSegment escapes id for use as one path segment. It refuses "." and
 // "..", which PathEscape leaves alone and any proxy or server that
 // normalises paths would turn into another resource (the account itself,
-// say): a permanent error for vendor naming what the id is.
+// say), and "/" and "\": a ClassInvalidIdentifier error for vendor naming
+// what the id is.
+// Adapters check the identifier's shape (CheckIdentifier) first; this is
+// the last guard where a URL is built.
 func PathSegment(vendor, what, id string) (string, error) {
-	if id == "." || id == ".." {
-		return "", &Error{Vendor: vendor, Class: ClassPermanent, Message: what + " is a dot path segment"}
+	switch {
+	case id == "." || id == "..":
+		return "", &Error{Vendor: vendor, Class: ClassInvalidIdentifier, Message: what + " is a dot path segment; it was not sent"}
+	case strings.ContainsAny(id, `/\`):
+		// Escaped, they stay in the segment, but a proxy or server that
+		// decodes before routing would split the path at them.
+		return "", &Error{Vendor: vendor, Class: ClassInvalidIdentifier, Message: what + ` holds "/" or "\"; it was not sent`}
 	}
 	return url.PathEscape(id), nil
 }

@@ -547,7 +547,9 @@ func TestValidateHostURLAndPathSegment(t *testing.T) {
 		ok       bool
 	}{
 		{"abc", "abc", true},
-		{"a/b?c", "a%2Fb%3Fc", true},
+		{"a?c#d", "a%3Fc%23d", true},
+		{"a/b", "", false},
+		{`a\b`, "", false},
 		{"...", "...", true},
 		{".", "", false},
 		{"..", "", false},
@@ -556,8 +558,8 @@ func TestValidateHostURLAndPathSegment(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("PathSegment(%q) = %q, %v; want %q, ok %v", tt.id, got, err, tt.want, tt.ok)
 		}
-		if err != nil && ErrorClass(err) != ClassPermanent {
-			t.Errorf("PathSegment(%q) error class %v, want permanent", tt.id, ErrorClass(err))
+		if err != nil && ErrorClass(err) != ClassInvalidIdentifier {
+			t.Errorf("PathSegment(%q) error class %v, want invalid_identifier", tt.id, ErrorClass(err))
 		}
 	}
 }

@@ -19,8 +19,8 @@ type Filter struct {
 	// Reasons keeps records dead-lettered for one of these reasons.
 	Reasons []Reason
 	// Classes keeps records with a vendor failure of one of these error
-	// classes (retryable, permanent, unexpected), and limits replay to
-	// the vendors whose failure has one.
+	// classes (retryable, permanent, unexpected, invalid_identifier), and
+	// limits replay to the vendors whose failure has one.
 	Classes []string
 	// Since and Until keep records dead-lettered in [Since, Until); either
 	// may be zero.
@@ -31,7 +31,7 @@ type Filter struct {
 
 // Classes are the error classes a failure can carry (adapters.Class
 // names; dlq does not import adapters).
-var Classes = []string{"retryable", "permanent", "unexpected"}
+var Classes = []string{"retryable", "permanent", "unexpected", "invalid_identifier"}
 
 // Reasons are the reasons a record is dead-lettered for.
 var Reasons = []Reason{ReasonInvalidEvent, ReasonRetriesExhausted, ReasonPermanentError}

@@ -29,7 +29,7 @@ func Classified(t testing.TB, out adapters.Outcome, err error) *adapters.Error {
 		t.Fatalf("error %T is not an *adapters.Error", err)
 	}
 	switch ae.Class {
-	case adapters.ClassRetryable, adapters.ClassPermanent, adapters.ClassUnexpected:
+	case adapters.ClassRetryable, adapters.ClassPermanent, adapters.ClassUnexpected, adapters.ClassInvalidIdentifier:
 	default:
 		t.Fatalf("invalid class %v", ae.Class)
 	}

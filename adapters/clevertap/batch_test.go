@@ -98,8 +98,8 @@ func TestBatchInvalidIDFailsAlone(t *testing.T) {
 	a := newAdapter(t, batchConfig(srv.URL, 3, time.Second), srv.Client())
 	ids := []string{"good-1", "bad\xff\xfe", "good-2", "good-3"}
 	outs, errs := deleteAll(context.Background(), a, ids)
-	if outs[1] != adapters.Failed || adapters.ErrorClass(errs[1]) != adapters.ClassPermanent {
-		t.Errorf("invalid id: %v, %v; want a permanent failure", outs[1], errs[1])
+	if outs[1] != adapters.Failed || adapters.ErrorClass(errs[1]) != adapters.ClassInvalidIdentifier {
+		t.Errorf("invalid id: %v, %v; want invalid_identifier", outs[1], errs[1])
 	}
 	for _, i := range []int{0, 2, 3} {
 		if outs[i] != adapters.Deleted || errs[i] != nil || !sb.Ledger.Deleted(ids[i]) {

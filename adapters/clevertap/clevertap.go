@@ -13,13 +13,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/config"
@@ -51,6 +50,12 @@ const (
 var Documented = adapters.Codes{
 	"200": "success",
 }
+
+// guidShape is the form of a CleverTap ID as the page's examples write it
+// ("df2e224d90874887b4d61153ef3a2508", "ctid123", "clientid123"): letters,
+// digits, "_" and "-". An identity is "defined by you" and has no shape
+// beyond what CheckIdentifier requires of every identifier.
+var guidShape = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // MaxBatch bounds the ids in one request. CleverTap's page states no limit;
 // 100 is the limit this project assumes (and its sandbox enforces) until
@@ -247,11 +252,14 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if id == "" {
 		return adapters.NotApplicable, nil
 	}
+	// CleverTap answers success for an id it does not know, so an id it
+	// would read as another is a deletion silently lost: it fails here,
+	// alone, before it can join (and spoil) a batch.
+	if err := checkID(a.cfg.IDType, id); err != nil {
+		return adapters.Failed, err
+	}
 	if a.batch == nil {
 		return a.deleteMany(ctx, []string{id})
-	}
-	if err := checkID(id); err != nil {
-		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: err.Error()}
 	}
 	return a.batch.delete(ctx, id)
 }
@@ -280,7 +288,7 @@ func (a *Adapter) deleteMany(ctx context.Context, ids []string) (adapters.Outcom
 	}
 	body, err := requestBody(a.cfg.IDKind(), ids)
 	if err != nil {
-		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: err.Error()}
+		return adapters.Failed, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url, bytes.NewReader(body))
 	if err != nil {
@@ -301,30 +309,28 @@ func (a *Adapter) deleteMany(ctx context.Context, ids []string) (adapters.Outcom
 
 // requestBody renders {"<idType>": [ids...]}. The array form is used even
 // for one id so that a batch is the same request with more elements. Ids
-// that JSON would silently alter (invalid UTF-8 becomes U+FFFD) are refused:
-// CleverTap would answer success for the altered id and the person would
-// stay.
+// the body cannot carry faithfully are refused (see checkID).
 func requestBody(idType string, ids []string) ([]byte, error) {
 	if len(ids) > MaxBatch {
-		return nil, fmt.Errorf("%d ids in one request, at most %d allowed", len(ids), MaxBatch)
+		return nil, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: fmt.Sprintf("%d ids in one request, at most %d allowed", len(ids), MaxBatch)}
 	}
-	for i, id := range ids {
-		if err := checkID(id); err != nil {
-			return nil, fmt.Errorf("id %d of %d %w", i+1, len(ids), err)
+	for _, id := range ids {
+		if err := checkID(idType, id); err != nil {
+			return nil, err
 		}
 	}
 	return json.Marshal(map[string][]string{idType: ids})
 }
 
-// checkID refuses an id the request body cannot carry faithfully.
-func checkID(id string) error {
-	if id == "" {
-		return errors.New("is empty")
+// checkID refuses an id CleverTap would read as another: what every
+// identifier must be (adapters.CheckIdentifier: valid UTF-8, which JSON
+// would otherwise alter to U+FFFD, no control characters, no white space
+// at the ends), and for a guid the shape of the page's examples.
+func checkID(idType, id string) error {
+	if idType == IDTypeGUID {
+		return adapters.CheckIdentifier(Name, "CleverTap ID", id, guidShape, `letters, digits, "_" and "-"`)
 	}
-	if !utf8.ValidString(id) {
-		return errors.New("is not valid UTF-8")
-	}
-	return nil
+	return adapters.CheckIdentifier(Name, "identity", id, nil, "")
 }
 
 // redactions lists what must not appear in error text: the passcode and

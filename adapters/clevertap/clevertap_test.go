@@ -492,8 +492,8 @@ func TestDeleteMany(t *testing.T) {
 		{name: "three", ids: []string{"a", "b/c", "d"}, want: adapters.Deleted, requests: 1},
 		{name: "at the limit", ids: ids(MaxBatch), want: adapters.Deleted, requests: 1},
 		{name: "over the limit", ids: ids(MaxBatch + 1), want: adapters.Failed, wantClass: adapters.ClassPermanent},
-		{name: "an empty id", ids: []string{"alpha-1", ""}, want: adapters.Failed, wantClass: adapters.ClassPermanent},
-		{name: "invalid UTF-8", ids: []string{"ok", "bad\xff\xfeid"}, want: adapters.Failed, wantClass: adapters.ClassPermanent},
+		{name: "an empty id", ids: []string{"alpha-1", ""}, want: adapters.Failed, wantClass: adapters.ClassInvalidIdentifier},
+		{name: "invalid UTF-8", ids: []string{"ok", "bad\xff\xfeid"}, want: adapters.Failed, wantClass: adapters.ClassInvalidIdentifier},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,6 +62,13 @@ func regionNames() string {
 var Documented = adapters.Codes{
 	"200": "success",
 }
+
+// contactShape is the form of a contact sid on Exotel's page:
+// "4440b6e1a85f489b87d76d8779956caf", 32 lower-case hexadecimal digits.
+// Exotel answers an unknown sid with the 404 envelope, which reads as
+// "already absent", so a sid altered on its way (upper-cased, cut, padded)
+// would lose the deletion silently; it is refused instead.
+var contactShape = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // Config configures the Exotel adapter.
 type Config struct {
@@ -176,6 +184,9 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	}
 	// A proxy that cleans "/contacts/.." would aim the DELETE at the
 	// account itself.
+	if err := adapters.CheckIdentifier(Name, "contact sid", id, contactShape, "32 lower-case hexadecimal digits"); err != nil {
+		return adapters.Failed, err
+	}
 	seg, err := adapters.PathSegment(Name, "contact sid", id)
 	if err != nil {
 		return adapters.Failed, err

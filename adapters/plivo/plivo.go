@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,11 @@ const DefaultProfileField = "plivo_profile_uuid"
 var Documented = adapters.Codes{
 	"200": "Profile deleted successfully.",
 }
+
+// profileShape is the form of a profile_uuid: a UUID, hyphenated as on
+// Plivo's page ("f8ca5a50-50b8-438d-8068-28427b1c0e90"), in either case,
+// since a UUID is the same in both (RFC 9562).
+var profileShape = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // Config configures the Plivo adapter.
 type Config struct {
@@ -102,6 +108,11 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	id := ev.Identifier(a.cfg.ProfileField)
 	if id == "" {
 		return adapters.NotApplicable, nil
+	}
+	// Anything else in the path could name another resource, and Plivo's
+	// 404 for it would read as "already absent".
+	if err := adapters.CheckIdentifier(Name, "profile identifier", id, profileShape, "a UUID (8-4-4-4-12 hexadecimal digits)"); err != nil {
+		return adapters.Failed, err
 	}
 	seg, err := adapters.PathSegment(Name, "profile identifier", id)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/config"
@@ -172,11 +171,11 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if key == "" {
 		return adapters.NotApplicable, nil
 	}
-	if !utf8.ValidString(key) {
-		// JSON would carry a replacement character instead, so Webex would
-		// look up a different key and might answer "not found": a false
-		// AlreadyAbsent. Refuse rather than lose the deletion.
-		return adapters.Failed, &adapters.Error{Vendor: Name, Class: adapters.ClassPermanent, Message: "key identifier is not valid UTF-8"}
+	// A key Webex would read as another (bytes JSON replaces with U+FFFD,
+	// white space it may trim, invisible characters) might answer "not
+	// found", a false AlreadyAbsent: refuse rather than lose the deletion.
+	if err := adapters.CheckIdentifier(Name, "key identifier", key, nil, ""); err != nil {
+		return adapters.Failed, err
 	}
 	body, err := json.Marshal(a.requestBody(key, ev.EventID))
 	if err != nil {

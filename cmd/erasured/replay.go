@@ -45,7 +45,7 @@ func (r *readFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.output, "output", "table", "table, or json for one JSON object a line")
 	fs.StringVar(&r.vendors, "vendor", "", "only records that failed at one of these vendors (comma-separated); replay goes to them only")
 	fs.StringVar(&r.reasons, "reason", "", "only these reasons: retries_exhausted, permanent_error, invalid_event (comma-separated)")
-	fs.StringVar(&r.classes, "class", "", "only vendor failures of these classes: retryable, permanent, unexpected (comma-separated)")
+	fs.StringVar(&r.classes, "class", "", "only vendor failures of these classes: retryable, permanent, unexpected, invalid_identifier (comma-separated)")
 	fs.StringVar(&r.since, "since", "", "only records dead-lettered at or after this time (RFC 3339, 2006-01-02[ 15:04] UTC, or a duration ago: 2h, 7d)")
 	fs.StringVar(&r.until, "until", "", "only records dead-lettered before this time (same forms as -since)")
 	fs.StringVar(&r.eventIDs, "event-id", "", "only these event ids (comma-separated)")
