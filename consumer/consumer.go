@@ -108,22 +108,24 @@ func (c *Config) Validate() error {
 		return config.Invalid("rebalance_timeout", "must be positive, got %s", c.RebalanceTimeout)
 	case c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.SessionTimeout:
 		return config.Invalid("heartbeat_interval", "must be positive and below session_timeout (%s), got %s", c.SessionTimeout, c.HeartbeatInterval)
-	case c.DrainTimeout >= c.RebalanceTimeout:
-		// A member that drains longer than the rebalance timeout is
-		// dropped from the group mid-drain.
-		return config.Invalid("drain_timeout", "must be below rebalance_timeout (%s), got %s", c.RebalanceTimeout, c.DrainTimeout)
-	case c.DrainTimeout+c.RequestTimeout >= c.SessionTimeout:
-		// kafka-go stops heartbeating when a generation ends, so the
-		// drain and the final commit must fit in one session: otherwise
-		// the member expires mid-drain, its partitions move while it still
-		// runs their users' events, and per-user order breaks.
-		return config.Invalid("drain_timeout", "plus request_timeout (%s) must be below session_timeout (%s), got %s", c.RequestTimeout, c.SessionTimeout, c.DrainTimeout)
+	case c.RequestTimeout <= 0:
+		return config.Invalid("request_timeout", "must be positive, got %s", c.RequestTimeout)
+	case c.HeartbeatInterval+c.DrainTimeout+c.RequestTimeout >= min(c.RebalanceTimeout, c.SessionTimeout):
+		// A member learns of a rebalance at its next heartbeat (up to
+		// heartbeat_interval late), then drains (drain_timeout) and
+		// commits (request_timeout) before it rejoins; the coordinator
+		// waits rebalance_timeout for that. kafka-go stops heartbeating
+		// when the generation ends, so the same time must also fit in one
+		// session, counted from the last heartbeat. Otherwise the member
+		// is evicted mid-drain: its partitions move while it still runs
+		// their users' events (per-user order breaks) and its final
+		// commit is refused (the finished work is redone).
+		return config.Invalid("drain_timeout", "heartbeat_interval (%s) + drain_timeout (%s) + request_timeout (%s) = %s must be below min(rebalance_timeout, session_timeout) = %s",
+			c.HeartbeatInterval, c.DrainTimeout, c.RequestTimeout, c.HeartbeatInterval+c.DrainTimeout+c.RequestTimeout, min(c.RebalanceTimeout, c.SessionTimeout))
 	case c.FetchMaxBytes < 1<<10:
 		return config.Invalid("fetch_max_bytes", "must be at least 1024, got %d", c.FetchMaxBytes)
 	case c.FetchMaxWait <= 0:
 		return config.Invalid("fetch_max_wait", "must be positive, got %s", c.FetchMaxWait)
-	case c.RequestTimeout <= 0:
-		return config.Invalid("request_timeout", "must be positive, got %s", c.RequestTimeout)
 	}
 	for i, b := range c.Brokers {
 		if !strings.Contains(b, ":") {

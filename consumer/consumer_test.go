@@ -71,6 +71,22 @@ func TestConfigValidate(t *testing.T) {
 		{"zero heartbeat", func(c *Config) { c.HeartbeatInterval = 0 }, "heartbeat_interval"},
 		{"heartbeat equal to session timeout", func(c *Config) { c.HeartbeatInterval = c.SessionTimeout }, "heartbeat_interval"},
 		{"drain as long as rebalance", func(c *Config) { c.DrainTimeout = c.RebalanceTimeout }, "drain_timeout"},
+		// heartbeat_interval + drain_timeout + request_timeout must fit in
+		// min(rebalance_timeout, session_timeout): the defaults are 3s +
+		// 10s + 10s = 23s against 30s.
+		{"sum below both", func(c *Config) { c.SessionTimeout, c.RebalanceTimeout = 24*time.Second, 24*time.Second }, ""},
+		{"sum equal to session", func(c *Config) { c.SessionTimeout = 23 * time.Second }, "drain_timeout"},
+		{"sum above session", func(c *Config) { c.SessionTimeout = 22 * time.Second }, "drain_timeout"},
+		{"sum equal to rebalance", func(c *Config) { c.RebalanceTimeout = 23 * time.Second }, "drain_timeout"},
+		{"sum above rebalance", func(c *Config) { c.RebalanceTimeout = 15 * time.Second }, "drain_timeout"},
+		{"heartbeat tips the sum", func(c *Config) {
+			c.SessionTimeout, c.RebalanceTimeout, c.HeartbeatInterval = 22*time.Second, 22*time.Second, 1*time.Second
+		}, ""},
+		{"heartbeat tips the sum over", func(c *Config) {
+			c.SessionTimeout, c.RebalanceTimeout, c.HeartbeatInterval = 22*time.Second, 22*time.Second, 2*time.Second
+		}, "drain_timeout"},
+		{"request timeout tips the sum over", func(c *Config) { c.RebalanceTimeout, c.RequestTimeout = 20*time.Second, 7*time.Second }, "drain_timeout"},
+		{"short drain with long request", func(c *Config) { c.DrainTimeout, c.RequestTimeout = time.Second, 26*time.Second }, "drain_timeout"},
 		{"tiny fetch", func(c *Config) { c.FetchMaxBytes = 1023 }, "fetch_max_bytes"},
 		{"smallest fetch", func(c *Config) { c.FetchMaxBytes = 1024 }, ""},
 		{"zero fetch wait", func(c *Config) { c.FetchMaxWait = 0 }, "fetch_max_wait"},

@@ -172,7 +172,9 @@ func (s *Stack) Config() *daemon.Config {
 	cfg.Kafka.HeartbeatInterval = time.Second
 	cfg.Kafka.SessionTimeout = 10 * time.Second
 	cfg.Kafka.RebalanceTimeout = 10 * time.Second
-	cfg.Kafka.DrainTimeout = 5 * time.Second
+	// heartbeat + drain + request (1s + 4s + 4s) stays below the session
+	// and rebalance timeouts (10s), as validation requires.
+	cfg.Kafka.DrainTimeout = 4 * time.Second
 	cfg.Kafka.RequestTimeout = 4 * time.Second
 	cfg.DeadLetter.Topic = s.DLQTopic
 	cfg.Replay.SigningKey = config.NewSecret(s.ReplayKey)
