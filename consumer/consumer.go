@@ -28,8 +28,14 @@ type Config struct {
 	Topic string `yaml:"topic"`
 	// GroupID is the consumer group; every replica uses the same one.
 	GroupID string `yaml:"group_id"`
-	// StartOffset is where a partition with no committed offset starts:
-	// "earliest" (default; nothing is skipped) or "latest".
+	// StartOffset is where a new group starts: "earliest" (default;
+	// nothing is skipped) or "latest" (what is in the topic when the group
+	// first holds a partition is skipped). The first member to hold a
+	// partition with no commit resolves the offset and commits it before
+	// reading, so a restart never resolves it again. Once the group has
+	// committed anywhere on the topic, a partition without a commit (one
+	// added later) starts at its earliest offset whatever this says: its
+	// records were all written after the group started, and are owed.
 	StartOffset string `yaml:"start_offset"`
 	// MaxInFlight bounds the events fetched and unfinished per partition.
 	// Memory is bounded by it, whatever the backlog.
@@ -196,8 +202,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		RebalanceTimeout:  c.cfg.RebalanceTimeout,
 		JoinGroupBackoff:  time.Second,
 		Timeout:           c.cfg.RequestTimeout,
-		StartOffset:       start,
-		ErrorLogger:       kafkaLogger{c.log.With().Str("source", "kafka-go").Logger()},
+		// kafka-go stands in StartOffset for a partition with no commit;
+		// startGeneration replaces it with a concrete, committed offset
+		// before anything is read (see positions).
+		StartOffset: start,
+		ErrorLogger: kafkaLogger{c.log.With().Str("source", "kafka-go").Logger()},
 	})
 	if err != nil {
 		return fmt.Errorf("consumer group: %w", err)
@@ -246,23 +255,28 @@ type generation struct {
 
 func (c *Consumer) startGeneration(root context.Context, gen *kafka.Generation) {
 	g := &generation{c: c, gen: gen, workers: map[int]*partitionWorker{}}
-	assigned := gen.Assignments[c.cfg.Topic]
-	parts := make([]int, 0, len(assigned))
-	for _, a := range assigned {
-		parts = append(parts, a.ID)
-	}
-	c.log.Info().Int32("generation", gen.ID).Ints("partitions", parts).Msg("partitions assigned")
-	c.observer.Assigned(gen.ID, parts)
-
-	var wg sync.WaitGroup
-	for _, a := range assigned {
-		wg.Add(1)
-		gen.Start(func(genCtx context.Context) {
-			defer wg.Done()
-			g.runPartition(root, genCtx, a)
-		})
-	}
 	gen.Start(func(genCtx context.Context) {
+		assigned, err := g.positions(root, genCtx, gen.Assignments[c.cfg.Topic])
+		if err != nil {
+			// The generation or the daemon ended first; nothing was read.
+			c.log.Info().Int32("generation", gen.ID).Err(err).Msg("generation ended before its start offsets were committed")
+			return
+		}
+		parts := make([]int, 0, len(assigned))
+		for _, a := range assigned {
+			parts = append(parts, a.ID)
+		}
+		c.log.Info().Int32("generation", gen.ID).Ints("partitions", parts).Msg("partitions assigned")
+		c.observer.Assigned(gen.ID, parts)
+
+		var wg sync.WaitGroup
+		wg.Add(len(assigned))
+		for _, a := range assigned {
+			gen.Start(func(genCtx context.Context) {
+				defer wg.Done()
+				g.runPartition(root, genCtx, a)
+			})
+		}
 		g.commitLoop(root, genCtx)
 		wg.Wait()
 		c.log.Info().Int32("generation", gen.ID).Msg("partitions revoked")
