@@ -59,6 +59,10 @@ type Config struct {
 	// heartbeat, offset commit). A heartbeat that times out ends the
 	// generation, so it must outlast a busy broker's slowest answer.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// PartitionWatchInterval is how often each member asks the brokers
+	// how many partitions the topic has; a change rebalances the group,
+	// so partitions added to the topic are read within one interval.
+	PartitionWatchInterval time.Duration `yaml:"partition_watch_interval"`
 	// Auth is the tls and sasl sub-sections: how erasured and the brokers
 	// authenticate each other. The daemon builds the consumer's Dialer and
 	// the dead-letter writer's Transport from it.
@@ -86,8 +90,9 @@ func DefaultConfig() Config {
 		// and a busy broker that answers an empty fetch a little late
 		// breaks the connection. A fetch returns as soon as a record
 		// arrives, so a long wait costs no latency.
-		FetchMaxWait:   3 * time.Second,
-		RequestTimeout: 10 * time.Second,
+		FetchMaxWait:           3 * time.Second,
+		RequestTimeout:         10 * time.Second,
+		PartitionWatchInterval: 5 * time.Second,
 	}
 }
 
@@ -132,6 +137,10 @@ func (c *Config) Validate() error {
 		return config.Invalid("fetch_max_bytes", "must be at least 1024, got %d", c.FetchMaxBytes)
 	case c.FetchMaxWait <= 0:
 		return config.Invalid("fetch_max_wait", "must be positive, got %s", c.FetchMaxWait)
+	case c.PartitionWatchInterval < time.Second || c.PartitionWatchInterval > time.Hour:
+		// Each member asks once per interval; below a second that is load
+		// for nothing, above an hour new partitions wait too long.
+		return config.Invalid("partition_watch_interval", "must be in [1s, 1h], got %s", c.PartitionWatchInterval)
 	}
 	for i, b := range c.Brokers {
 		if !strings.Contains(b, ":") {
@@ -202,6 +211,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		RebalanceTimeout:  c.cfg.RebalanceTimeout,
 		JoinGroupBackoff:  time.Second,
 		Timeout:           c.cfg.RequestTimeout,
+		// Without the watch, partitions added to the topic are not read
+		// until some unrelated rebalance: with no restart, never.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: c.cfg.PartitionWatchInterval,
 		// kafka-go stands in StartOffset for a partition with no commit;
 		// startGeneration replaces it with a concrete, committed offset
 		// before anything is read (see positions).

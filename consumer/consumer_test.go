@@ -91,6 +91,11 @@ func TestConfigValidate(t *testing.T) {
 		{"smallest fetch", func(c *Config) { c.FetchMaxBytes = 1024 }, ""},
 		{"zero fetch wait", func(c *Config) { c.FetchMaxWait = 0 }, "fetch_max_wait"},
 		{"zero request timeout", func(c *Config) { c.RequestTimeout = 0 }, "request_timeout"},
+		{"zero partition watch", func(c *Config) { c.PartitionWatchInterval = 0 }, "partition_watch_interval"},
+		{"partition watch below a second", func(c *Config) { c.PartitionWatchInterval = 999 * time.Millisecond }, "partition_watch_interval"},
+		{"partition watch of a second", func(c *Config) { c.PartitionWatchInterval = time.Second }, ""},
+		{"partition watch of an hour", func(c *Config) { c.PartitionWatchInterval = time.Hour }, ""},
+		{"partition watch above an hour", func(c *Config) { c.PartitionWatchInterval = time.Hour + time.Second }, "partition_watch_interval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

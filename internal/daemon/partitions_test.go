@@ -1,6 +1,8 @@
 package daemon_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -55,4 +57,73 @@ func TestLatestStartIsPinnedAcrossRestarts(t *testing.T) {
 		t.Errorf("%d events written before the group first ran were deleted; start_offset latest must skip them", n)
 	}
 	checkLagZero(t, m2)
+}
+
+// TestNewPartitionsAreConsumed adds partitions to the topic while the
+// group runs and writes to them at once: the group must pick them up
+// without any other rebalance and read them from their first record, with
+// either start_offset (a partition that did not exist when the group
+// started has no backlog to skip; everything in it is owed). With two
+// members, one of them is assigned only new partitions, so it must learn
+// from the group's commits elsewhere that the group has started.
+func TestNewPartitionsAreConsumed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	for _, tc := range []struct {
+		start   string
+		members int
+	}{{"earliest", 1}, {"latest", 1}, {"latest", 2}} {
+		t.Run(fmt.Sprintf("%s/%d members", tc.start, tc.members), func(t *testing.T) {
+			s := startStack(t, 2, fastKnobs())
+			cfg := testConfig(s)
+			cfg.Kafka.StartOffset = tc.start
+			cfg.Kafka.PartitionWatchInterval = 2 * time.Second
+			w := devstack.NewWorkload(80, 80, 0)
+			first, fresh := split(w, 20)
+
+			var ms []*member
+			for i := range tc.members {
+				ms = append(ms, startMember(t, cfg))
+				// Each join is one more generation for those already in.
+				for j, m := range ms {
+					waitAssigned(t, m, i-j+1)
+				}
+			}
+			assignments := func() int {
+				n := 0
+				for _, m := range ms {
+					n += strings.Count(m.log.String(), "partitions assigned")
+				}
+				return n
+			}
+			before := assignments()
+			produce(t, s, first)
+			waitComplete(t, s, first, 30*time.Second)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := devstack.AddPartitions(ctx, s.Brokers, devstack.Topic, 4); err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range []int{2, 3} {
+				half := fresh.Records[i*30 : (i+1)*30]
+				if err := devstack.ProduceToPartition(ctx, s.Brokers, devstack.Topic, p, half); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if assignments() > before {
+				t.Logf("the group rebalanced before the new partitions' records were all written: the test does not show they are read from the start")
+			}
+
+			acc := waitComplete(t, s, fresh, 60*time.Second)
+			if acc.DeletedEverywhere != len(fresh.Events) {
+				t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, len(fresh.Events))
+			}
+			waitUntil(t, 30*time.Second, "the commits of the new partitions to reach their ends", func() bool {
+				return committed(s, 2) == 30 && committed(s, 3) == 30
+			})
+			t.Logf("%d generations joined in all", assignments())
+		})
+	}
 }
