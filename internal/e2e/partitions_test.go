@@ -45,7 +45,12 @@ func TestPartitionsAddedMidRun(t *testing.T) {
 			}
 			acc := s.waitComplete(fresh, 2*time.Minute, p)
 			s.waitLagZero(60 * time.Second)
-			t.Logf("counted: %s; generations joined: %d", acc, strings.Count(p.Output(), "partitions assigned"))
+			t.Logf("counted: %s", acc)
+			for _, l := range strings.Split(p.Output(), "\n") {
+				if strings.Contains(l, "partitions assigned") || strings.Contains(l, "partitions revoked") || strings.Contains(l, "start offsets committed") {
+					t.Log(l)
+				}
+			}
 			if acc.DeletedEverywhere != acc.Produced {
 				t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, acc.Produced)
 			}
