@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -183,6 +184,10 @@ type Consumer struct {
 	dialer   *kafka.Dialer
 	log      zerolog.Logger
 	observer Observer
+	// assignedCount is one more than the partition count this member last
+	// assigned the group as its leader; 0 when it has not since the last
+	// generation started (see watchAssignedCount).
+	assignedCount atomic.Int64
 }
 
 // New returns a Consumer. dialer may be nil (plain TCP); o may be nil.
@@ -220,6 +225,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		// before anything is read (see positions).
 		StartOffset: start,
 		ErrorLogger: kafkaLogger{c.log.With().Str("source", "kafka-go").Logger()},
+		// kafka-go's defaults, noting what the leader assigns.
+		GroupBalancers: []kafka.GroupBalancer{
+			countingBalancer{kafka.RangeGroupBalancer{}, c},
+			countingBalancer{kafka.RoundRobinGroupBalancer{}, c},
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("consumer group: %w", err)
@@ -268,6 +278,9 @@ type generation struct {
 
 func (c *Consumer) startGeneration(root context.Context, gen *kafka.Generation) {
 	g := &generation{c: c, gen: gen, workers: map[int]*partitionWorker{}}
+	if n := c.assignedCount.Swap(0); n > 0 {
+		gen.Start(func(genCtx context.Context) { g.watchAssignedCount(root, genCtx, int(n-1)) })
+	}
 	gen.Start(func(genCtx context.Context) {
 		assigned, err := g.positions(root, genCtx, gen.Assignments[c.cfg.Topic])
 		if err != nil {

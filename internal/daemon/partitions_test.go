@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/erasured/erasured/internal/devstack"
 )
 
@@ -126,4 +128,52 @@ func TestNewPartitionsAreConsumed(t *testing.T) {
 			t.Logf("%d generations joined in all", assignments())
 		})
 	}
+}
+
+// TestPartitionsAddedDuringAssignment adds partitions in the instant after
+// the group's leader read the topic to assign it and before the
+// generation starts. Every member's kafka-go watcher then takes the new
+// count as its baseline and never sees a change; the leader must compare
+// with what it assigned, or the new partitions wait for an unrelated
+// rebalance.
+func TestPartitionsAddedDuringAssignment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	s := startStack(t, 2, fastKnobs())
+	cfg := testConfig(s)
+	cfg.Kafka.PartitionWatchInterval = time.Second
+	added := make(chan error, 1)
+	// The leader sends SyncGroup after it assigned the partitions it read;
+	// hold the first one until the topic has grown.
+	s.Cluster.ControlKey(kmsg.SyncGroup.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		s.Cluster.DropControl()
+		done := make(chan struct{})
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			added <- devstack.AddPartitions(ctx, s.Brokers, devstack.Topic, 4)
+			close(done)
+		}()
+		s.Cluster.SleepControl(func() { <-done })
+		return nil, nil, false
+	})
+	m := startMember(t, cfg)
+	if err := <-added; err != nil {
+		t.Fatal(err)
+	}
+	waitAssigned(t, m, 1)
+	w := devstack.NewWorkload(60, 60, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, p := range []int{2, 3} {
+		if err := devstack.ProduceToPartition(ctx, s.Brokers, devstack.Topic, p, w.Records[i*30:(i+1)*30]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acc := waitComplete(t, s, w, 30*time.Second)
+	if acc.DeletedEverywhere != len(w.Events) {
+		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, len(w.Events))
+	}
+	t.Logf("%d generations joined", strings.Count(m.log.String(), "partitions assigned"))
 }
