@@ -274,6 +274,9 @@ type generation struct {
 	commitMu sync.Mutex
 	mu       sync.Mutex
 	workers  map[int]*partitionWorker
+	// startsCommitted, when set, reports the start offsets positions
+	// committed.
+	startsCommitted func()
 }
 
 func (c *Consumer) startGeneration(root context.Context, gen *kafka.Generation) {
@@ -294,6 +297,9 @@ func (c *Consumer) startGeneration(root context.Context, gen *kafka.Generation) 
 		}
 		c.log.Info().Int32("generation", gen.ID).Ints("partitions", parts).Msg("partitions assigned")
 		c.observer.Assigned(gen.ID, parts)
+		if g.startsCommitted != nil {
+			g.startsCommitted()
+		}
 
 		var wg sync.WaitGroup
 		wg.Add(len(assigned))

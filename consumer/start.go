@@ -126,11 +126,18 @@ func (g *generation) commitStarts(ctx context.Context, parts []int, started bool
 	err = g.gen.CommitOffsets(map[string]map[int]int64{topic: starts})
 	took := time.Since(t0)
 	g.commitMu.Unlock()
-	for p, off := range starts {
-		c.observer.Committed(p, off, took, err)
-	}
 	if err != nil {
+		for p, off := range starts {
+			c.observer.Committed(p, off, took, err)
+		}
 		return nil, fmt.Errorf("committing start offsets: %w", err)
+	}
+	// Reported once the generation is announced: Assigned resets the
+	// per-partition series.
+	g.startsCommitted = func() {
+		for p, off := range starts {
+			c.observer.Committed(p, off, took, nil)
+		}
 	}
 	from := "latest"
 	if earliest {
