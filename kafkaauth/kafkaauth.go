@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -19,11 +20,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+	"github.com/xdg-go/stringprep"
 
 	"github.com/erasured/erasured/config"
 )
@@ -69,7 +73,8 @@ type TLSConfig struct {
 	// certificate; by default it is the broker's host.
 	ServerName string `yaml:"server_name"`
 	// InsecureSkipVerify accepts any broker certificate. For tests only:
-	// it gives up knowing who receives the events.
+	// it gives up knowing who receives the events. Refused with SASL
+	// PLAIN, which would hand the password to whoever answers.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
@@ -103,6 +108,11 @@ func (c *Config) Validate() error {
 		// PLAIN sends the password as it is; SCRAM never does.
 		return config.Invalid("sasl.mechanism", "PLAIN sends the password in the clear: enable tls or use SCRAM-SHA-256/512")
 	}
+	if c.SASL.Mechanism == MechanismPlain && c.TLS.InsecureSkipVerify {
+		// Encryption to an unverified peer is encryption to whoever is
+		// on the path: PLAIN would hand them the password.
+		return config.Invalid("tls.insecure_skip_verify", "must not be true with sasl.mechanism PLAIN, which sends the password to whichever server answers: verify the brokers (ca_file, server_name) or use SCRAM-SHA-256/512")
+	}
 	return nil
 }
 
@@ -123,8 +133,8 @@ func (c *TLSConfig) Validate() error {
 		}
 	}
 	if c.CertFile != "" {
-		if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
-			return config.Invalid("cert_file", "loading client certificate: %v", err)
+		if _, err := loadKeyPair(c.CertFile, c.KeyFile); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -148,8 +158,40 @@ func (c *SASLConfig) Validate() error {
 	if !c.Password.IsSet() {
 		return config.Invalid("password", "must be set for SASL %s ({env: NAME} or {file: PATH})", c.Mechanism)
 	}
+	return c.checkCredentials()
+}
+
+// checkCredentials refuses a username or password the mechanism cannot
+// send as it is, so that check-config catches what the SCRAM library would
+// otherwise refuse at dial time. The messages name the field and quote
+// nothing: the library's own error quotes the value, and the usual cause
+// is a password read from the environment with a trailing newline.
+func (c *SASLConfig) checkCredentials() error {
+	for _, f := range []struct {
+		field, value string
+	}{{"username", c.Username}, {"password", c.Password.Reveal()}} {
+		if c.Mechanism == MechanismPlain {
+			// RFC 4616 forbids only NUL, but a control character in a
+			// PLAIN credential is a stray newline or a paste accident,
+			// and the broker compares bytes: refuse it here rather
+			// than as a failed login.
+			if !utf8.ValidString(f.value) || strings.IndexFunc(f.value, unicode.IsControl) >= 0 {
+				return config.Invalid(f.field, "holds a control character (a trailing newline?) or is not UTF-8; the value is not shown")
+			}
+			continue
+		}
+		// SCRAM prepares both with SASLprep (RFC 4013), which refuses
+		// control characters and other prohibited code points.
+		if _, err := stringprep.SASLprep.Prepare(f.value); err != nil {
+			return config.Invalid(f.field, "is refused by SASLprep: it holds a control character (a trailing newline?) or a prohibited code point; the value is not shown")
+		}
+	}
 	return nil
 }
+
+// errSCRAMCredentials replaces the SCRAM library's error, which quotes the
+// username or password it refused.
+var errSCRAMCredentials = errors.New("the username or password is refused by SASLprep (a control character such as a trailing newline, or a prohibited code point); the value is not shown")
 
 // ClientConfig returns the TLS client configuration, nil when TLS is off.
 func (c *TLSConfig) ClientConfig() (*tls.Config, error) {
@@ -194,9 +236,10 @@ func (c *SASLConfig) SASLMechanism() (sasl.Mechanism, error) {
 		}
 		var err error
 		if m, err = scram.Mechanism(algo, user, pass); err != nil {
-			// The SCRAM library's errors (a username or password
-			// stringprep refuses) hold neither value.
-			return nil, fmt.Errorf("SASL %s: preparing credentials: %w", c.Mechanism, err)
+			// Not wrapped: the library's error quotes the username or
+			// password it refused ("Error SASLprepping password '…'").
+			// Validate reports the same case on its field first.
+			return nil, fmt.Errorf("SASL %s: %w", c.Mechanism, errSCRAMCredentials)
 		}
 	default:
 		return nil, fmt.Errorf("unknown SASL mechanism %q", c.Mechanism)
@@ -298,6 +341,44 @@ func readBounded(path string) ([]byte, error) {
 	return b, nil
 }
 
+// loadKeyPair reads the client certificate and key. Its errors are
+// written here, naming the field and the path, and never wrap
+// crypto/tls's: those describe the PEM input, and the input is a private
+// key.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := readBounded(certFile)
+	if err != nil {
+		return tls.Certificate{}, config.Invalid("cert_file", "%v", err)
+	}
+	keyPEM, err := readBounded(keyFile)
+	if err != nil {
+		return tls.Certificate{}, config.Invalid("key_file", "%v", err)
+	}
+	if !holdsCertificate(certPEM) {
+		return tls.Certificate{}, config.Invalid("cert_file", "%s holds no PEM certificate", certFile)
+	}
+	kp, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, config.Invalid("key_file", "%s is not a PEM private key matching cert_file (the contents are not shown)", keyFile)
+	}
+	return kp, nil
+}
+
+// holdsCertificate reports whether b's first CERTIFICATE block parses.
+func holdsCertificate(b []byte) bool {
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return false
+		}
+		if blk.Type == "CERTIFICATE" {
+			_, err := x509.ParseCertificate(blk.Bytes)
+			return err == nil
+		}
+	}
+}
+
 // keyPairLoader serves the client certificate, reloading it when either
 // file changes: cert-manager and Kubernetes rotate mounted Secrets in
 // place, and a long-running daemon must pick the new pair up.
@@ -327,9 +408,9 @@ func (l *keyPairLoader) reload() error {
 	if l.cert != nil && mc.Equal(l.modCert) && mk.Equal(l.modKey) {
 		return nil
 	}
-	kp, err := tls.LoadX509KeyPair(l.certFile, l.keyFile)
+	kp, err := loadKeyPair(l.certFile, l.keyFile)
 	if err != nil {
-		return fmt.Errorf("loading client certificate: %w", err)
+		return err
 	}
 	l.cert, l.modCert, l.modKey = &kp, mc, mk
 	return nil

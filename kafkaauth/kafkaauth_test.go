@@ -43,7 +43,7 @@ func TestValidate(t *testing.T) {
 		{"missing CA file", kafkaauth.Config{TLS: kafkaauth.TLSConfig{Enabled: true, CAFile: "/nonexistent/ca.pem"}}, "tls.ca_file"},
 		{"CA file without a certificate", kafkaauth.Config{TLS: kafkaauth.TLSConfig{Enabled: true, CAFile: garbage}}, "tls.ca_file"},
 		{"certificate without key", kafkaauth.Config{TLS: kafkaauth.TLSConfig{Enabled: true, CertFile: pki.ClientCertFile}}, "tls.cert_file"},
-		{"key that does not match", kafkaauth.Config{TLS: kafkaauth.TLSConfig{Enabled: true, CertFile: pki.ClientCertFile, KeyFile: garbage}}, "tls.cert_file"},
+		{"key that does not match", kafkaauth.Config{TLS: kafkaauth.TLSConfig{Enabled: true, CertFile: pki.ClientCertFile, KeyFile: garbage}}, "tls.key_file"},
 		{"PLAIN over TLS", kafkaauth.Config{TLS: tlsOn, SASL: kafkaauth.SASLConfig{Mechanism: "PLAIN", Username: "u", Password: pass}}, ""},
 		{"PLAIN without TLS", kafkaauth.Config{SASL: kafkaauth.SASLConfig{Mechanism: "PLAIN", Username: "u", Password: pass}}, "sasl.mechanism"},
 		{"SCRAM without TLS", kafkaauth.Config{SASL: kafkaauth.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "u", Password: pass}}, ""},
