@@ -61,7 +61,9 @@ type TLSConfig struct {
 	// brokers.
 	Enabled bool `yaml:"enabled"`
 	// CAFile holds the certificates that verify the brokers, replacing
-	// the system roots.
+	// the system roots. It is re-read when it changes on disk, like the
+	// client certificate, so a broker CA rotated by cert-manager or a
+	// Secret update is trusted from the next connection on.
 	CAFile string `yaml:"ca_file"`
 	// CertFile and KeyFile are the client certificate and its key, for
 	// brokers that authenticate clients by certificate (mTLS). Both or
@@ -193,31 +195,88 @@ func (c *SASLConfig) checkCredentials() error {
 // username or password it refused.
 var errSCRAMCredentials = errors.New("the username or password is refused by SASLprep (a control character such as a trailing newline, or a prohibited code point); the value is not shown")
 
-// ClientConfig returns the TLS client configuration, nil when TLS is off.
+// ClientConfig returns the TLS client configuration as it stands now,
+// nil when TLS is off: the CA bundle as currently on disk, the client
+// certificate served by a reloading loader. The Dialer and Transport do
+// not use one such value for every connection; they build one per
+// connection (see tlsDialer), so a rotated CA file takes effect.
 func (c *TLSConfig) ClientConfig() (*tls.Config, error) {
+	d, err := c.dialer()
+	if err != nil || d == nil {
+		return nil, err
+	}
+	return d.config(""), nil
+}
+
+// dialer returns the TLS dialer, nil when TLS is off.
+func (c *TLSConfig) dialer() (*tlsDialer, error) {
 	if !c.Enabled {
 		return nil, nil
 	}
-	cfg := &tls.Config{
+	d := &tlsDialer{base: &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         c.ServerName,
 		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // opt-in, documented as test-only
-	}
+	}}
 	if c.CAFile != "" {
-		pool, err := loadCA(c.CAFile)
+		ca, err := newCALoader(c.CAFile)
 		if err != nil {
 			return nil, err
 		}
-		cfg.RootCAs = pool
+		d.ca = ca
 	}
 	if c.CertFile != "" {
 		kp, err := newKeyPairLoader(c.CertFile, c.KeyFile)
 		if err != nil {
 			return nil, err
 		}
-		cfg.GetClientCertificate = kp.get
+		d.base.GetClientCertificate = kp.get
 	}
-	return cfg, nil
+	return d, nil
+}
+
+// tlsDialer opens TCP connections and does the TLS handshake itself, with
+// a configuration built for each connection: kafka-go's own TLS would use
+// one tls.Config's RootCAs for the life of the Dialer or Transport, so a
+// rotated CA bundle would be ignored until a restart. Verification is the
+// standard library's, against the bundle as it is on disk at dial time.
+type tlsDialer struct {
+	base *tls.Config // everything but RootCAs; never modified once built
+	ca   *caLoader   // nil: the system roots
+}
+
+// config returns the configuration for one connection to addr: the
+// current CA bundle and, unless server_name is set, addr's host as the
+// name to verify, as kafka-go and crypto/tls.Dial do.
+func (d *tlsDialer) config(addr string) *tls.Config {
+	cfg := d.base.Clone()
+	if d.ca != nil {
+		cfg.RootCAs = d.ca.get()
+	}
+	if cfg.ServerName == "" && addr != "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		cfg.ServerName = host
+	}
+	return cfg
+}
+
+// DialContext is kafka.Dialer.DialFunc and kafka.Transport.Dial. ctx
+// carries kafka-go's dial timeout, which so bounds the handshake too.
+func (d *tlsDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	raw, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	conn := tls.Client(raw, d.config(addr))
+	if err := conn.HandshakeContext(ctx); err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // SASLMechanism returns the SASL mechanism, nil when SASL is off.
@@ -268,17 +327,22 @@ func (m hiddenMechanism) GoString() string { return m.String() }
 // Dialer returns the dialer for the consumer group and its readers, nil
 // when neither TLS nor SASL is on (kafka-go then uses its default dialer).
 func (c *Config) Dialer() (*kafka.Dialer, error) {
-	tlsCfg, mech, err := c.parts()
-	if err != nil || (tlsCfg == nil && mech == nil) {
+	td, mech, err := c.parts()
+	if err != nil || (td == nil && mech == nil) {
 		return nil, err
 	}
-	return &kafka.Dialer{
+	d := &kafka.Dialer{
 		ClientID:      ClientID,
 		Timeout:       dialTimeout,
 		DualStack:     true,
-		TLS:           tlsCfg,
 		SASLMechanism: mech,
-	}, nil
+	}
+	if td != nil {
+		// TLS in our dial function, not kafka-go's TLS field: see
+		// tlsDialer.
+		d.DialFunc = td.DialContext
+	}
+	return d, nil
 }
 
 // Transport returns the transport for the dead-letter writer, nil when
@@ -286,20 +350,23 @@ func (c *Config) Dialer() (*kafka.Dialer, error) {
 // The result is an interface, and a nil one when off, so it can be handed
 // to kafka.Writer.Transport without the typed-nil trap.
 func (c *Config) Transport() (kafka.RoundTripper, error) {
-	tlsCfg, mech, err := c.parts()
-	if err != nil || (tlsCfg == nil && mech == nil) {
+	td, mech, err := c.parts()
+	if err != nil || (td == nil && mech == nil) {
 		return nil, err
 	}
-	return &kafka.Transport{
+	t := &kafka.Transport{
 		ClientID:    ClientID,
 		DialTimeout: dialTimeout,
-		TLS:         tlsCfg,
 		SASL:        mech,
-	}, nil
+	}
+	if td != nil {
+		t.Dial = td.DialContext
+	}
+	return t, nil
 }
 
-func (c *Config) parts() (*tls.Config, sasl.Mechanism, error) {
-	tlsCfg, err := c.TLS.ClientConfig()
+func (c *Config) parts() (*tlsDialer, sasl.Mechanism, error) {
+	td, err := c.TLS.dialer()
 	if err != nil {
 		return nil, nil, fmt.Errorf("kafka tls: %w", err)
 	}
@@ -307,7 +374,7 @@ func (c *Config) parts() (*tls.Config, sasl.Mechanism, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("kafka sasl: %w", err)
 	}
-	return tlsCfg, mech, nil
+	return td, mech, nil
 }
 
 // maxPEMBytes bounds a CA bundle.
@@ -339,6 +406,45 @@ func readBounded(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxPEMBytes)
 	}
 	return b, nil
+}
+
+// caLoader serves the CA bundle, reloading it when the file changes, as
+// keyPairLoader does for the client certificate. A reload that fails (a
+// rotation caught half-written) keeps the last good bundle; the next dial
+// tries again.
+type caLoader struct {
+	path string
+
+	mu   sync.Mutex
+	pool *x509.CertPool
+	mod  time.Time
+	size int64
+}
+
+func newCALoader(path string) (*caLoader, error) {
+	l := &caLoader{path: path}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if l.pool, err = loadCA(path); err != nil {
+		return nil, err
+	}
+	l.mod, l.size = fi.ModTime(), fi.Size()
+	return l, nil
+}
+
+func (l *caLoader) get() *x509.CertPool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fi, err := os.Stat(l.path)
+	if err != nil || (fi.ModTime().Equal(l.mod) && fi.Size() == l.size) {
+		return l.pool
+	}
+	if pool, err := loadCA(l.path); err == nil {
+		l.pool, l.mod, l.size = pool, fi.ModTime(), fi.Size()
+	}
+	return l.pool
 }
 
 // loadKeyPair reads the client certificate and key. Its errors are
