@@ -4,7 +4,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 BIN       := bin/erasured
 
-.PHONY: all build run test test-short vet fmt fmt-check fuzz bench clean ci
+.PHONY: all build run test test-short vet fmt fmt-check tidy-check fuzz bench clean ci
 
 all: fmt-check vet test
 
@@ -31,6 +31,12 @@ fmt:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## tidy-check: fail when go.mod or go.sum is not what `go mod tidy` makes
+## (a direct dependency marked // indirect, a missing or stale sum line);
+## prints the diff. `go mod tidy` fixes it.
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:
