@@ -19,20 +19,21 @@
 #     `mvn dependency:copy-dependencies` and cached, then run as
 #     `java -cp 'libs/*' kafka.Kafka server.properties` — what bin/kafka-server-start.sh
 #     does in the binary tarball, minus the tarball.
-#   * Kafka 3.9.x by default: 4.x removed old protocol versions (KIP-896),
-#     segmentio/kafka-go's Conn/ConsumerGroup still hard-code low ones
-#     (Heartbeat/SyncGroup/LeaveGroup v0, OffsetCommit v2, OffsetFetch v1,
-#     ListOffsets v1) and kafka-go's own CI stops at Kafka 3.7 (its 4.0 job is
-#     commented out). 3.9 still accepts every version from v0, so no kafka-go
-#     code path can hit a removed one. KAFKA_VERSION=4.4.0 also passed the
-#     same produce/consumer-group/rebalance/restart check with kafka-go
-#     0.4.51; `kafkawait apiversions` shows what a given broker accepts.
+#   * Kafka 4.4.0 by default, the latest 4.x release on Maven Central
+#     (org.apache.kafka:kafka_2.13, checked 2026-12-01): users run 4.x now.
+#     4.x removed old protocol versions (KIP-896) and segmentio/kafka-go's
+#     Conn/ConsumerGroup still hard-code some low ones, but for every API it
+#     uses at least one of its versions is still served (Fetch v10, ListOffsets
+#     v1, OffsetCommit v2, OffsetFetch v1, Heartbeat/SyncGroup/LeaveGroup v0):
+#     `kafkawait apiversions` prints the table for a running broker. 4.x needs
+#     Java 17. KAFKA_VERSION=3.9.2 runs the last 3.x, which still accepts every
+#     version from v0; .ci/run runs the real-Kafka suite on both.
 #   * Readiness is judged by scripts/kafkawait, a tiny Go program using
 #     kafka-go itself, so "ready" means kafka-go can fetch metadata and find a
 #     group coordinator, not merely that a TCP port accepts connections.
 #
 # Environment (all optional):
-#   KAFKA_VERSION           Kafka release from Maven Central          (3.9.2)
+#   KAFKA_VERSION           Kafka release from Maven Central          (4.4.0)
 #   KAFKA_PORT              client listener port                       (19092)
 #   KAFKA_CONTROLLER_PORT   KRaft controller listener port             (19093)
 #   KAFKA_CACHE             root for jars and state      ($HOME/.cache/erasured)
@@ -47,7 +48,7 @@
 set -euo pipefail
 
 readonly HOST=127.0.0.1
-KAFKA_VERSION=${KAFKA_VERSION:-3.9.2}
+KAFKA_VERSION=${KAFKA_VERSION:-4.4.0}
 KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
 KAFKA_CACHE=${KAFKA_CACHE:-${HOME}/.cache/erasured}
