@@ -63,14 +63,23 @@ type Processor struct {
 	// restrictions verifies replay's vendor restrictions; see
 	// VerifyRestrictions.
 	restrictions restrictionCheck
+	// fp names the user in logs; see WithFingerprinter.
+	fp *event.Fingerprinter
 }
 
 // NewProcessor returns a Processor. o may be nil.
-func NewProcessor(vendors []Vendor, dl DeadLetterer, decode event.DecodeOptions, log zerolog.Logger, o ProcessObserver) *Processor {
+func NewProcessor(vendors []Vendor, dl DeadLetterer, decode event.DecodeOptions, log zerolog.Logger, o ProcessObserver, opts ...ProcessorOption) *Processor {
 	if o == nil {
 		o = nopProcessObserver{}
 	}
-	return &Processor{vendors: vendors, dlq: dl, decode: decode, log: log, observer: o}
+	p := &Processor{vendors: vendors, dlq: dl, decode: decode, log: log, observer: o}
+	for _, opt := range opts {
+		opt(p)
+	}
+	if p.fp == nil {
+		p.fp = event.RandomFingerprinter()
+	}
+	return p
 }
 
 // Decode reads a record into an event. It is cheap, and done on the
@@ -233,7 +242,7 @@ func (p *Processor) logEvent(level zerolog.Level, msg kafka.Message, ev *event.U
 	}
 	return p.log.WithLevel(level).
 		Str("event_id", ev.EventID).
-		Str("user", event.Fingerprint(ev.UserID)).
+		Str("user", p.fp.Fingerprint(ev.UserID)).
 		Int("partition", msg.Partition).
 		Int64("offset", msg.Offset).
 		Str("outcome", string(o)).

@@ -2,11 +2,7 @@
 // it carries and how its fields are named on the wire.
 package event
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"time"
-)
+import "time"
 
 // DefaultTopic is the topic user-deleted events arrive on, unless
 // configured otherwise.
@@ -40,15 +36,4 @@ func (e *UserDeleted) Identifier(name string) string {
 		return e.UserID
 	}
 	return e.Identifiers[name]
-}
-
-// Fingerprint returns a short, stable, non-reversible token for a personal
-// identifier, so logs can correlate lines about one person without naming
-// them. It is a truncated SHA-256; an empty input gives "".
-func Fingerprint(s string) string {
-	if s == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:8])
 }
