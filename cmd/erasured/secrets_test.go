@@ -55,3 +55,42 @@ func TestKafkaPasswordNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConfigWarnsWithoutFingerprintKey: check-config says when
+// log.fingerprint_key is missing (a notice: the configuration is valid),
+// and says nothing when it is set.
+func TestCheckConfigWarnsWithoutFingerprintKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	t.Parallel()
+	cfgFile := filepath.Join(t.TempDir(), "erasured.yaml")
+	yaml := "kafka:\n  brokers: [\"127.0.0.1:1\"]\nvendors:\n  plivo: {enabled: true, auth_id: MA1, auth_token: {env: T_TOKEN}}\n"
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		env  []string
+		warn bool
+	}{
+		{"missing", nil, true},
+		{"set", []string{"ERASURED_LOG_FINGERPRINT_KEY=fingerprint-k3y-of-at-least-32-bytes"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := startProcess(t, append(tt.env, "T_TOKEN=plivo-token"), "check-config", "-config", cfgFile)
+			code := p.ExitCode(t, 20*time.Second)
+			out := p.Output()
+			if code != exitOK {
+				t.Fatalf("exit code %d, want %d:\n%s", code, exitOK, out)
+			}
+			if got := strings.Contains(out, "log.fingerprint_key is not set"); got != tt.warn {
+				t.Errorf("notice printed = %v, want %v:\n%s", got, tt.warn, out)
+			}
+			if strings.Contains(out, "fingerprint-k3y") {
+				t.Errorf("output prints the key:\n%s", out)
+			}
+		})
+	}
+}

@@ -86,6 +86,12 @@ type VendorsConfig struct {
 type LogConfig struct {
 	// Level is trace, debug, info, warn or error.
 	Level string `yaml:"level"`
+	// FingerprintKey keys the HMAC that names a user in logs (the "user"
+	// field): {env: NAME} or {file: PATH}, at least 32 bytes, the same on
+	// every replica so their lines about one person correlate. Unset, each
+	// process draws a random key and check-config says so: fingerprints then
+	// correlate within one process only. See event.Fingerprinter.
+	FingerprintKey config.Secret `yaml:"fingerprint_key"`
 }
 
 // HTTPConfig configures the metrics and health endpoint.
@@ -200,6 +206,10 @@ func (c *Config) Validate() error {
 		// net.Listen would pick a random port, where no probe looks.
 		return config.Invalid("http.listen", "must be set, such as :9090")
 	}
+	if k := c.Log.FingerprintKey; k.IsSet() && len(k.Reveal()) < event.MinFingerprintKeyBytes {
+		// Neither the value nor its length is printed.
+		return config.Invalid("log.fingerprint_key", "must be at least %d bytes (for example `openssl rand -base64 48`)", event.MinFingerprintKeyBytes)
+	}
 	if err := c.validateStallTimeout(); err != nil {
 		return err
 	}
@@ -244,10 +254,32 @@ func (c *Config) Notices() []string {
 	if !c.Replay.SigningKey.IsSet() {
 		out = append(out, "replay.signing_key is not set: the daemon honours no erasured-only-vendors restriction (a replayed record goes to every vendor: more calls, no deletion lost) and `erasured replay` refuses to run; set the same key on the daemons and on replay")
 	}
+	if !c.Log.FingerprintKey.IsSet() {
+		// A notice, not an error: a missing key costs correlation
+		// across replicas and restarts, never privacy (a random key is
+		// as unguessable as a configured one), and refusing to start
+		// would stop deletions over a logging setting.
+		out = append(out, "log.fingerprint_key is not set: user fingerprints in logs use a random key per process and correlate only within one process; set it ({env: NAME} or {file: PATH}, at least 32 bytes) to the same secret on every replica")
+	}
 	return out
 }
 
 // DecodeOptions returns the event decoder's bounds.
 func (c *Config) DecodeOptions() event.DecodeOptions {
 	return event.DecodeOptions{MaxBytes: c.Event.MaxBytes, AcceptedTypes: c.Event.AcceptedTypes}
+}
+
+// Fingerprinter returns the Fingerprinter that names users in logs: keyed
+// with log.fingerprint_key, or with a random key of this process's own
+// when it is unset (see Notices). cfg must be valid.
+func (c *Config) Fingerprinter() *event.Fingerprinter {
+	if !c.Log.FingerprintKey.IsSet() {
+		return event.RandomFingerprinter()
+	}
+	f, err := event.NewFingerprinter([]byte(c.Log.FingerprintKey.Reveal()))
+	if err != nil {
+		// Validate refused the key already.
+		return event.RandomFingerprinter()
+	}
+	return f
 }

@@ -91,7 +91,7 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 	for _, v := range vendors {
 		m.InitVendor(v.Adapter.Name())
 	}
-	proc := consumer.NewProcessor(vendors, pub, cfg.DecodeOptions(), log, m)
+	proc := consumer.NewProcessor(vendors, pub, cfg.DecodeOptions(), log, m, consumer.WithFingerprinter(cfg.Fingerprinter()))
 	proc.VerifyRestrictions(cfg.Replay.Keyring(), consumer.NewRestrictionMetrics(reg))
 	for _, n := range cfg.Notices() {
 		log.Warn().Msg(n)

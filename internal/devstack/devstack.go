@@ -44,7 +44,10 @@ type Stack struct {
 	// ReplayKey is the replay.signing_key the stack's daemon and replays
 	// share, made up at Start.
 	ReplayKey string
-	servers   []*http.Server
+	// FingerprintKey is the stack's log.fingerprint_key, drawn at Start:
+	// every daemon of one stack shares it, so their logs correlate.
+	FingerprintKey string
+	servers        []*http.Server
 }
 
 const (
@@ -101,7 +104,7 @@ func Start(o Options) (*Stack, error) {
 	if o.DLQTopic == "" {
 		o.DLQTopic = DLQTopic
 	}
-	s := &Stack{Brokers: o.Brokers, Topic: o.Topic, DLQTopic: o.DLQTopic, URLs: map[string]string{}, ReplayKey: randomHex(32)}
+	s := &Stack{Brokers: o.Brokers, Topic: o.Topic, DLQTopic: o.DLQTopic, URLs: map[string]string{}, ReplayKey: randomHex(32), FingerprintKey: randomHex(32)}
 	if len(o.Brokers) == 0 {
 		opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(o.Partitions, o.Topic), kfake.SeedTopics(1, o.DLQTopic)}
 		if o.KafkaPort > 0 {
@@ -179,6 +182,7 @@ func (s *Stack) Config() *daemon.Config {
 	cfg.DeadLetter.Topic = s.DLQTopic
 	cfg.Replay.SigningKey = config.NewSecret(s.ReplayKey)
 	cfg.ShutdownTimeout = 15 * time.Second
+	cfg.Log.FingerprintKey = config.NewSecret(s.FingerprintKey)
 	retry := adapters.DefaultRetryConfig()
 	retry.InitialInterval, retry.MaxInterval = 100*time.Millisecond, 2*time.Second
 	retry.MaxElapsedTime, retry.RequestTimeout = 20*time.Second, 2*time.Second

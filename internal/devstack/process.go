@@ -150,6 +150,7 @@ vendors:
 		"ERASURED_VENDORS_EXOTEL_API_TOKEN_FILE=" + tokenFile,
 		"ERASURED_VENDORS_CLEVERTAP_PASSCODE=" + cfg.Vendors.CleverTap.Passcode.Reveal(),
 		"ERASURED_REPLAY_SIGNING_KEY=" + s.ReplayKey,
+		"ERASURED_LOG_FINGERPRINT_KEY=" + cfg.Log.FingerprintKey.Reveal(),
 	}
 	return path, env
 }
