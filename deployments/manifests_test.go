@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
@@ -44,6 +45,11 @@ var externalSecrets = map[string]func(t *testing.T) map[string]string{
 		return map[string]string{
 			"plivo-auth-token": "t", "webex-token": "t", "exotel-api-token": "t", "clevertap-passcode": "t",
 		}
+	},
+	// The base takes log.fingerprint_key from a Secret it leaves to
+	// overlays.
+	"erasured-log": func(*testing.T) map[string]string {
+		return map[string]string{"fingerprint-key": "a-stand-in-fingerprint-key-of-32-bytes-or-more"}
 	},
 	// The Kafka operator publishes the cluster CA.
 	"kafka-cluster-ca-cert": func(t *testing.T) map[string]string {
@@ -74,6 +80,7 @@ type rendered struct {
 	triggerAuths    map[string]*triggerAuthentication
 	rules           map[string]*monitoringv1.PrometheusRule
 	serviceMonitors map[string]*monitoringv1.ServiceMonitor
+	networkPolicies map[string]*networkingv1.NetworkPolicy
 	namespaced      []string // kind/name of every namespaced object
 	namespaceOf     map[string]string
 }
@@ -111,6 +118,7 @@ func render(t *testing.T, dir string) *rendered {
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, scaledObjects: map[string]*scaledObject{},
 		triggerAuths: map[string]*triggerAuthentication{}, rules: map[string]*monitoringv1.PrometheusRule{},
 		serviceMonitors: map[string]*monitoringv1.ServiceMonitor{}, namespaceOf: map[string]string{},
+		networkPolicies: map[string]*networkingv1.NetworkPolicy{},
 	}
 	if len(m.Resources()) == 0 {
 		t.Fatalf("%s renders nothing", dir)
@@ -155,6 +163,8 @@ func render(t *testing.T, dir string) *rendered {
 			put(r.rules, name, into)
 		case "monitoring.coreos.com/v1/ServiceMonitor":
 			put(r.serviceMonitors, name, into)
+		case "networking.k8s.io/v1/NetworkPolicy":
+			put(r.networkPolicies, name, into)
 		default:
 			t.Errorf("%s: %s %s has no typed check; add one", dir, gvk, name)
 		}
@@ -184,6 +194,7 @@ func TestManifestsRenderAndDecodeStrictly(t *testing.T) {
 				"Deployment": len(r.deployments), "ConfigMap": len(r.configMaps), "Service": len(r.services),
 				"ServiceAccount": len(r.serviceAccounts), "PodDisruptionBudget": len(r.pdbs),
 				"ScaledObject": len(r.scaledObjects), "PrometheusRule": len(r.rules), "ServiceMonitor": len(r.serviceMonitors),
+				"NetworkPolicy": len(r.networkPolicies),
 			} {
 				if n != 1 {
 					t.Errorf("%d %s objects, want 1", n, what)
