@@ -197,6 +197,10 @@ func (c *Consumer) transport() *kafka.Transport {
 	t := &kafka.Transport{IdleTimeout: time.Second}
 	if d := c.dialer; d != nil {
 		t.ClientID, t.DialTimeout, t.TLS, t.SASL = d.ClientID, d.Timeout, d.TLS, d.SASLMechanism
+		// kafkaauth does the TLS handshake in DialFunc (so a rotated CA
+		// file takes effect) and leaves d.TLS nil: without the dial
+		// function this transport would speak plain TCP to a TLS port.
+		t.Dial = d.DialFunc
 	}
 	return t
 }
