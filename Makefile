@@ -9,11 +9,17 @@ BIN       := bin/erasured
 all: fmt-check vet test
 
 build:
-	$(GO) build -o $(BIN) ./cmd/erasured
+	@echo "building erasured (first build takes a minute)..."
+	@$(GO) build -o $(BIN) ./cmd/erasured
 
-## run: the daemon on its embedded dev stack (in-process Kafka, vendor sandboxes, sample events).
-run:
-	$(GO) run ./cmd/erasured dev
+## run: build, then the daemon on its embedded dev stack (in-process Kafka,
+## vendor sandboxes, sample events); DEVFLAGS adds flags of `erasured dev -h`:
+## make run DEVFLAGS='-rate 25 -log-level debug'.
+## On a terminal, `set -m` (job control) runs erasured in its own foreground
+## process group, so Ctrl-C reaches erasured alone: it drains, exits 0, and
+## make, not interrupted itself, reports no error.
+run: build
+	@[ -t 0 ] && set -m; ./$(BIN) dev $(DEVFLAGS)
 
 ## test: every unit and kfake integration test, with the race detector.
 test:
@@ -62,6 +68,10 @@ bench:
 
 clean:
 	rm -rf bin
+
+## ci: what CI runs (.ci/run): gofmt, vet, make test, make test-kafka.
+ci:
+	bash .ci/run
 
 ## kafka-start / kafka-stop / kafka-status: a real single-node Kafka (KRaft) on
 ## 127.0.0.1:19092 built from Maven Central jars; see scripts/kafka-local.sh.
