@@ -11,12 +11,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/erasured/erasured/adapters/clevertap"
+	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/plivo"
+	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/internal/daemon"
 	"github.com/erasured/erasured/internal/devstack"
@@ -30,28 +34,88 @@ type devOptions struct {
 	rate       float64
 	events     int
 	logLevel   string
+	logFormat  string
+	summary    time.Duration
+	webexRPS   float64
 }
+
+// devDefaultRate stays below the throttled Webex sandbox's limit
+// (devDefaultWebexRPS), so the backlog drains: a new user should see
+// events flow, not a queue that grows for ever.
+const (
+	devDefaultRate     = 10
+	devDefaultWebexRPS = 15
+)
+
+const devHelp = `usage: erasured dev [flags]
+
+Runs the daemon on an embedded stack, all in this process, nothing to
+install: an in-process Kafka (topics user-deleted, with -partitions
+partitions, and user-deleted.dlq), one sandbox per vendor, and a producer
+of sample events. Ctrl-C stops it cleanly (exit 0).
+
+The sandboxes:
+  plivo      healthy and fast (5-15 ms)
+  webex      throttled at -webex-rps requests per second: 429 with
+             Retry-After past it, which erasured's limiter learns
+  exotel     fails 15% of requests with a 5xx, which erasured retries
+  clevertap  slow (40-80 ms)
+
+The sample events, -rate a second: every 25th names Plivo's primary
+profile, which Plivo refuses to delete (dead-lettered as permanent_error);
+every 40th is poison (dead-lettered at once as invalid_event). Users repeat,
+so per-user order matters.
+
+Every -summary the stack prints one line: events done per second, per
+vendor deleted, retried, throttled and dead-lettered, dead letters, lag
+(high watermark minus committed offset, summed over partitions). Per-event
+lines are at debug (-log-level debug), with every retry, its wait and the
+wait's source (backoff, retry_after, limiter); dead-lettered events are
+logged at warn.
+
+A -rate above -webex-rps builds a backlog on purpose; the summary line says
+so. /metrics, /healthz and /readyz are served on -listen.
+
+flags:
+`
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	setUsage(fs, devHelp)
 	o := devOptions{}
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9090", "address of /metrics, /healthz, /readyz")
-	fs.IntVar(&o.kafkaPort, "kafka-port", 0, "port of the in-process Kafka (0: any free port)")
+	fs.IntVar(&o.kafkaPort, "kafka-port", 0, "port of the in-process Kafka, for a client of your own (0: any free port)")
 	fs.IntVar(&o.partitions, "partitions", 8, "partitions of the user-deleted topic")
-	fs.Float64Var(&o.rate, "rate", 25, "sample events produced per second")
+	fs.Float64Var(&o.rate, "rate", devDefaultRate, "sample events produced per second; above -webex-rps the backlog grows")
 	fs.IntVar(&o.events, "events", 0, "stop producing after this many events (0: never)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug (every event and retry), info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", logFormatAuto, "json, console or auto (console on a terminal, JSON otherwise)")
+	fs.DurationVar(&o.summary, "summary", 5*time.Second, "print a summary line this often (0: never)")
+	fs.Float64Var(&o.webexRPS, "webex-rps", devDefaultWebexRPS, "requests per second the Webex sandbox admits before it answers 429")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if o.partitions < 1 || o.rate <= 0 || o.events < 0 || o.summary < 0 || o.webexRPS <= 0 {
+		fmt.Fprintln(stderr, "erasured dev: -partitions, -rate and -webex-rps must be positive, -events and -summary not negative")
 		return exitConfig
 	}
-	if o.partitions < 1 || o.rate <= 0 || o.events < 0 {
-		fmt.Fprintln(stderr, "erasured dev: -partitions and -rate must be positive, -events not negative")
+	if _, err := zerolog.ParseLevel(o.logLevel); err != nil || o.logLevel == "" {
+		fmt.Fprintf(stderr, "erasured dev: -log-level must be trace, debug, info, warn or error, got %q\n", o.logLevel)
 		return exitConfig
 	}
-	log := newLogger(stdout, o.logLevel)
+	switch o.logFormat {
+	case logFormatAuto, logFormatJSON, logFormatConsole:
+	default:
+		fmt.Fprintf(stderr, "erasured dev: -log-format must be json, console or auto, got %q\n", o.logFormat)
+		return exitConfig
+	}
+	log := newLogger(stdout, o.logLevel, o.logFormat)
 
-	stack, err := devstack.Start(devstack.Options{Partitions: int32(o.partitions), KafkaPort: o.kafkaPort})
+	knobs := devstack.DevKnobs()
+	k := knobs[webex.Name]
+	k.ThrottleRPS = o.webexRPS
+	knobs[webex.Name] = k
+	stack, err := devstack.Start(devstack.Options{Partitions: int32(o.partitions), KafkaPort: o.kafkaPort, Knobs: knobs})
 	if err != nil {
 		log.Error().Err(err).Msg("dev stack failed to start")
 		return exitRuntime
@@ -68,6 +132,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := stack.Config()
 	cfg.HTTP.Listen = o.listen
 	cfg.Log.Level = o.logLevel
+	cfg.Log.Format = o.logFormat
 	if err := cfg.Validate(); err != nil {
 		log.Error().Err(err).Msg("dev configuration is invalid (a bug)")
 		return exitRuntime
@@ -78,43 +143,43 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	base := "http://" + ln.Addr().String()
-	log.Info().
-		Strs("kafka", stack.Brokers).
-		Str("topic", devstack.Topic).Str("dead_letter_topic", devstack.DLQTopic).
-		Interface("sandboxes", stack.URLs).
-		Str("metrics", base+"/metrics").Str("healthz", base+"/healthz").Str("readyz", base+"/readyz").
-		Str("replay", "ERASURED_REPLAY_SIGNING_KEY_FILE="+keyFile+" erasured replay -brokers "+strings.Join(stack.Brokers, ",")).
-		Msg("dev stack up: in-process Kafka and vendor sandboxes (plivo healthy, webex throttled at 15 req/s, exotel failing 15%, clevertap slow)")
+	log.Info().Strs("kafka", stack.Brokers).Str("metrics", base+"/metrics").Str("readyz", base+"/readyz").
+		Msg("dev stack up: in-process Kafka, four vendor sandboxes, sample events (erasured dev -h says what each does)")
+	for _, v := range []struct{ name, what string }{
+		{plivo.Name, "healthy"},
+		{webex.Name, fmt.Sprintf("throttled at %g req/s", o.webexRPS)},
+		{exotel.Name, "fails 15% of requests (retried)"},
+		{clevertap.Name, "slow"},
+	} {
+		log.Info().Str("url", stack.URLs[v.name]).Msgf("sandbox %-9s %s", v.name, v.what)
+	}
+	note := ""
+	if o.rate > o.webexRPS {
+		note = fmt.Sprintf("backlog grows on purpose: -rate %g/s is above webex's %g req/s", o.rate, o.webexRPS)
+		log.Warn().Msg(note)
+	}
+	log.Info().Msgf("producing %g sample events a second; every 25th and every 40th are dead-lettered on purpose", o.rate)
+	log.Info().Msg("replay the dead letters with: ERASURED_REPLAY_SIGNING_KEY_FILE=" + keyFile + " erasured replay -brokers " + strings.Join(stack.Brokers, ","))
 
+	d := daemon.New(cfg, log, nil, nil)
 	var wg sync.WaitGroup
-	var produced atomic.Int64
 	pctx, stopProducing := context.WithCancel(ctx)
 	defer stopProducing()
 	wg.Add(2)
-	go func() { defer wg.Done(); produceSamples(pctx, log, stack.Brokers, o, &produced) }()
+	go func() { defer wg.Done(); produceSamples(pctx, log, stack.Brokers, o) }()
 	go func() { defer wg.Done(); watchDeadLetters(pctx, log, stack.Brokers) }()
-	go func() {
-		t := time.NewTicker(10 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-pctx.Done():
-				return
-			case <-t.C:
-				log.Info().Int64("produced", produced.Load()).
-					Int("plivo_deleted", stack.Plivo.Ledger.DeletedCount()).
-					Int("webex_deleted", stack.Webex.Ledger.DeletedCount()).
-					Int("exotel_deleted", stack.Exotel.Ledger.DeletedCount()).
-					Int("clevertap_deleted", stack.CleverTap.Ledger.DeletedCount()).
-					Msg("dev stack progress")
-			}
-		}
-	}()
+	sum := newSummarizer(log, d.Registry(), note, o.logFormat == logFormatJSON || (o.logFormat == logFormatAuto && !isTerminal(stdout)))
+	if o.summary > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); sum.every(pctx, o.summary) }()
+	}
 
-	d := daemon.New(cfg, log, nil, nil)
 	err = d.Run(ctx, ln)
 	stopProducing()
 	wg.Wait()
+	if o.summary > 0 {
+		sum.line(time.Now(), "at stop: ")
+	}
 	if err != nil {
 		log.Error().Err(err).Msg("erasured stopped with an error")
 		return exitRuntime
@@ -137,9 +202,55 @@ func writeReplayKey(key string) (string, error) {
 	return path, nil
 }
 
+// summarizer logs summary lines read from the daemon's metrics registry.
+// With fields, JSON logs also get the numbers as fields.
+type summarizer struct {
+	log    zerolog.Logger
+	g      prometheus.Gatherer
+	note   string
+	fields bool
+	prev   devstack.Counters
+}
+
+func newSummarizer(log zerolog.Logger, g prometheus.Gatherer, note string, fields bool) *summarizer {
+	s := &summarizer{log: log, g: g, note: note, fields: fields}
+	s.prev, _ = devstack.ReadCounters(g, time.Now())
+	return s
+}
+
+// line logs one summary line, prefix first.
+func (s *summarizer) line(now time.Time, prefix string) {
+	cur, err := devstack.ReadCounters(s.g, now)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("summary skipped")
+		return
+	}
+	sum := devstack.Summarize(s.prev, cur, s.note)
+	ev := s.log.Info()
+	if s.fields {
+		ev = ev.Str("component", "summary").EmbedObject(sum)
+	}
+	ev.Msg(prefix + sum.String())
+	s.prev = cur
+}
+
+// every logs a line every interval until ctx ends.
+func (s *summarizer) every(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.line(now, "")
+		}
+	}
+}
+
 // produceSamples writes sample events: mostly good ones, some naming
 // Plivo's primary profile (a permanent error), some poison.
-func produceSamples(ctx context.Context, log zerolog.Logger, brokers []string, o devOptions, produced *atomic.Int64) {
+func produceSamples(ctx context.Context, log zerolog.Logger, brokers []string, o devOptions) {
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: devstack.Topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond}
 	defer w.Close()
 	t := time.NewTicker(time.Duration(float64(time.Second) / o.rate))
@@ -157,13 +268,13 @@ func produceSamples(ctx context.Context, log zerolog.Logger, brokers []string, o
 			}
 			continue
 		}
-		produced.Add(1)
 	}
 	log.Info().Int("events", o.events).Msg("sample producer done")
 }
 
-// watchDeadLetters logs what reaches the dead-letter topic, as an SRE
-// would see it.
+// watchDeadLetters logs, at debug, what reaches the dead-letter topic, as
+// an SRE would see it; the daemon's own warning and the summary line say
+// it at info.
 func watchDeadLetters(ctx context.Context, log zerolog.Logger, brokers []string) {
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: devstack.DLQTopic, Partition: 0, MaxWait: time.Second})
 	defer r.Close()
@@ -180,7 +291,7 @@ func watchDeadLetters(ctx context.Context, log zerolog.Logger, brokers []string)
 		detail, _ := dlq.Header(m.Headers, dlq.HeaderDetail)
 		origOff, _ := dlq.Header(m.Headers, dlq.HeaderOriginalOffset)
 		origPart, _ := dlq.Header(m.Headers, dlq.HeaderOriginalPartition)
-		log.Info().Str("component", "dev-dlq-watcher").Int64("dlq_offset", m.Offset).
+		log.Debug().Str("component", "dev-dlq-watcher").Int64("dlq_offset", m.Offset).
 			Str("reason", reason).Str("failed_vendors", vendors).Str("detail", detail).
 			Str("original_partition", origPart).Str("original_offset", origOff).
 			Msg("dead-letter record")

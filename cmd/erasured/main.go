@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,8 +42,15 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "run"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case isHelpFlag(a):
+			// Before the default below: a bare -h asks about erasured,
+			// not about its default subcommand.
+			cmd, args = "help", args[1:]
+		case a != "" && a[0] != '-':
+			cmd, args = a, args[1:]
+		}
 	}
 	switch cmd {
 	case "run":
@@ -55,7 +63,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runReplay(ctx, args, stdout, stderr)
 	case "dlq":
 		return runDLQ(ctx, args, stdout, stderr)
-	case "help", "-h", "--help":
+	case "help":
+		if len(args) > 0 {
+			// help CMD is CMD -h.
+			if args[0] == "help" || isHelpFlag(args[0]) {
+				usage(stdout)
+				return exitOK
+			}
+			return run(ctx, []string{args[0], "-h"}, stdout, stderr)
+		}
 		usage(stdout)
 		return exitOK
 	default:
@@ -65,39 +81,82 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// isHelpFlag reports whether arg asks for help the way flag.Parse
+// understands it.
+func isHelpFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "--h":
+		return true
+	}
+	return false
+}
+
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: erasured <command> [flags]
 
 commands:
-  run           run the daemon (reads -config FILE or $ERASURED_CONFIG, then ERASURED_* env)
+  run           run the daemon (reads -config FILE or $ERASURED_CONFIG, then ERASURED_* env); the default
   dev           run the daemon on an embedded stack: in-process Kafka, vendor sandboxes, sample events
   check-config  load and validate the configuration, print it with secrets redacted
-  replay        republish dead-letter records to the main topic, for the vendors that failed (-h for flags)
+  replay        republish dead-letter records to the main topic, for the vendors that failed
   dlq inspect   list and count dead-letter records with their headers decoded; changes nothing
+  help          this text; help COMMAND (or COMMAND -h) for the command's flags
 
 exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or configuration
 `)
 }
 
-func configFlags(name string, args []string, stderr io.Writer) (string, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "YAML configuration file (default $ERASURED_CONFIG); secrets come from env or files, never flags")
-	if err := fs.Parse(args); err != nil {
-		return "", err
+// parseFlags parses args into fs. Asked for help (-h, -help, --help), it
+// prints fs's usage on stdout and returns exitOK; on a bad flag it prints
+// the error and the usage on stderr and returns exitConfig. ok is true
+// when the command should go on.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if fs.NArg() > 0 {
-		return "", fmt.Errorf("unexpected arguments: %q", fs.Args())
+	switch {
+	case err == nil:
+		fs.SetOutput(stderr)
+		return exitOK, true
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK, false
+	default:
+		fs.SetOutput(stderr)
+		fmt.Fprintf(stderr, "erasured %s: %v\n", fs.Name(), err)
+		fs.Usage()
+		return exitConfig, false
 	}
-	return *path, nil
 }
 
-func checkConfig(args []string, stdout, stderr io.Writer) int {
-	path, err := configFlags("check-config", args, stderr)
-	if err != nil {
-		return exitConfig
+// setUsage makes fs print head, then its flags, on its output.
+func setUsage(fs *flag.FlagSet, head string) {
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), head)
+		fs.PrintDefaults()
 	}
-	cfg, err := daemon.LoadConfig(path, nil)
+}
+
+const configHelp = "YAML configuration file (default $ERASURED_CONFIG); secrets come from env or files, never flags"
+
+func checkConfig(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	setUsage(fs, `usage: erasured check-config [-config FILE]
+
+Loads the configuration as the daemon would (the file, then ERASURED_*
+variables), validates it, and prints the result as YAML with every secret
+redacted. Exit codes: 0 valid, 2 invalid.
+
+flags:
+`)
+	path := fs.String("config", "", configHelp)
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	cfg, err := daemon.LoadConfig(*path, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "erasured: %v\n", err)
 		return exitConfig
@@ -113,12 +172,37 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 }
 
 func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	path, err := configFlags("run", args, stderr)
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	setUsage(fs, `usage: erasured run [flags]   (also: erasured [flags])
+
+Runs the daemon: joins the consumer group, deletes each user-deleted event
+at every enabled vendor, dead-letters what cannot be done, and serves
+/metrics, /healthz and /readyz on http.listen. Configuration: -config FILE
+(or $ERASURED_CONFIG), then ERASURED_* variables; see README.md. SIGTERM or
+SIGINT stops it gracefully. Exit codes: 0 clean stop, 1 runtime failure,
+2 bad usage or configuration.
+
+flags:
+`)
+	path := fs.String("config", "", configHelp)
+	level := fs.String("log-level", "", "trace, debug, info, warn or error (default: log.level from the configuration, else info)")
+	format := fs.String("log-format", "", "json, console or auto: console on a terminal, JSON otherwise (default: log.format from the configuration, else auto)")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	cfg, err := daemon.LoadConfig(*path, nil)
 	if err != nil {
+		fmt.Fprintf(stderr, "erasured: %v\n", err)
 		return exitConfig
 	}
-	cfg, err := daemon.LoadConfig(path, nil)
-	if err != nil {
+	// Flags win over the file and the environment.
+	if *level != "" {
+		cfg.Log.Level = *level
+	}
+	if *format != "" {
+		cfg.Log.Format = *format
+	}
+	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "erasured: %v\n", err)
 		return exitConfig
 	}
@@ -133,7 +217,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "erasured: %v\n", err)
 		return exitConfig
 	}
-	log := newLogger(stdout, cfg.Log.Level)
+	log := newLogger(stdout, cfg.Log.Level, cfg.Log.Format)
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		log.Error().Err(err).Str("listen", cfg.HTTP.Listen).Msg("cannot listen for metrics")
@@ -152,11 +236,31 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
-// newLogger returns a JSON logger at level (already validated).
-func newLogger(w io.Writer, level string) zerolog.Logger {
+// Log formats -log-format and log.format take.
+const (
+	logFormatAuto    = "auto"
+	logFormatJSON    = "json"
+	logFormatConsole = "console"
+)
+
+// newLogger returns a logger at level writing to w in format (both
+// already validated): JSON, zerolog's console writer, or for auto (and
+// "") the console writer when w is a terminal and JSON otherwise, so a
+// person at a terminal reads lines and a log pipeline gets records.
+func newLogger(w io.Writer, level, format string) zerolog.Logger {
+	return newLoggerTTY(w, level, format, isTerminal(w))
+}
+
+func newLoggerTTY(w io.Writer, level, format string, tty bool) zerolog.Logger {
 	lvl, err := zerolog.ParseLevel(level)
-	if err != nil {
+	if err != nil || level == "" {
 		lvl = zerolog.InfoLevel
+	}
+	if format == logFormatConsole || (tty && (format == "" || format == logFormatAuto)) {
+		// Colour only on a terminal, and never when NO_COLOR is set
+		// (no-color.org).
+		_, noColor := os.LookupEnv("NO_COLOR")
+		w = zerolog.ConsoleWriter{Out: w, NoColor: !tty || noColor, TimeFormat: "15:04:05"}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }

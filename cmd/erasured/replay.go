@@ -38,12 +38,25 @@ type readFlags struct {
 	set                                     map[string]bool
 }
 
-func (r *readFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.config, "config", "", "daemon YAML configuration to take kafka.brokers, kafka.topic and dead_letter.topic from (default $ERASURED_CONFIG); flags override it")
+// register defines the shared flags on fs; replay says whether fs is
+// replay's (true) or dlq inspect's, where -vendor and -max-replays mean
+// something else.
+func (r *readFlags) register(fs *flag.FlagSet, replay bool) {
+	fields := "kafka.brokers, kafka.topic and dead_letter.topic"
+	if !replay {
+		fields = "kafka.brokers and dead_letter.topic"
+	}
+	fs.StringVar(&r.config, "config", "", "daemon YAML configuration to take "+fields+" from, with its TLS and SASL (default $ERASURED_CONFIG); flags override it")
 	fs.StringVar(&r.brokers, "brokers", "", "Kafka brokers, host:port,... (default: from -config, else $ERASURED_KAFKA_BROKERS)")
 	fs.StringVar(&r.dlqTopic, "dlq-topic", "", "dead-letter topic (default: dead_letter.topic from -config, else user-deleted.dlq)")
 	fs.StringVar(&r.output, "output", "table", "table, or json for one JSON object a line")
-	fs.StringVar(&r.vendors, "vendor", "", "only records that failed at one of these vendors (comma-separated); replay goes to them only")
+	if replay {
+		fs.StringVar(&r.vendors, "vendor", "", "only records that failed at one of these vendors (comma-separated); replay goes to them only")
+		fs.IntVar(&r.maxReplays, "max-replays", dlq.DefaultMaxReplays, "refuse records already replayed this many times")
+	} else {
+		fs.StringVar(&r.vendors, "vendor", "", "only records that failed at one of these vendors (comma-separated)")
+		fs.IntVar(&r.maxReplays, "max-replays", dlq.DefaultMaxReplays, "the ACTION column shows records already replayed this many times as refused, as replay -max-replays would")
+	}
 	fs.StringVar(&r.reasons, "reason", "", "only these reasons: retries_exhausted, permanent_error, invalid_event (comma-separated)")
 	fs.StringVar(&r.classes, "class", "", "only vendor failures of these classes: retryable, permanent, unexpected, invalid_identifier (comma-separated)")
 	fs.StringVar(&r.since, "since", "", "only records dead-lettered at or after this time (RFC 3339, 2006-01-02[ 15:04] UTC, or a duration ago: 2h, 7d)")
@@ -52,7 +65,6 @@ func (r *readFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.eventIDsFile, "event-ids-file", "", "only the event ids in this file, one a line (# comments)")
 	fs.BoolVar(&r.follow, "follow", false, "keep reading new records until interrupted")
 	fs.BoolVar(&r.quiet, "quiet", false, "no progress and no notices on stderr")
-	fs.IntVar(&r.maxReplays, "max-replays", dlq.DefaultMaxReplays, "refuse records already replayed this many times")
 }
 
 // kafkaSettings are what the reading commands take from the daemon's
@@ -212,16 +224,15 @@ func isPipe(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeNamedPipe != 0
 }
 
-func parseReadFlags(fs *flag.FlagSet, r *readFlags, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+// parseReadFlags parses args like parseFlags, then notes which flags were
+// set.
+func parseReadFlags(fs *flag.FlagSet, r *readFlags, args []string, stdout, stderr io.Writer) (int, bool) {
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code, false
 	}
 	r.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { r.set[f.Name] = true })
-	return nil
+	return exitOK, true
 }
 
 const replayHelp = `usage: erasured replay [flags]
@@ -262,22 +273,17 @@ flags:
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, replayHelp); fs.PrintDefaults() }
+	setUsage(fs, replayHelp)
 	var rf readFlags
-	rf.register(fs)
+	rf.register(fs, true)
 	topic := fs.String("topic", "", "topic to republish to (default: kafka.topic from -config, else user-deleted)")
 	group := fs.String("group", "erasured-replay", "the replay's consumer group; its committed offsets are how far replay got")
 	fs.StringVar(&rf.from, "from", "", "start point; see above (default: the group's committed offsets)")
 	dryRun := fs.Bool("dry-run", false, "print what would be replayed; write and commit nothing")
 	includeInvalid := fs.Bool("include-invalid", false, "send invalid_event records back unchanged (to every vendor) instead of refusing them")
 	rateFlag := fs.Float64("rate", 100, "republished records per second at most (0: no limit)")
-	if err := parseReadFlags(fs, &rf, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "erasured replay: %v\n", err)
-		return exitConfig
+	if code, ok := parseReadFlags(fs, &rf, args, stdout, stderr); !ok {
+		return code
 	}
 	now := time.Now()
 	cfg, ks, format, err := replayConfig(&rf, now, *topic, *group, *dryRun, *includeInvalid, *rateFlag)
@@ -334,23 +340,24 @@ flags:
 `
 
 func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "inspect" {
+	fs := flag.NewFlagSet("dlq inspect", flag.ContinueOnError)
+	setUsage(fs, inspectHelp)
+	var rf readFlags
+	rf.register(fs, false)
+	fs.StringVar(&rf.from, "from", "earliest", "start point: earliest, latest, 0:15,3:200 (partition:offset) or a time (RFC 3339, 2006-01-02, 2h ago)")
+	countOnly := fs.Bool("count", false, "print only the counts")
+	switch {
+	case len(args) > 0 && isHelpFlag(args[0]):
+		// dlq has one subcommand: its help is inspect's.
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
+	case len(args) == 0 || args[0] != "inspect":
 		fmt.Fprintln(stderr, "usage: erasured dlq inspect [flags]   (erasured dlq inspect -h for the flags)")
 		return exitConfig
 	}
-	fs := flag.NewFlagSet("dlq inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, inspectHelp); fs.PrintDefaults() }
-	var rf readFlags
-	rf.register(fs)
-	fs.StringVar(&rf.from, "from", "earliest", "start point: earliest, latest, 0:15,3:200 (partition:offset) or a time (RFC 3339, 2006-01-02, 2h ago)")
-	countOnly := fs.Bool("count", false, "print only the counts")
-	if err := parseReadFlags(fs, &rf, args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "erasured dlq inspect: %v\n", err)
-		return exitConfig
+	if code, ok := parseReadFlags(fs, &rf, args[1:], stdout, stderr); !ok {
+		return code
 	}
 	now := time.Now()
 	cfg, ks, format, err := inspectConfig(&rf, now)

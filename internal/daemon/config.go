@@ -92,6 +92,10 @@ type LogConfig struct {
 	// process draws a random key and check-config says so: fingerprints then
 	// correlate within one process only. See event.Fingerprinter.
 	FingerprintKey config.Secret `yaml:"fingerprint_key"`
+	// Format is json, console (zerolog's console writer, for a person) or
+	// auto: console when the output is a terminal, JSON otherwise. Empty
+	// means auto, so it needs no default.
+	Format string `yaml:"format,omitempty"`
 }
 
 // HTTPConfig configures the metrics and health endpoint.
@@ -201,6 +205,11 @@ func (c *Config) Validate() error {
 	case "trace", "debug", "info", "warn", "error":
 	default:
 		return config.Invalid("log.level", "must be trace, debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "", "auto", "json", "console":
+	default:
+		return config.Invalid("log.format", "must be json, console or auto, got %q", c.Log.Format)
 	}
 	if strings.TrimSpace(c.HTTP.Listen) == "" {
 		// net.Listen would pick a random port, where no probe looks.
