@@ -60,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		vendorResults: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "erasured_vendor_results_total",
-			Help: "Final per-vendor results, by vendor and outcome.",
+			Help: "Per-vendor results, by vendor and outcome: deleted, already_absent, not_applicable, failed (dead-lettered), interrupted (cut short by a stop or rebalance; redelivered).",
 		}, []string{"vendor", "outcome"}),
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "erasured_vendor_requests_total",
@@ -157,9 +157,15 @@ func (m *Metrics) Finished(o Outcome, took time.Duration) {
 	m.eventDuration.Observe(took.Seconds())
 }
 
-// VendorResult implements ProcessObserver.
+// VendorResult implements ProcessObserver. A result cut short by the
+// caller's context counts as interrupted, so that failed counts only what
+// the vendor's answers made fail (and was dead-lettered).
 func (m *Metrics) VendorResult(r adapters.Result) {
-	m.vendorResults.WithLabelValues(r.Vendor, r.Outcome.String()).Inc()
+	outcome := r.Outcome.String()
+	if r.Interrupted() {
+		outcome = VendorInterrupted
+	}
+	m.vendorResults.WithLabelValues(r.Vendor, outcome).Inc()
 }
 
 // Attempted implements adapters.Observer.

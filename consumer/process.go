@@ -148,12 +148,16 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 	}
 
 	if interrupted {
-		p.logEvent(zerolog.InfoLevel, msg, ev, results, OutcomeInterrupted, start).Msg("event interrupted; it will be redelivered")
+		// Debug, like "event done": a stop hands back every in-flight
+		// event at once, and the drain's own warning counts them.
+		p.logEvent(zerolog.DebugLevel, msg, ev, results, OutcomeInterrupted, start).Msg("event interrupted; it will be redelivered")
 		p.observer.Finished(OutcomeInterrupted, time.Since(start))
 		return ErrInterrupted
 	}
 	if len(failures) == 0 {
-		p.logEvent(zerolog.InfoLevel, msg, ev, results, OutcomeDone, start).Msg("event done")
+		// One line per event is a flood at info; the dev stack's summary
+		// and the metrics count them instead.
+		p.logEvent(zerolog.DebugLevel, msg, ev, results, OutcomeDone, start).Msg("event done")
 		p.observer.Finished(OutcomeDone, time.Since(start))
 		return nil
 	}
@@ -186,6 +190,12 @@ func (p *Processor) invalid(ctx context.Context, msg kafka.Message, decErr error
 	p.observer.Finished(OutcomeInvalid, time.Since(start))
 	return nil
 }
+
+// VendorInterrupted is the per-vendor outcome, in logs and in
+// erasured_vendor_results_total, of a vendor whose work was cut short by a
+// stop or a rebalance: the event is redelivered, and the vendor called
+// again.
+const VendorInterrupted = "interrupted"
 
 // ClassNotConfigured is the failure class of a vendor that a replayed
 // record asks for but this deployment does not call.
@@ -226,11 +236,25 @@ func personalValues(ev *event.UserDeleted) []string {
 }
 
 // logEvent starts the one line logged per finished event. It names the
-// person only by a fingerprint.
+// person only by a fingerprint. In an interrupted event, the vendors that
+// did not finish say interrupted, not failed: nothing failed there. A
+// dead-lettered event's line lists only the vendors that failed.
 func (p *Processor) logEvent(level zerolog.Level, msg kafka.Message, ev *event.UserDeleted, results []adapters.Result, o Outcome, start time.Time) *zerolog.Event {
+	if p.log.GetLevel() > level {
+		return nil // zerolog's disabled event: nothing below is built
+	}
 	vendors := zerolog.Dict()
 	for _, r := range results {
-		d := zerolog.Dict().Str("outcome", r.Outcome.String()).Int("attempts", r.Attempts).Dur("took_ms", r.Duration)
+		if o == OutcomeDeadLettered && r.Outcome.Final() {
+			// A warning says what went wrong; the vendors that
+			// finished only make the line long.
+			continue
+		}
+		outcome := r.Outcome.String()
+		if o == OutcomeInterrupted && r.Interrupted() {
+			outcome = VendorInterrupted
+		}
+		d := zerolog.Dict().Str("outcome", outcome).Int("attempts", r.Attempts).Dur("took_ms", r.Duration)
 		var ae *adapters.Error
 		if errors.As(r.Err, &ae) {
 			d = d.Str("class", ae.Class.String()).Int("status", ae.Status)

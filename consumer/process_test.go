@@ -1,7 +1,9 @@
 package consumer
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
@@ -633,5 +636,146 @@ func TestProcessorDecodeHeaders(t *testing.T) {
 	msg.Headers = nil
 	if _, err := p.Decode(msg); err == nil {
 		t.Fatal("Decode accepted a value without event_id")
+	}
+}
+
+// logLines decodes what a JSON logger wrote, one record a line.
+func logLines(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestProcessorLogLevels: a person watching at info sees what went wrong,
+// not a line per event; debug shows every event.
+func TestProcessorLogLevels(t *testing.T) {
+	t.Parallel()
+	valid := func(t *testing.T) kafka.Message { return validRecord(t) }
+	tests := []struct {
+		name      string
+		adapter   func(context.Context, int) (adapters.Outcome, error)
+		record    func(t *testing.T) kafka.Message
+		wantLevel string // of the event's line; "" for none at info
+		wantMsg   string
+	}{
+		{"done", always(adapters.Deleted, nil), valid, "debug", "event done"},
+		{"already absent", always(adapters.AlreadyAbsent, nil), valid, "debug", "event done"},
+		{"dead-lettered", always(adapters.Failed, permanent("a")), valid, "warn", "event dead-lettered"},
+		{"invalid", always(adapters.Deleted, nil), func(*testing.T) kafka.Message { return kafka.Message{Offset: 3, Value: []byte("{")} }, "warn", "invalid event dead-lettered"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, level := range []zerolog.Level{zerolog.InfoLevel, zerolog.DebugLevel} {
+				var buf bytes.Buffer
+				log := zerolog.New(&buf).Level(level)
+				p := NewProcessor(vendorsOf(fastRetry(), &fakeAdapter{name: "a", answer: tc.adapter}), &fakeDLQ{}, event.DecodeOptions{}, log, nil)
+				msg := tc.record(t)
+				ev, decErr := p.Decode(msg)
+				if err := p.Process(context.Background(), msg, ev, decErr); err != nil {
+					t.Fatal(err)
+				}
+				lines := logLines(t, buf.String())
+				if level == zerolog.InfoLevel && tc.wantLevel == "debug" {
+					if len(lines) != 0 {
+						t.Errorf("at info, logged %v; per-event lines belong at debug", lines)
+					}
+					continue
+				}
+				if len(lines) != 1 || lines[0]["level"] != tc.wantLevel || lines[0]["message"] != tc.wantMsg {
+					t.Errorf("at %s, logged %v; want one %s line %q", level, lines, tc.wantLevel, tc.wantMsg)
+				}
+			}
+		})
+	}
+}
+
+// TestProcessorInterruptedVendorsSayInterrupted: an event handed back at a
+// stop names the vendors it did not finish as interrupted, not as failed,
+// in its log line and in the vendor results metric.
+func TestProcessorInterruptedVendorsSayInterrupted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := fastRetry()
+	cfg.MaxAttempts = 10
+	// "waiting" is cancelled in a retry wait, "queued" while waiting for
+	// its limiter, before any attempt: the line said attempts 0, failed.
+	waiting := &fakeAdapter{name: "waiting", answer: always(adapters.Failed, retryable("waiting"))}
+	queued := &fakeAdapter{name: "queued", answer: always(adapters.Deleted, nil)}
+	done := &fakeAdapter{name: "done", answer: always(adapters.Deleted, nil)}
+	perm := &fakeAdapter{name: "perm", answer: always(adapters.Failed, permanent("perm"))}
+	full := adapters.NewLimiter(adapters.LimitConfig{}, 1)
+	hold, err := full.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Release(hold, nil)
+	vendors := []Vendor{
+		{Adapter: waiting, Retrier: adapters.NewRetrier(cfg, adapters.WithObserver(cancelOnWait{cancel}), adapters.WithTimer(&blockForever{c: make(chan time.Time)}))},
+		{Adapter: queued, Retrier: adapters.NewRetrier(cfg, adapters.WithLimiter(full))},
+		{Adapter: done, Retrier: adapters.NewRetrier(cfg)},
+		{Adapter: perm, Retrier: adapters.NewRetrier(cfg)},
+	}
+	var buf bytes.Buffer
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	p := NewProcessor(vendors, &fakeDLQ{}, event.DecodeOptions{}, zerolog.New(&buf).Level(zerolog.DebugLevel), m)
+	msg := validRecord(t)
+	ev, _ := p.Decode(msg)
+	if err := p.Process(ctx, msg, ev, nil); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Process = %v, want ErrInterrupted", err)
+	}
+	lines := logLines(t, buf.String())
+	if len(lines) != 1 {
+		t.Fatalf("logged %v, want one line", lines)
+	}
+	vs, _ := lines[0]["vendors"].(map[string]any)
+	for name, want := range map[string]string{"waiting": "interrupted", "queued": "interrupted", "done": "deleted", "perm": "failed"} {
+		d, _ := vs[name].(map[string]any)
+		if d["outcome"] != want {
+			t.Errorf("vendor %s: outcome %v, want %s (line %v)", name, d["outcome"], want, lines[0])
+		}
+	}
+	for name, want := range map[string]string{"waiting": "interrupted", "queued": "interrupted", "perm": "failed"} {
+		if got := value(t, m.vendorResults.WithLabelValues(name, want)); got != 1 {
+			t.Errorf("erasured_vendor_results_total{vendor=%q,outcome=%q} = %g, want 1", name, want, got)
+		}
+	}
+}
+
+// TestProcessorDeadLetterLineNamesFailures: the warning lists the vendors
+// that failed, not the ones that finished.
+func TestProcessorDeadLetterLineNamesFailures(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	ok := &fakeAdapter{name: "ok", answer: always(adapters.Deleted, nil)}
+	bad := &fakeAdapter{name: "bad", answer: always(adapters.Failed, permanent("bad"))}
+	p := NewProcessor(vendorsOf(fastRetry(), ok, bad), &fakeDLQ{}, event.DecodeOptions{}, zerolog.New(&buf), nil)
+	msg := validRecord(t)
+	ev, _ := p.Decode(msg)
+	if err := p.Process(context.Background(), msg, ev, nil); err != nil {
+		t.Fatal(err)
+	}
+	lines := logLines(t, buf.String())
+	if len(lines) != 1 {
+		t.Fatalf("logged %v", lines)
+	}
+	vs, _ := lines[0]["vendors"].(map[string]any)
+	if _, has := vs["ok"]; has || len(vs) != 1 {
+		t.Errorf("vendors %v, want only the failed one", vs)
+	}
+	if d, _ := vs["bad"].(map[string]any); d["class"] != "permanent" || d["status"] != 400.0 {
+		t.Errorf("failed vendor %v", vs["bad"])
 	}
 }
