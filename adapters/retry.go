@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/rs/zerolog"
 
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/event"
@@ -117,13 +118,33 @@ type Retrier struct {
 	observer Observer
 	timer    backoff.Timer
 	limiter  *Limiter
+	log      zerolog.Logger
 }
+
+// Sources of the wait before a retry, as logged (and, for the first two,
+// as erasured_retry_waits_total's source label).
+const (
+	// WaitBackoff is the exponential backoff's wait.
+	WaitBackoff = "backoff"
+	// WaitRetryAfter is the wait the vendor's Retry-After asked for.
+	WaitRetryAfter = "retry_after"
+	// WaitLimiter is the time the retry then waited for the vendor's
+	// shared limiter: a slot, a pause another event's Retry-After began, or
+	// a rate token.
+	WaitLimiter = "limiter"
+)
 
 // RetrierOption adjusts a Retrier.
 type RetrierOption func(*Retrier)
 
 // WithObserver reports attempts and waits to o.
 func WithObserver(o Observer) RetrierOption { return func(r *Retrier) { r.observer = o } }
+
+// WithLogger logs every retry at debug: vendor, event id, the attempt it
+// leads to, the wait and its source (WaitBackoff, WaitRetryAfter,
+// WaitLimiter), and the failure's class and status. Never a message: a
+// vendor's words may quote what identifies the person.
+func WithLogger(l zerolog.Logger) RetrierOption { return func(r *Retrier) { r.log = l } }
 
 // WithTimer replaces the wait timer, for tests.
 func WithTimer(t backoff.Timer) RetrierOption { return func(r *Retrier) { r.timer = t } }
@@ -165,7 +186,7 @@ func selfLimited(a Adapter) bool {
 
 // NewRetrier returns a Retrier for cfg, which must be valid.
 func NewRetrier(cfg RetryConfig, opts ...RetrierOption) *Retrier {
-	r := &Retrier{cfg: cfg, observer: nopObserver{}}
+	r := &Retrier{cfg: cfg, observer: nopObserver{}, log: zerolog.Nop()}
 	for _, o := range opts {
 		o(r)
 	}
@@ -192,14 +213,19 @@ func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Resu
 	b := backoff.WithContext(backoff.WithMaxRetries(ra, uint64(r.cfg.MaxAttempts-1)), ctx)
 
 	self := selfLimited(a)
+	var lastErr error
 	op := func() error {
 		var permit Permit
 		if r.limiter != nil && !self {
+			t0 := time.Now()
 			p, err := r.limiter.Acquire(ctx)
 			if err != nil {
 				return backoff.Permanent(ctx.Err())
 			}
 			permit = p
+			if waited := time.Since(t0); res.Attempts > 0 && waited >= minLoggedLimiterWait {
+				r.logRetry(a.Name(), ev, res.Attempts+1, waited, WaitLimiter, lastErr)
+			}
 		}
 		res.Attempts++
 		actx, cancel := ctx, context.CancelFunc(func() {})
@@ -234,14 +260,20 @@ func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Resu
 		if ErrorClass(err) != ClassRetryable {
 			return backoff.Permanent(err)
 		}
+		lastErr = err
 		var ae *Error
 		if errors.As(err, &ae) && ae.RetryAfter > 0 {
 			ra.override = ae.RetryAfter
 		}
 		return err
 	}
-	notify := func(_ error, wait time.Duration) {
+	notify := func(err error, wait time.Duration) {
 		r.observer.Waiting(a.Name(), wait, ra.lastFromHeader)
+		src := WaitBackoff
+		if ra.lastFromHeader {
+			src = WaitRetryAfter
+		}
+		r.logRetry(a.Name(), ev, res.Attempts+1, wait, src, err)
 	}
 
 	err := backoff.RetryNotifyWithTimer(op, b, notify, r.timer)
@@ -258,6 +290,32 @@ func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Resu
 	}
 	res.Exhausted = ErrorClass(err) == ClassRetryable
 	return res
+}
+
+// minLoggedLimiterWait is the shortest limiter wait worth a line: taking a
+// free permit takes microseconds.
+const minLoggedLimiterWait = time.Millisecond
+
+// logRetry logs one wait before attempt; err is the failure retried.
+func (r *Retrier) logRetry(vendor string, ev *event.UserDeleted, attempt int, wait time.Duration, source string, err error) {
+	e := r.log.Debug()
+	if e == nil {
+		return
+	}
+	e = e.Str("vendor", vendor).Str("event_id", ev.EventID).Int("attempt", attempt).
+		Dur("wait_ms", wait).Str("source", source)
+	var ae *Error
+	if errors.As(err, &ae) {
+		e = e.Str("class", ae.Class.String())
+		if ae.Status != 0 {
+			e = e.Int("status", ae.Status)
+		}
+	}
+	msg := "retrying after " + source
+	if source == WaitLimiter {
+		msg = "retry held by the vendor's limiter"
+	}
+	e.Msg(msg)
 }
 
 // retryAfterBackOff lets a vendor's Retry-After replace the next

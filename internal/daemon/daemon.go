@@ -30,8 +30,9 @@ import (
 // and its limiter, which every in-flight event shares; lm exports the
 // limiters' learned rates. Each vendor's HTTP transport holds as many
 // connections as its limiter lets requests run at once, so requests reuse
-// them rather than queue inside the transport or reconnect.
-func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics) []consumer.Vendor {
+// them rather than queue inside the transport or reconnect. Retries are
+// logged to log at debug.
+func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics, log zerolog.Logger) []consumer.Vendor {
 	var vs []consumer.Vendor
 	v := &cfg.Vendors
 	add := func(lc adapters.LimitConfig, rc adapters.RetryConfig, build func(*http.Client, *adapters.Limiter) adapters.Adapter) {
@@ -42,7 +43,7 @@ func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics)
 		l := adapters.NewLimiter(lc, conns)
 		a := build(adapters.NewHTTPClient(conns), l)
 		lm.Add(a.Name(), l)
-		vs = append(vs, consumer.Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc, adapters.WithObserver(o), adapters.WithLimiter(l))})
+		vs = append(vs, consumer.Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc, adapters.WithObserver(o), adapters.WithLimiter(l), adapters.WithLogger(log))})
 	}
 	if v.Plivo.Enabled {
 		add(v.Plivo.Limit, v.Plivo.Retry, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return plivo.New(v.Plivo, c) })
@@ -87,7 +88,7 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 
 	w := dlq.NewWriter(cfg.DeadLetter, cfg.Kafka.Brokers, transport)
 	pub := dlq.NewPublisher(cfg.DeadLetter, w, log.With().Str("component", "dlq").Logger(), dlqObservers{m, ready})
-	vendors := buildVendors(cfg, m, adapters.NewLimiterMetrics(reg))
+	vendors := buildVendors(cfg, m, adapters.NewLimiterMetrics(reg), log.With().Str("component", "retry").Logger())
 	for _, v := range vendors {
 		m.InitVendor(v.Adapter.Name())
 	}
