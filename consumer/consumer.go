@@ -159,7 +159,8 @@ type Observer interface {
 	Revoked(generation int32)
 	// Committed reports a commit and how long it took.
 	Committed(partition int, offset int64, took time.Duration, err error)
-	// Lag reports a partition's lag as the reader last saw it.
+	// Lag reports a partition's lag: its high watermark minus the
+	// committed offset (lag.go).
 	Lag(partition int, lag int64)
 	// Fetched is called when a record is taken from a partition and
 	// Released when its worker lets go of it, finished or interrupted:
@@ -381,6 +382,9 @@ func (g *generation) runPartition(root, genCtx context.Context, a kafka.Partitio
 func (g *generation) commitLoop(root, genCtx context.Context) {
 	t := time.NewTicker(g.c.cfg.CommitInterval)
 	defer t.Stop()
+	lagCtx, stopLag := context.WithCancel(genCtx)
+	defer stopLag()
+	go g.lagLoop(lagCtx, g.c.cfg.CommitInterval)
 	for {
 		select {
 		case <-genCtx.Done():
@@ -395,11 +399,6 @@ func (g *generation) commitLoop(root, genCtx context.Context) {
 			}
 			g.mu.Unlock()
 			g.commit(ws)
-			for p, w := range ws {
-				if r, ok := w.reader.(*kafka.Reader); ok {
-					g.c.observer.Lag(p, r.Stats().Lag)
-				}
-			}
 		}
 	}
 }

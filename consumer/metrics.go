@@ -106,7 +106,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"partition"}),
 		lag: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "erasured_consumer_lag",
-			Help: "Records behind the partition's end, by partition, as the reader last saw it.",
+			Help: "Records not yet committed, by partition: the high watermark minus the committed offset (the lag KEDA and kafka-consumer-groups see); in-flight events count until committed.",
 		}, []string{"partition"}),
 		rebalances: f.NewCounter(prometheus.CounterOpts{
 			Name: "erasured_rebalances_total",

@@ -98,6 +98,14 @@ func (t *offsetTracker) markCommitted(off int64) {
 	}
 }
 
+// lastCommitted returns the last confirmed commit point: the offset the
+// partition started from before the first commit, -1 if unknown.
+func (t *offsetTracker) lastCommitted() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.committed
+}
+
 // inFlight returns how many tracked events are not finished.
 func (t *offsetTracker) inFlight() int {
 	t.mu.Lock()
