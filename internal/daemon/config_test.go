@@ -70,6 +70,7 @@ func TestConfigValidateNamesField(t *testing.T) {
 		{"vendor field", func(c *daemon.Config) { c.Vendors.Plivo.AuthID = "" }, "vendors.plivo.auth_id"},
 		{"vendor retry", func(c *daemon.Config) { c.Vendors.Plivo.Retry.MaxAttempts = -1 }, "vendors.plivo.retry.max_attempts"},
 		{"log level", func(c *daemon.Config) { c.Log.Level = "loud" }, "log.level"},
+		{"log format", func(c *daemon.Config) { c.Log.Format = "xml" }, "log.format"},
 		{"shutdown below drain", func(c *daemon.Config) { c.ShutdownTimeout = time.Second }, "shutdown_timeout"},
 		{"event size", func(c *daemon.Config) { c.Event.MaxBytes = 10 }, "event.max_bytes"},
 	}
@@ -91,5 +92,12 @@ func TestConfigValidateNamesField(t *testing.T) {
 	c := base()
 	if err := c.Validate(); err != nil {
 		t.Errorf("base config invalid: %v", err)
+	}
+	// An empty log.format means auto: no default needed.
+	for _, f := range []string{"", "auto", "json", "console"} {
+		c.Log.Format = f
+		if err := c.Validate(); err != nil {
+			t.Errorf("log.format %q: %v", f, err)
+		}
 	}
 }
