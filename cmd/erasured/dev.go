@@ -178,7 +178,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stopProducing()
 	wg.Wait()
 	if o.summary > 0 {
-		sum.line(time.Now(), "at stop: ")
+		sum.line(time.Now(), "at stop: ", true)
 	}
 	if err != nil {
 		log.Error().Err(err).Msg("erasured stopped with an error")
@@ -218,12 +218,17 @@ func newSummarizer(log zerolog.Logger, g prometheus.Gatherer, note string, field
 	return s
 }
 
-// line logs one summary line, prefix first.
-func (s *summarizer) line(now time.Time, prefix string) {
+// line logs one summary line, prefix first. The line at stop keeps the
+// lag last seen: leaving the group drops the lag series, and 0 would say
+// the backlog was gone.
+func (s *summarizer) line(now time.Time, prefix string, atStop bool) {
 	cur, err := devstack.ReadCounters(s.g, now)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("summary skipped")
 		return
+	}
+	if atStop {
+		cur.Lag = s.prev.Lag
 	}
 	sum := devstack.Summarize(s.prev, cur, s.note)
 	ev := s.log.Info()
@@ -243,7 +248,7 @@ func (s *summarizer) every(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			s.line(now, "")
+			s.line(now, "", false)
 		}
 	}
 }
