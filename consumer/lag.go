@@ -25,14 +25,7 @@ type watermarks struct {
 }
 
 func newWatermarks(cfg Config, d *kafka.Dialer) *watermarks {
-	t := &kafka.Transport{}
-	if d != nil {
-		// The same TLS and SASL as the group's connections.
-		t.TLS, t.SASL, t.ClientID = d.TLS, d.SASLMechanism, d.ClientID
-		if d.Timeout > 0 {
-			t.DialTimeout = d.Timeout
-		}
-	}
+	t := transportFor(d)
 	return &watermarks{client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: t, Timeout: cfg.RequestTimeout}, transport: t, topic: cfg.Topic}
 }
 

@@ -79,7 +79,7 @@ func (g *generation) commitStarts(ctx context.Context, parts []int, started bool
 	// A transport per call: these calls are rare (a new group, new
 	// partitions), and a long-lived transport answers from a metadata
 	// cache that may not know a partition added a moment ago.
-	tr := c.transport()
+	tr := transportFor(c.dialer)
 	defer tr.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(c.cfg.Brokers...), Timeout: c.cfg.RequestTimeout, Transport: tr}
 
@@ -191,12 +191,16 @@ func groupHasCommits(ctx context.Context, client *kafka.Client, group, topic str
 	return false, nil
 }
 
-// transport returns a transport that reaches the brokers as the consumer's
-// dialer does (TLS, SASL).
-func (c *Consumer) transport() *kafka.Transport {
+// transportFor returns a transport that reaches the brokers as dialer d
+// does (TLS, SASL); d may be nil (plain TCP). Every kafka.Client the
+// consumer opens beside the group (start offsets, watermarks) uses one.
+func transportFor(d *kafka.Dialer) *kafka.Transport {
 	t := &kafka.Transport{IdleTimeout: time.Second}
-	if d := c.dialer; d != nil {
-		t.ClientID, t.DialTimeout, t.TLS, t.SASL = d.ClientID, d.Timeout, d.TLS, d.SASLMechanism
+	if d != nil {
+		t.ClientID, t.TLS, t.SASL = d.ClientID, d.TLS, d.SASLMechanism
+		if d.Timeout > 0 {
+			t.DialTimeout = d.Timeout
+		}
 		// kafkaauth does the TLS handshake in DialFunc (so a rotated CA
 		// file takes effect) and leaves d.TLS nil: without the dial
 		// function this transport would speak plain TCP to a TLS port.
