@@ -143,7 +143,7 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 	// for an incident, say): the deletion there is still owed, so it goes
 	// back to the dead-letter topic, ready for a replay once enabled.
 	for _, name := range unconfigured {
-		failures = append(failures, dlq.Failure{Vendor: name, Class: ClassNotConfigured, Message: "vendor not enabled in this deployment"})
+		failures = append(failures, dlq.Failure{Vendor: name, Class: dlq.ClassNotConfigured, Message: "vendor not enabled in this deployment"})
 		reason = dlq.ReasonPermanentError
 	}
 
@@ -196,10 +196,6 @@ func (p *Processor) invalid(ctx context.Context, msg kafka.Message, decErr error
 // stop or a rebalance: the event is redelivered, and the vendor called
 // again.
 const VendorInterrupted = "interrupted"
-
-// ClassNotConfigured is the failure class of a vendor that a replayed
-// record asks for but this deployment does not call.
-const ClassNotConfigured = "not_configured"
 
 // failureOf describes a vendor's failure for the dead-letter record: the
 // class, status, the vendor's code and its documented description, the

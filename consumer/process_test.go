@@ -569,8 +569,8 @@ func TestProcessorOnlyVendors(t *testing.T) {
 			}
 			r := recs[0]
 			if r.Reason != dlq.ReasonPermanentError || len(r.Failures) != 1 ||
-				r.Failures[0].Vendor != tc.deadLettered || r.Failures[0].Class != ClassNotConfigured {
-				t.Fatalf("dead-letter record %+v, want %s as %s", r, tc.deadLettered, ClassNotConfigured)
+				r.Failures[0].Vendor != tc.deadLettered || r.Failures[0].Class != dlq.ClassNotConfigured {
+				t.Fatalf("dead-letter record %+v, want %s as %s", r, tc.deadLettered, dlq.ClassNotConfigured)
 			}
 		})
 	}

@@ -31,7 +31,12 @@ type Filter struct {
 
 // Classes are the error classes a failure can carry (adapters.Class
 // names; dlq does not import adapters).
-var Classes = []string{"retryable", "permanent", "unexpected", "invalid_identifier"}
+var Classes = []string{"retryable", "permanent", "unexpected", "invalid_identifier", ClassNotConfigured}
+
+// ClassNotConfigured is the failure class of a vendor that a replayed
+// record asks for but the deployment does not call: the deletion there is
+// still owed, and a replay selects it once the vendor is enabled again.
+const ClassNotConfigured = "not_configured"
 
 // Reasons are the reasons a record is dead-lettered for.
 var Reasons = []Reason{ReasonInvalidEvent, ReasonRetriesExhausted, ReasonPermanentError}

@@ -409,3 +409,20 @@ func TestReportTable(t *testing.T) {
 		t.Errorf("terminal output %q", got)
 	}
 }
+
+// Every class the daemon writes into a dead-letter record can be selected
+// for a replay: `replay -class not_configured` after a vendor is enabled
+// again used to be refused as a bad flag.
+func TestFilterAcceptsEveryClassTheDaemonWrites(t *testing.T) {
+	t.Parallel()
+	for _, c := range []string{"retryable", "permanent", "unexpected", "invalid_identifier", ClassNotConfigured} {
+		f := Filter{Classes: []string{c}}
+		if err := f.Validate(); err != nil {
+			t.Errorf("class %q: %v", c, err)
+		}
+	}
+	f := Filter{Classes: []string{"no_such_class"}}
+	if err := f.Validate(); err == nil {
+		t.Error("an unknown class passed validation")
+	}
+}
