@@ -51,6 +51,10 @@ var externalSecrets = map[string]func(t *testing.T) map[string]string{
 	"erasured-log": func(*testing.T) map[string]string {
 		return map[string]string{"fingerprint-key": "a-stand-in-fingerprint-key-of-32-bytes-or-more"}
 	},
+	// ... and replay.signing_key from another.
+	"erasured-replay": func(*testing.T) map[string]string {
+		return map[string]string{"signing-key": "a-stand-in-replay-signing-key-of-32-bytes-or-more"}
+	},
 	// The Kafka operator publishes the cluster CA.
 	"kafka-cluster-ca-cert": func(t *testing.T) map[string]string {
 		pki, err := testpki.New(t.TempDir())
