@@ -146,7 +146,11 @@ func TestMetricsMoveAsEventsFlow(t *testing.T) {
 		{"events finished dead_lettered", after.sum("erasured_events_finished_total", "outcome=dead_lettered"), atLeast(refused), fmt.Sprintf(">= %d", refused)},
 		{"events finished invalid", after.sum("erasured_events_finished_total", "outcome=invalid"), atLeast(w.PoisonCount()), fmt.Sprintf(">= %d", w.PoisonCount())},
 		{"in flight", after.sum("erasured_events_in_flight"), equal(0), "0"},
-		{"plivo 2xx", after.sum("erasured_vendor_requests_total", "vendor=plivo", "status_class=2xx"), atLeast(valid - refused), fmt.Sprintf(">= %d", valid-refused)},
+		// An attempt that times out on a loaded machine after the sandbox
+		// deleted is retried and answered 404 (already absent): each valid
+		// event got a 2xx or a 4xx, not always a 2xx.
+		{"plivo 2xx", after.sum("erasured_vendor_requests_total", "vendor=plivo", "status_class=2xx"), atLeast(1), ">= 1"},
+		{"plivo answered 2xx or 4xx", after.sum("erasured_vendor_requests_total", "vendor=plivo", "status_class=2xx") + after.sum("erasured_vendor_requests_total", "vendor=plivo", "status_class=4xx"), atLeast(valid), fmt.Sprintf(">= %d", valid)},
 		{"plivo 4xx (refused primary profile)", after.sum("erasured_vendor_requests_total", "vendor=plivo", "status_class=4xx"), atLeast(refused), fmt.Sprintf(">= %d", refused)},
 		{"webex 4xx (429s)", after.sum("erasured_vendor_requests_total", "vendor=webex", "status_class=4xx"), atLeast(1), ">= 1"},
 		{"exotel 5xx", after.sum("erasured_vendor_requests_total", "vendor=exotel", "status_class=5xx"), atLeast(1), ">= 1"},
@@ -157,7 +161,7 @@ func TestMetricsMoveAsEventsFlow(t *testing.T) {
 		{"plivo request latency observations", after.sum("erasured_vendor_request_duration_seconds", "vendor=plivo"), atLeast(valid), fmt.Sprintf(">= %d", valid)},
 		{"dead-lettered invalid_event", after.sum("erasured_dead_lettered_total", "reason="+string(dlq.ReasonInvalidEvent)), equal(w.PoisonCount()), fmt.Sprint(w.PoisonCount())},
 		{"dead-lettered permanent_error", after.sum("erasured_dead_lettered_total", "reason="+string(dlq.ReasonPermanentError)), equal(refused), fmt.Sprint(refused)},
-		{"vendor results deleted at plivo", after.sum("erasured_vendor_results_total", "vendor=plivo", "outcome=deleted"), atLeast(valid - refused), fmt.Sprintf(">= %d", valid-refused)},
+		{"vendor results deleted or already absent at plivo", after.sum("erasured_vendor_results_total", "vendor=plivo", "outcome=deleted") + after.sum("erasured_vendor_results_total", "vendor=plivo", "outcome=already_absent"), atLeast(valid - refused), fmt.Sprintf(">= %d", valid-refused)},
 		{"commits ok", after.sum("erasured_offset_commits_total", "result=ok"), atLeast(1), ">= 1"},
 		{"commit latency observations", after.sum("erasured_offset_commit_duration_seconds"), atLeast(1), ">= 1"},
 		{"committed offsets", after.sum("erasured_committed_offset"), equal(len(w.Records)), fmt.Sprint(len(w.Records))},
