@@ -55,7 +55,7 @@ fuzz:
 ## bench: erasured against a naive consumer on the same backlogs (kfake,
 ## plus KAFKA_BROKERS when set), vendors instant, slow (LATENCY) and one
 ## throttled at RPS; prints one table. BACKLOG=1000000 adds the peak-RSS run.
-## A scenario whose count is 0 is skipped. See README.md, "Performance".
+## A scenario whose count is 0 is skipped. See docs/performance.md.
 N          ?= 20000
 LATENCY_N  ?= 4000
 THROTTLE_N ?= 10000

@@ -1,7 +1,7 @@
 // Command erasured-bench measures erasured against a naive consumer on the
 // same backlog, with the vendor sandboxes answering instantly, slowly, or
-// throttled, and prints one table. `make bench` runs it; see README.md,
-// "Performance".
+// throttled, and prints one table. `make bench` runs it; see docs/performance.md,
+// figures and how to read them.
 //
 //	erasured-bench [-n 20000] [-latency-n 4000] [-throttle-n 10000]
 //	               [-backlog 0] [-latency 50ms] [-rps 500]

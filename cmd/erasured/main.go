@@ -8,7 +8,7 @@
 //	erasured dlq inspect [flags]  list and count dead-letter records
 //
 // Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or
-// configuration. Secrets never come from flags: see README.md.
+// configuration. Secrets never come from flags: see docs/configuration.md.
 package main
 
 import (
@@ -178,7 +178,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 Runs the daemon: joins the consumer group, deletes each user-deleted event
 at every enabled vendor, dead-letters what cannot be done, and serves
 /metrics, /healthz and /readyz on http.listen. Configuration: -config FILE
-(or $ERASURED_CONFIG), then ERASURED_* variables; see README.md. SIGTERM or
+(or $ERASURED_CONFIG), then ERASURED_* variables; see docs/configuration.md. SIGTERM or
 SIGINT stops it gracefully. Exit codes: 0 clean stop, 1 runtime failure,
 2 bad usage or configuration.
 
