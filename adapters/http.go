@@ -205,9 +205,15 @@ func StatusError(vendor string, r *Response, code, vendorMessage string) *Error 
 }
 
 // Unexpected is the error for an answer whose shape the adapter does not
-// know: what, the adapter's words, is its Message, and an excerpt of the
-// body its VendorMessage.
+// know: what, the adapter's words, is its Message (with "(empty body)"
+// added when there was none, often the only clue that a proxy or a wrong
+// host answered), and an excerpt of the body, masked of values, its
+// VendorMessage. Adapters call it directly; one whose VendorMessage must
+// come from elsewhere than the body builds its Error itself.
 func Unexpected(vendor string, r *Response, what string, values ...string) *Error {
+	if len(r.Body) == 0 {
+		what += " (empty body)"
+	}
 	return &Error{
 		Vendor:        vendor,
 		Class:         ClassUnexpected,

@@ -376,6 +376,9 @@ func TestUnexpected(t *testing.T) {
 	if strings.Contains(e.Error(), "id=") {
 		t.Errorf("Error() %q carries the vendor's words", e.Error())
 	}
+	if e = Unexpected("v", &Response{Status: 200}, "no answer"); e.Message != "no answer (empty body)" || e.VendorMessage != "" {
+		t.Errorf("empty body: message %q, vendor message %q", e.Message, e.VendorMessage)
+	}
 }
 
 func TestValidateBaseURL(t *testing.T) {

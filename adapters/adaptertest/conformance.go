@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,9 +36,9 @@ type Harness struct {
 	// New builds the adapter aimed at baseURL (scheme and host, as a
 	// sandbox would be reached), sending through client, with retry as its
 	// retry section: an adapter that bounds its own requests (SelfLimited)
-	// does so with it. New runs inside the bubble, so goroutines the
-	// adapter starts belong to it.
-	New func(t testing.TB, baseURL string, client *http.Client, retry adapters.RetryConfig) adapters.Adapter
+	// does so with it. The error is its config's Validate. New runs inside
+	// the bubble, so goroutines the adapter starts belong to it.
+	New func(baseURL string, client *http.Client, retry adapters.RetryConfig) (adapters.Adapter, error)
 	// Sandbox returns a fresh strict sandbox of the vendor's API in its
 	// default mode. The suite answers some requests itself (throttle, hang,
 	// redirect) and passes the rest to it.
@@ -142,8 +143,23 @@ type server struct {
 	once     sync.Once
 }
 
-func newServer(h Harness) *server {
-	return &server{sandbox: h.Sandbox(), arrived: make(chan struct{})}
+// newServer serves h's sandbox; override, when given, answers first.
+func newServer(h Harness, override ...func(w http.ResponseWriter, r *http.Request) bool) *server {
+	s := &server{sandbox: h.Sandbox(), arrived: make(chan struct{})}
+	for _, o := range override {
+		s.answer(o)
+	}
+	return s
+}
+
+// cancelOnArrival returns a context cancelled once a request reaches s.
+func cancelOnArrival(s *server) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-s.arrived
+		cancel()
+	}()
+	return ctx
 }
 
 func (s *server) answer(f func(w http.ResponseWriter, r *http.Request) bool) {
@@ -181,7 +197,15 @@ func hang(n int) func(w http.ResponseWriter, r *http.Request) bool {
 func (h Harness) adapter(t testing.TB, s http.Handler, retry adapters.RetryConfig) adapters.Adapter {
 	t.Helper()
 	base, client := Serve(s)
-	a := h.New(t, base, client, retry)
+	return h.build(t, base, client, retry)
+}
+
+func (h Harness) build(t testing.TB, baseURL string, client *http.Client, retry adapters.RetryConfig) adapters.Adapter {
+	t.Helper()
+	a, err := h.New(baseURL, client, retry)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
 	if a.Name() != h.Name {
 		t.Fatalf("Name() = %q, want %q", a.Name(), h.Name)
 	}
@@ -258,19 +282,31 @@ func testRetryAfter(t *testing.T, h Harness) {
 	}
 }
 
-// waitLog records what a Retrier waited and why.
-type waitLog struct {
+// Waits is a Retrier Observer that records the waits it asked for and
+// whether each came from a Retry-After.
+type Waits struct {
 	mu     sync.Mutex
 	waits  []time.Duration
 	fromRA []bool
 }
 
-func (w *waitLog) Attempted(string, error, time.Duration) {}
-func (w *waitLog) Waiting(_ string, d time.Duration, fromRetryAfter bool) {
+// Attempted implements adapters.Observer.
+func (w *Waits) Attempted(string, error, time.Duration) {}
+
+// Waiting implements adapters.Observer.
+func (w *Waits) Waiting(_ string, d time.Duration, fromRetryAfter bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.waits = append(w.waits, d)
 	w.fromRA = append(w.fromRA, fromRetryAfter)
+}
+
+// Got returns the waits so far and, for each, whether it came from a
+// Retry-After.
+func (w *Waits) Got() (waits []time.Duration, fromRetryAfter []bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.waits), slices.Clone(w.fromRA)
 }
 
 // testRetryAfterHonoured: the Retrier waits what the throttle asked, in
@@ -296,22 +332,21 @@ func testRetryAfterHonoured(t *testing.T, h Harness) {
 					h.Throttle(w, r)
 					return true
 				})
-				log := &waitLog{}
+				log := &Waits{}
 				ev := h.Event()
 				start := time.Now()
 				res := adapters.NewRetrier(retryConfig(), adapters.WithObserver(log)).Do(context.Background(), h.adapter(t, s, retryConfig()), ev)
 				if res.Outcome != adapters.Deleted || res.Err != nil || res.Attempts != 2 {
 					t.Fatalf("result %+v; want deleted on attempt 2", res)
 				}
-				log.mu.Lock()
-				defer log.mu.Unlock()
 				// A date has whole seconds, so its wait may be under a
 				// second short of 3s (see testRetryAfter).
-				if len(log.waits) != 1 || log.waits[0] > 3*time.Second || log.waits[0] <= 2*time.Second || !log.fromRA[0] {
-					t.Errorf("waits %v (from Retry-After %v), want [3s] [true]", log.waits, log.fromRA)
+				waits, fromRA := log.Got()
+				if len(waits) != 1 || waits[0] > 3*time.Second || waits[0] <= 2*time.Second || !fromRA[0] {
+					t.Fatalf("waits %v (from Retry-After %v), want [3s] [true]", waits, fromRA)
 				}
-				if took := time.Since(start); len(log.waits) == 1 && took < log.waits[0] {
-					t.Errorf("retried after %s, before the %s asked", took, log.waits[0])
+				if took := time.Since(start); took < waits[0] {
+					t.Errorf("retried after %s, before the %s asked", took, waits[0])
 				}
 			})
 		})
@@ -351,23 +386,16 @@ func testCancellation(t *testing.T, h Harness) {
 	t.Run("while the vendor works", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			s := newServer(h)
-			s.answer(hang(-1))
-			ctx, cancel := context.WithCancel(context.Background())
-			go func() {
-				<-s.arrived
-				cancel()
-			}()
+			s := newServer(h, hang(-1))
 			ev := h.Event()
-			out, err := h.adapter(t, s, retryConfig()).Delete(ctx, ev)
+			out, err := h.adapter(t, s, retryConfig()).Delete(cancelOnArrival(s), ev)
 			bare(t, ev, out, err, context.Canceled)
 		})
 	})
 	t.Run("deadline", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			s := newServer(h)
-			s.answer(hang(-1))
+			s := newServer(h, hang(-1))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			ev := h.Event()
@@ -378,14 +406,8 @@ func testCancellation(t *testing.T, h Harness) {
 	t.Run("retrier hands the event back", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			s := newServer(h)
-			s.answer(hang(-1))
-			ctx, cancel := context.WithCancel(context.Background())
-			go func() {
-				<-s.arrived
-				cancel()
-			}()
-			res := adapters.NewRetrier(retryConfig()).Do(ctx, h.adapter(t, s, retryConfig()), h.Event())
+			s := newServer(h, hang(-1))
+			res := adapters.NewRetrier(retryConfig()).Do(cancelOnArrival(s), h.adapter(t, s, retryConfig()), h.Event())
 			if !res.Interrupted() || res.Exhausted || res.Attempts != 1 || !errors.Is(res.Err, context.Canceled) {
 				t.Fatalf("result %+v; want interrupted after one attempt", res)
 			}
@@ -403,8 +425,7 @@ func testTimeout(t *testing.T, h Harness) {
 	t.Run("exhausted", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			s := newServer(h)
-			s.answer(hang(-1))
+			s := newServer(h, hang(-1))
 			ev := h.Event()
 			start := time.Now()
 			res := adapters.NewRetrier(cfg).Do(context.Background(), h.adapter(t, s, cfg), ev)
@@ -423,8 +444,7 @@ func testTimeout(t *testing.T, h Harness) {
 	t.Run("recovers", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			s := newServer(h)
-			s.answer(hang(1))
+			s := newServer(h, hang(1))
 			res := adapters.NewRetrier(cfg).Do(context.Background(), h.adapter(t, s, cfg), h.Event())
 			if !res.Outcome.Final() || res.Attempts != 2 {
 				t.Fatalf("result %+v; want a final outcome on attempt 2", res)
@@ -458,7 +478,7 @@ func testRedirect(t *testing.T, h Harness) {
 					base, client := Serve(s)
 					client.Timeout = timeout
 					ev := h.Event()
-					out, err := h.New(t, base, client, retryConfig()).Delete(context.Background(), ev)
+					out, err := h.build(t, base, client, retryConfig()).Delete(context.Background(), ev)
 					ae := h.check(t, ev, out, err)
 					if ae == nil || ae.Class != adapters.ClassUnexpected || ae.Status != status {
 						t.Errorf("Delete = %v, %v; want unexpected %d", out, err, status)
@@ -482,7 +502,7 @@ func testTransportFailure(t *testing.T, h Harness) {
 			synctest.Test(t, func(t *testing.T) {
 				ev := h.Event()
 				client := &http.Client{Transport: failingTransport{}, Timeout: timeout}
-				out, err := h.New(t, "http://127.0.0.1:8080", client, retryConfig()).Delete(context.Background(), ev)
+				out, err := h.build(t, "http://127.0.0.1:8080", client, retryConfig()).Delete(context.Background(), ev)
 				ae := h.check(t, ev, out, err)
 				if ae == nil || ae.Class != adapters.ClassRetryable || ae.Status != 0 {
 					t.Errorf("Delete = %v, %v; want retryable without a status", out, err)

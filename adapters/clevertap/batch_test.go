@@ -261,8 +261,8 @@ func TestBatchTakesOnePermitPerRequest(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			// The forced 429's Retry-After pauses the vendor for a second
-			// before the retry, whatever the Retrier's own timer says.
-			results[i] = retrier(cfg.Retry, adapters.WithLimiter(l)).Do(context.Background(), a, identityEvent(id))
+			// before the retry.
+			results[i] = adapters.NewRetrier(cfg.Retry, adapters.WithLimiter(l)).Do(context.Background(), a, identityEvent(id))
 		}()
 	}
 	wg.Wait()

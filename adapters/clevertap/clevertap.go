@@ -373,16 +373,20 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 	if resp.Status >= 200 && resp.Status < 300 {
 		switch {
 		case !parsed:
-			return adapters.Failed, unexpected(resp, "", "unreadable answer", redact)
+			return adapters.Failed, adapters.Unexpected(Name, resp, "unreadable answer", redact...)
 		case strings.EqualFold(body.Status, "success"):
 			if pendingProfiles(body.Unprocessed) {
-				return adapters.Failed, unexpected(resp, code, "success lists unprocessed profiles", redact)
+				e := adapters.Unexpected(Name, resp, "success lists unprocessed profiles", redact...)
+				e.Code = code
+				return adapters.Failed, e
 			}
 			return adapters.Deleted, nil
 		case strings.EqualFold(body.Status, "fail"):
 			return adapters.Failed, failError(resp, body, redact)
 		default:
-			return adapters.Failed, unexpected(resp, code, "unknown answer", redact)
+			e := adapters.Unexpected(Name, resp, "unknown answer", redact...)
+			e.Code = code
+			return adapters.Failed, e
 		}
 	}
 	msg := ""
@@ -401,7 +405,7 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 func failError(resp *adapters.Response, body answer, redact []string) *adapters.Error {
 	n, ok := parseCode(body.Code)
 	if !ok {
-		return unexpected(resp, "", "fail answer without a code", redact)
+		return adapters.Unexpected(Name, resp, "fail answer without a code", redact...)
 	}
 	code := strconv.FormatInt(n, 10)
 	msg := adapters.Excerpt([]byte(body.Error), redact...)
@@ -411,7 +415,9 @@ func failError(resp *adapters.Response, body answer, redact []string) *adapters.
 	case n == http.StatusTooManyRequests || (n >= 500 && n <= 599):
 		return &adapters.Error{Vendor: Name, Class: adapters.ClassRetryable, Status: resp.Status, Code: code, Description: Documented.Describe(code), VendorMessage: msg, RetryAfter: resp.RetryAfter(time.Now())}
 	default:
-		return unexpected(resp, code, "fail answer with unknown code", redact)
+		e := adapters.Unexpected(Name, resp, "fail answer with unknown code", redact...)
+		e.Code = code
+		return e
 	}
 }
 
@@ -451,15 +457,4 @@ func pendingProfiles(raw json.RawMessage) bool {
 		return n != 0
 	}
 	return true
-}
-
-// unexpected is the error for an answer this adapter cannot read: what is
-// its Message, an excerpt of the body its VendorMessage.
-func unexpected(resp *adapters.Response, code, what string, redact []string) *adapters.Error {
-	if len(resp.Body) == 0 {
-		what += " (empty body)"
-	}
-	e := adapters.Unexpected(Name, resp, what, redact...)
-	e.Code = code
-	return e
 }

@@ -12,9 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/erasured/erasured/adapters"
@@ -86,30 +86,16 @@ func fastRetry(attempts int) adapters.RetryConfig {
 	return r
 }
 
-// instantTimer fires at once, so waits (Retry-After included) cost nothing.
-type instantTimer struct{ c chan time.Time }
-
-func (t *instantTimer) Start(time.Duration) { t.c = make(chan time.Time, 1); t.c <- time.Now() }
-func (t *instantTimer) Stop()               {}
-func (t *instantTimer) C() <-chan time.Time { return t.c }
-func newInstantTimer() *instantTimer        { return &instantTimer{} }
-func retrier(cfg adapters.RetryConfig, opts ...adapters.RetrierOption) *adapters.Retrier {
-	return adapters.NewRetrier(cfg, append([]adapters.RetrierOption{adapters.WithTimer(newInstantTimer())}, opts...)...)
-}
-
-// waitLog records the waits a Retrier asked for.
-type waitLog struct {
-	mu     sync.Mutex
-	waits  []time.Duration
-	fromRA []bool
-}
-
-func (w *waitLog) Attempted(string, error, time.Duration) {}
-func (w *waitLog) Waiting(_ string, d time.Duration, fromRetryAfter bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.waits = append(w.waits, d)
-	w.fromRA = append(w.fromRA, fromRetryAfter)
+// inBubble runs f in a synctest bubble against a sandbox served in
+// memory (adaptertest.Serve), so the sandbox's Retry-After and the
+// Retrier's backoff cost no real time.
+func inBubble(t *testing.T, knobs sandbox.Knobs, f func(t *testing.T, sb *Sandbox, a *Adapter)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		sb := NewSandbox(testAccount, testPasscode, knobs)
+		base, client := adaptertest.Serve(sb)
+		f(t, sb, newAdapter(t, validConfig(base), client))
+	})
 }
 
 func TestConfig(t *testing.T) {
@@ -543,7 +529,7 @@ func TestAuthFailures(t *testing.T) {
 			cfg := validConfig(srv.URL)
 			cfg.AccountID, cfg.Passcode = tc.account, config.NewSecret(tc.passcode)
 			a := newAdapter(t, cfg, srv.Client())
-			res := retrier(fastRetry(5)).Do(context.Background(), a, identityEvent("victim-1"))
+			res := adapters.NewRetrier(fastRetry(5)).Do(context.Background(), a, identityEvent("victim-1"))
 			if res.Outcome != adapters.Failed || res.Attempts != 1 || res.Exhausted {
 				t.Fatalf("result %+v, want one permanent failure", res)
 			}
@@ -663,128 +649,77 @@ func TestRetrier(t *testing.T) {
 
 	t.Run("recovers after transient failures", func(t *testing.T) {
 		t.Parallel()
-		sb, srv := startSandbox(t, sandbox.Knobs{Force: "500", ForceCount: 2})
-		a := newAdapter(t, validConfig(srv.URL), srv.Client())
-		res := retrier(fastRetry(5)).Do(context.Background(), a, identityEvent("r1"))
-		if res.Outcome != adapters.Deleted || res.Attempts != 3 || res.Err != nil {
-			t.Fatalf("result %+v", res)
-		}
-		if !sb.Ledger.Deleted("r1") || sb.Ledger.Calls("r1") != 3 {
-			t.Errorf("ledger: deleted %v calls %d", sb.Ledger.Deleted("r1"), sb.Ledger.Calls("r1"))
-		}
+		inBubble(t, sandbox.Knobs{Force: "500", ForceCount: 2}, func(t *testing.T, sb *Sandbox, a *Adapter) {
+			res := adapters.NewRetrier(fastRetry(5)).Do(context.Background(), a, identityEvent("r1"))
+			if res.Outcome != adapters.Deleted || res.Attempts != 3 || res.Err != nil {
+				t.Fatalf("result %+v", res)
+			}
+			if !sb.Ledger.Deleted("r1") || sb.Ledger.Calls("r1") != 3 {
+				t.Errorf("ledger: deleted %v calls %d", sb.Ledger.Deleted("r1"), sb.Ledger.Calls("r1"))
+			}
+		})
 	})
 
+	// The header's forms are in the conformance suite; this is the
+	// sandbox's 429, and CleverTap's code 429 in a 200 "fail" body.
 	t.Run("honours Retry-After", func(t *testing.T) {
 		t.Parallel()
 		for _, force := range []string{"429", "body:429"} {
-			sb, srv := startSandbox(t, sandbox.Knobs{Force: force, ForceCount: 1})
-			a := newAdapter(t, validConfig(srv.URL), srv.Client())
-			log := &waitLog{}
-			res := retrier(fastRetry(5), adapters.WithObserver(log)).Do(context.Background(), a, identityEvent("r2"))
-			if res.Outcome != adapters.Deleted || res.Attempts != 2 {
-				t.Fatalf("%s: result %+v", force, res)
-			}
-			log.mu.Lock()
-			if len(log.waits) != 1 || log.waits[0] != time.Second || !log.fromRA[0] {
-				t.Errorf("%s: waits %v from Retry-After %v, want [1s] [true]", force, log.waits, log.fromRA)
-			}
-			log.mu.Unlock()
-			if !sb.Ledger.Deleted("r2") {
-				t.Errorf("%s: not deleted", force)
-			}
+			inBubble(t, sandbox.Knobs{Force: force, ForceCount: 1}, func(t *testing.T, sb *Sandbox, a *Adapter) {
+				log := &adaptertest.Waits{}
+				res := adapters.NewRetrier(fastRetry(5), adapters.WithObserver(log)).Do(context.Background(), a, identityEvent("r2"))
+				if res.Outcome != adapters.Deleted || res.Attempts != 2 {
+					t.Fatalf("%s: result %+v", force, res)
+				}
+				if waits, fromRA := log.Got(); len(waits) != 1 || waits[0] != time.Second || !fromRA[0] {
+					t.Errorf("%s: waits %v from Retry-After %v, want [1s] [true]", force, waits, fromRA)
+				}
+				if !sb.Ledger.Deleted("r2") {
+					t.Errorf("%s: not deleted", force)
+				}
+			})
 		}
 	})
 
 	t.Run("permanent is not retried", func(t *testing.T) {
 		t.Parallel()
 		for _, force := range []string{"400", "body:401"} {
-			_, srv := startSandbox(t, sandbox.Knobs{Force: force})
-			a := newAdapter(t, validConfig(srv.URL), srv.Client())
-			res := retrier(fastRetry(5)).Do(context.Background(), a, identityEvent("r3"))
-			if res.Outcome != adapters.Failed || res.Attempts != 1 || res.Exhausted || adapters.ErrorClass(res.Err) != adapters.ClassPermanent {
-				t.Errorf("%s: result %+v", force, res)
-			}
+			inBubble(t, sandbox.Knobs{Force: force}, func(t *testing.T, _ *Sandbox, a *Adapter) {
+				res := adapters.NewRetrier(fastRetry(5)).Do(context.Background(), a, identityEvent("r3"))
+				if res.Outcome != adapters.Failed || res.Attempts != 1 || res.Exhausted || adapters.ErrorClass(res.Err) != adapters.ClassPermanent {
+					t.Errorf("%s: result %+v", force, res)
+				}
+			})
 		}
 	})
 
 	t.Run("unexpected is not retried", func(t *testing.T) {
 		t.Parallel()
-		_, srv := startSandbox(t, sandbox.Knobs{Force: "body:999"})
-		a := newAdapter(t, validConfig(srv.URL), srv.Client())
-		res := retrier(fastRetry(5)).Do(context.Background(), a, identityEvent("r4"))
-		if res.Outcome != adapters.Failed || res.Attempts != 1 || adapters.ErrorClass(res.Err) != adapters.ClassUnexpected {
-			t.Errorf("result %+v", res)
-		}
+		inBubble(t, sandbox.Knobs{Force: "body:999"}, func(t *testing.T, _ *Sandbox, a *Adapter) {
+			res := adapters.NewRetrier(fastRetry(5)).Do(context.Background(), a, identityEvent("r4"))
+			if res.Outcome != adapters.Failed || res.Attempts != 1 || adapters.ErrorClass(res.Err) != adapters.ClassUnexpected {
+				t.Errorf("result %+v", res)
+			}
+		})
 	})
 
 	t.Run("exhausted", func(t *testing.T) {
 		t.Parallel()
-		sb, srv := startSandbox(t, sandbox.Knobs{Force: "503"})
-		a := newAdapter(t, validConfig(srv.URL), srv.Client())
-		res := retrier(fastRetry(3)).Do(context.Background(), a, identityEvent("r5"))
-		if res.Outcome != adapters.Failed || res.Attempts != 3 || !res.Exhausted || res.Interrupted() {
-			t.Errorf("result %+v", res)
-		}
-		if sb.Ledger.Calls("r5") != 3 || sb.Ledger.Deleted("r5") {
-			t.Errorf("ledger calls %d", sb.Ledger.Calls("r5"))
-		}
-	})
-
-	t.Run("slow server hits the request timeout", func(t *testing.T) {
-		t.Parallel()
-		_, srv := startSandbox(t, sandbox.Knobs{Latency: time.Minute})
-		cfg := fastRetry(2)
-		cfg.RequestTimeout = 20 * time.Millisecond
-		// A batching adapter bounds its requests with its own retry
-		// section, which in the daemon is the Retrier's too.
-		acfg := validConfig(srv.URL)
-		acfg.Retry = cfg
-		a := newAdapter(t, acfg, srv.Client())
-		res := retrier(cfg).Do(context.Background(), a, identityEvent("slow-user"))
-		if res.Outcome != adapters.Failed || res.Attempts != 2 || !res.Exhausted || res.Interrupted() {
-			t.Fatalf("result %+v", res)
-		}
-		ae := asError(t, res.Err)
-		if ae.Class != adapters.ClassRetryable || !strings.Contains(ae.Message, "timed out") {
-			t.Errorf("error %+v", ae)
-		}
-		assertNoLeak(t, res.Err, "slow-user", testPasscode)
-	})
-
-	t.Run("caller cancels", func(t *testing.T) {
-		t.Parallel()
-		_, srv := startSandbox(t, sandbox.Knobs{})
-		a := newAdapter(t, validConfig(srv.URL), srv.Client())
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		res := retrier(fastRetry(5)).Do(ctx, a, identityEvent("c1"))
-		if !res.Interrupted() || !errors.Is(res.Err, context.Canceled) {
-			t.Errorf("result %+v, want interrupted", res)
-		}
+		inBubble(t, sandbox.Knobs{Force: "503"}, func(t *testing.T, sb *Sandbox, a *Adapter) {
+			res := adapters.NewRetrier(fastRetry(3)).Do(context.Background(), a, identityEvent("r5"))
+			if res.Outcome != adapters.Failed || res.Attempts != 3 || !res.Exhausted || res.Interrupted() {
+				t.Errorf("result %+v", res)
+			}
+			if sb.Ledger.Calls("r5") != 3 || sb.Ledger.Deleted("r5") {
+				t.Errorf("ledger calls %d", sb.Ledger.Calls("r5"))
+			}
+		})
 	})
 }
 
-func TestContextEndsRequest(t *testing.T) {
-	t.Parallel()
-	_, srv := startSandbox(t, sandbox.Knobs{Latency: time.Minute})
-	a := newAdapter(t, validConfig(srv.URL), srv.Client())
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if out, err := a.Delete(ctx, identityEvent("c2")); out != adapters.Failed || !errors.Is(err, context.Canceled) {
-		t.Errorf("canceled: %v, %v", out, err)
-	}
-
-	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	out, err := a.Delete(ctx, identityEvent("c3"))
-	var ae *adapters.Error
-	if out != adapters.Failed || !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ae) {
-		t.Errorf("deadline: %v, %v; want the bare context error", out, err)
-	}
-}
-
-// TestRetryAfterForms serves 429s and friends with each Retry-After form.
+// TestRetryAfterForms covers where CleverTap's throttle can come from
+// besides a JSON 429, which the conformance suite covers in both header
+// forms: a "fail" body with code 429 on HTTP 200, and a proxy's page.
 func TestRetryAfterForms(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -794,11 +729,6 @@ func TestRetryAfterForms(t *testing.T) {
 		header   func() string
 		min, max time.Duration
 	}{
-		{name: "seconds", status: 429, body: `{"status":"fail","error":"Too many concurrent requests","code":429}`, header: func() string { return "7" }, min: 7 * time.Second, max: 7 * time.Second},
-		{name: "http date", status: 429, body: `{"status":"fail","code":429}`, header: func() string { return time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat) }, min: 60 * time.Second, max: 91 * time.Second},
-		{name: "date in the past", status: 503, body: `{"status":"fail","code":503}`, header: func() string { return time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat) }, min: 0, max: 0},
-		{name: "garbage", status: 429, body: `{"status":"fail","code":429}`, header: func() string { return "soon" }, min: 0, max: 0},
-		{name: "absent", status: 429, body: `{"status":"fail","code":429}`, header: func() string { return "" }, min: 0, max: 0},
 		{name: "in a 200 fail body", status: 200, body: `{"status":"fail","error":"Too many concurrent requests","code":429}`, header: func() string { return "3" }, min: 3 * time.Second, max: 3 * time.Second},
 		{name: "non-JSON gateway 429", status: 429, body: `<html>Too Many Requests</html>`, header: func() string { return "2" }, min: 2 * time.Second, max: 2 * time.Second},
 	}
@@ -931,29 +861,6 @@ func TestClassify(t *testing.T) {
 // HTTP level.
 func TestOddServers(t *testing.T) {
 	t.Parallel()
-
-	t.Run("redirect is not followed", func(t *testing.T) {
-		t.Parallel()
-		var followed atomic.Int32
-		mux := http.NewServeMux()
-		mux.HandleFunc("/1/delete/profiles.json", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
-		})
-		mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) {
-			followed.Add(1)
-			sandbox.WriteJSON(w, 200, []byte(`{"status":"success"}`))
-		})
-		srv := httptest.NewServer(mux)
-		defer srv.Close()
-		a := newAdapter(t, validConfig(srv.URL), srv.Client())
-		out, err := a.Delete(context.Background(), identityEvent("redir"))
-		if out != adapters.Failed || asError(t, err).Class != adapters.ClassUnexpected || asError(t, err).Status != 307 {
-			t.Errorf("= %v, %v", out, err)
-		}
-		if followed.Load() != 0 {
-			t.Error("redirect followed with the passcode header")
-		}
-	})
 
 	t.Run("oversized success body", func(t *testing.T) {
 		t.Parallel()
@@ -1128,4 +1035,29 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("error text %q leaks %q", msg, secret)
 		}
 	})
+}
+
+// TestConformance runs the checks every adapter shares (adaptertest.Run),
+// batching as by default and with one request per event.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	for _, batch := range []int{MaxBatch, 1} {
+		t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
+			t.Parallel()
+			adaptertest.Run(t, adaptertest.Harness{
+				Name: Name,
+				New: func(baseURL string, client *http.Client, retry adapters.RetryConfig) (adapters.Adapter, error) {
+					cfg := validConfig(baseURL)
+					cfg.Retry, cfg.BatchSize = retry, batch
+					return New(cfg, client), cfg.Validate()
+				},
+				Sandbox: func() http.Handler { return NewSandbox(testAccount, testPasscode, sandbox.Knobs{}) },
+				Event:   func() *event.UserDeleted { return identityEvent("conformance-user-1") },
+				Throttle: func(w http.ResponseWriter, _ *http.Request) {
+					writeFail(w, http.StatusTooManyRequests, http.StatusTooManyRequests, failMessage(http.StatusTooManyRequests))
+				},
+				Secrets: []string{testPasscode},
+			})
+		})
+	}
 }

@@ -410,7 +410,10 @@ func bodyExcerpt(body []byte, redact []string) string {
 }
 
 // unexpected is the error for an answer this adapter cannot read: what,
-// the adapter's words, and vmsg, what Exotel wrote, already masked.
+// the adapter's words, and vmsg, what Exotel wrote, already masked. It is
+// not adapters.Unexpected because that excerpts the whole body, and
+// Exotel's "data" member holds the contact: vmsg is cut before it
+// (bodyExcerpt) or is another member altogether (method, status).
 func unexpected(resp *adapters.Response, what, vmsg string) *adapters.Error {
 	return &adapters.Error{Vendor: Name, Class: adapters.ClassUnexpected, Status: resp.Status, Message: what, VendorMessage: vmsg}
 }

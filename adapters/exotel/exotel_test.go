@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/erasured/erasured/adapters"
@@ -427,36 +428,6 @@ func TestRequestShape(t *testing.T) {
 	}
 }
 
-// TestRetryAfterForms checks both forms RFC 9110 allows on a 429, sent
-// by a tiny handler since the sandbox only sends seconds.
-func TestRetryAfterForms(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name     string
-		header   func() string
-		min, max time.Duration
-	}{
-		{name: "seconds", header: func() string { return "7" }, min: 7 * time.Second, max: 7 * time.Second},
-		{name: "http-date", header: func() string { return time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat) }, min: 60 * time.Second, max: 91 * time.Second},
-		{name: "date in the past", header: func() string { return "Mon, 02 Jan 2006 15:04:05 GMT" }, min: 0, max: 0},
-		{name: "garbage", header: func() string { return "soon" }, min: 0, max: 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Retry-After", tc.header())
-				sandbox.WriteJSON(w, http.StatusTooManyRequests, []byte(failure(429, 1020, "Too Many Requests")))
-			}))
-			t.Cleanup(srv.Close)
-			_, err := newAdapter(t, srv).Delete(context.Background(), userDeleted(testContact))
-			ae := checkError(t, err, adapters.ClassRetryable, testContact)
-			if ae.RetryAfter < tc.min || ae.RetryAfter > tc.max {
-				t.Errorf("retry after = %s, want in [%s, %s]", ae.RetryAfter, tc.min, tc.max)
-			}
-		})
-	}
-}
-
 // TestRetryAfterInEnvelopeOnly: a 200 whose envelope says 429 is still a
 // throttle, and its Retry-After header counts.
 func TestRetryAfterInEnvelopeOnly(t *testing.T) {
@@ -471,33 +442,6 @@ func TestRetryAfterInEnvelopeOnly(t *testing.T) {
 	if ae.RetryAfter != 3*time.Second {
 		t.Errorf("retry after = %s, want 3s", ae.RetryAfter)
 	}
-}
-
-// instantTimer fires at once, so retry tests do not sleep; it implements
-// backoff.Timer.
-type instantTimer struct{ c chan time.Time }
-
-func (t *instantTimer) Start(time.Duration) {
-	if t.c == nil {
-		t.c = make(chan time.Time, 1)
-	}
-	t.c <- time.Now()
-}
-func (t *instantTimer) Stop()               {}
-func (t *instantTimer) C() <-chan time.Time { return t.c }
-
-type waits struct {
-	mu    sync.Mutex
-	waits []time.Duration
-	fromH []bool
-}
-
-func (w *waits) Attempted(string, error, time.Duration) {}
-func (w *waits) Waiting(_ string, d time.Duration, fromHeader bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.waits = append(w.waits, d)
-	w.fromH = append(w.fromH, fromHeader)
 }
 
 func fastRetry() adapters.RetryConfig {
@@ -521,22 +465,29 @@ func TestRetrierRecovers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sb, srv := startSandbox(t, sandbox.Knobs{Force: tc.force, ForceCount: 1})
-			a := newAdapter(t, srv)
-			obs := &waits{}
-			res := adapters.NewRetrier(fastRetry(), adapters.WithObserver(obs), adapters.WithTimer(&instantTimer{})).
-				Do(context.Background(), a, userDeleted(testContact))
-			if res.Outcome != adapters.Deleted || res.Err != nil || res.Attempts != 2 {
-				t.Fatalf("result = %+v, want deleted on attempt 2", res)
-			}
-			if !sb.Ledger.Deleted(testContact) {
-				t.Error("contact not deleted")
-			}
-			obs.mu.Lock()
-			defer obs.mu.Unlock()
-			if len(obs.waits) != 1 || obs.fromH[0] != tc.fromRetry || (tc.fromRetry && obs.waits[0] != tc.wantWait) {
-				t.Errorf("waits = %v (from Retry-After %v), want one wait of %s from header %v", obs.waits, obs.fromH, tc.wantWait, tc.fromRetry)
-			}
+			// In a bubble the sandbox's Retry-After costs no real time.
+			synctest.Test(t, func(t *testing.T) {
+				sb := NewSandbox(testSID, testKey, testToken, sandbox.Knobs{Force: tc.force, ForceCount: 1})
+				base, client := adaptertest.Serve(sb)
+				cfg := testConfig(base)
+				if err := cfg.Validate(); err != nil {
+					t.Fatalf("config: %v", err)
+				}
+				a := New(cfg, client)
+				obs := &adaptertest.Waits{}
+				res := adapters.NewRetrier(fastRetry(), adapters.WithObserver(obs)).
+					Do(context.Background(), a, userDeleted(testContact))
+				if res.Outcome != adapters.Deleted || res.Err != nil || res.Attempts != 2 {
+					t.Fatalf("result = %+v, want deleted on attempt 2", res)
+				}
+				if !sb.Ledger.Deleted(testContact) {
+					t.Error("contact not deleted")
+				}
+				waits, fromH := obs.Got()
+				if len(waits) != 1 || fromH[0] != tc.fromRetry || (tc.fromRetry && waits[0] != tc.wantWait) {
+					t.Errorf("waits = %v (from Retry-After %v), want one wait of %s from header %v", waits, fromH, tc.wantWait, tc.fromRetry)
+				}
+			})
 		})
 	}
 }
@@ -547,7 +498,7 @@ func TestRetrierStopsOnPermanent(t *testing.T) {
 		t.Run(force, func(t *testing.T) {
 			t.Parallel()
 			sb, srv := startSandbox(t, sandbox.Knobs{Force: force})
-			res := adapters.NewRetrier(fastRetry(), adapters.WithTimer(&instantTimer{})).
+			res := adapters.NewRetrier(fastRetry()).
 				Do(context.Background(), newAdapter(t, srv), userDeleted(testContact))
 			if res.Outcome != adapters.Failed || res.Attempts != 1 || res.Exhausted {
 				t.Fatalf("result = %+v, want one failed attempt", res)
@@ -560,70 +511,6 @@ func TestRetrierStopsOnPermanent(t *testing.T) {
 	}
 }
 
-// TestSlowServer: a server slower than the per-request timeout gives a
-// retryable timeout, and the retries are bounded by max_attempts.
-func TestSlowServer(t *testing.T) {
-	t.Parallel()
-	sb, srv := startSandbox(t, sandbox.Knobs{Latency: time.Minute})
-	a := newAdapter(t, srv)
-	cfg := fastRetry()
-	cfg.RequestTimeout = 20 * time.Millisecond
-	cfg.MaxAttempts = 2
-	res := adapters.NewRetrier(cfg, adapters.WithTimer(&instantTimer{})).Do(context.Background(), a, userDeleted(testContact))
-	if res.Outcome != adapters.Failed || !res.Exhausted || res.Attempts != 2 || res.Interrupted() {
-		t.Fatalf("result = %+v, want exhausted after 2 attempts", res)
-	}
-	ae := checkError(t, res.Err, adapters.ClassRetryable, testContact)
-	if !strings.Contains(ae.Message, "timed out") {
-		t.Errorf("message = %q, want a timeout", ae.Message)
-	}
-
-	// The vendor may have finished a delete the client gave up on; once
-	// it is healthy, a retry settles the contact either way.
-	sb.Chaos.Set(sandbox.Knobs{})
-	res = adapters.NewRetrier(cfg).Do(context.Background(), a, userDeleted(testContact))
-	if !res.Outcome.Final() || !sb.Ledger.Deleted(testContact) {
-		t.Fatalf("after healing: %+v", res)
-	}
-}
-
-func TestContextCancelled(t *testing.T) {
-	t.Parallel()
-	t.Run("before the request", func(t *testing.T) {
-		t.Parallel()
-		sb, srv := startSandbox(t, sandbox.Knobs{})
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		out, err := newAdapter(t, srv).Delete(ctx, userDeleted(testContact))
-		var ae *adapters.Error
-		if out != adapters.Failed || !errors.Is(err, context.Canceled) || errors.As(err, &ae) {
-			t.Fatalf("Delete = %s, %v; want the context's error, not a vendor error", out, err)
-		}
-		if sb.Ledger.Deleted(testContact) {
-			t.Error("contact deleted despite cancellation")
-		}
-	})
-	t.Run("while the vendor works", func(t *testing.T) {
-		t.Parallel()
-		entered := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			close(entered)
-			<-r.Context().Done()
-		}))
-		t.Cleanup(srv.Close)
-		a := newAdapter(t, srv)
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			<-entered
-			cancel()
-		}()
-		res := adapters.NewRetrier(fastRetry()).Do(ctx, a, userDeleted(testContact))
-		if !res.Interrupted() || res.Attempts != 1 {
-			t.Fatalf("result = %+v, want interrupted after one attempt", res)
-		}
-	})
-}
-
 func TestTransportError(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
@@ -634,33 +521,6 @@ func TestTransportError(t *testing.T) {
 		t.Errorf("outcome = %s", out)
 	}
 	checkError(t, err, adapters.ClassRetryable, testContact, testSID)
-}
-
-// TestRedirectNotFollowed: Go would follow a 30x by turning the DELETE
-// into a GET, whose success envelope must not count as a deletion.
-func TestRedirectNotFollowed(t *testing.T) {
-	t.Parallel()
-	var hits sync.Map
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Store(r.URL.Path, true)
-		if strings.HasPrefix(r.URL.Path, "/v2/") {
-			http.Redirect(w, r, "/elsewhere", http.StatusFound)
-			return
-		}
-		sandbox.WriteJSON(w, http.StatusOK, []byte(strings.Replace(pageSuccess, `"DELETE"`, `"GET"`, 1)))
-	}))
-	t.Cleanup(srv.Close)
-	out, err := newAdapter(t, srv).Delete(context.Background(), userDeleted(testContact))
-	if out != adapters.Failed {
-		t.Errorf("outcome = %s, want failed", out)
-	}
-	ae := checkError(t, err, adapters.ClassUnexpected, testContact)
-	if ae.Status != http.StatusFound {
-		t.Errorf("status = %d, want 302", ae.Status)
-	}
-	if _, ok := hits.Load("/elsewhere"); ok {
-		t.Error("redirect was followed")
-	}
 }
 
 func TestNewDoesNotChangeCallersClient(t *testing.T) {
@@ -830,5 +690,22 @@ func FuzzClassify(f *testing.F) {
 				t.Errorf("error %q contains %q", msg, s)
 			}
 		}
+	})
+}
+
+// TestConformance runs the checks every adapter shares (adaptertest.Run).
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	adaptertest.Run(t, adaptertest.Harness{
+		Name: Name,
+		New: func(baseURL string, client *http.Client, retry adapters.RetryConfig) (adapters.Adapter, error) {
+			cfg := testConfig(baseURL)
+			cfg.Retry = retry
+			return New(cfg, client), cfg.Validate()
+		},
+		Sandbox:  func() http.Handler { return NewSandbox(testSID, testKey, testToken, sandbox.Knobs{}) },
+		Event:    func() *event.UserDeleted { return userDeleted(testContact) },
+		Throttle: func(w http.ResponseWriter, r *http.Request) { writeStatus(w, r, http.StatusTooManyRequests) },
+		Secrets:  []string{testToken, testKey},
 	})
 }

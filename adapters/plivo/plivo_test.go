@@ -330,8 +330,6 @@ func (he *handlerEnv) Paths() []string {
 
 func TestClassifyResponses(t *testing.T) {
 	t.Parallel()
-	soon := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
-	past := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
 	tests := []struct {
 		name        string
 		status      int
@@ -371,19 +369,11 @@ func TestClassifyResponses(t *testing.T) {
 			wantOutcome: adapters.Failed, wantClass: adapters.ClassPermanent, wantMsg: "authentication"},
 		{name: "418", status: 418, body: "teapot",
 			wantOutcome: adapters.Failed, wantClass: adapters.ClassPermanent, wantMsg: "teapot"},
+		// Retry-After's other forms are in the conformance suite.
 		{name: "429 retry-after seconds", status: 429, header: map[string]string{"Retry-After": "7"},
 			body:        `{"api_id":"x","error":"too many requests"}`,
 			wantOutcome: adapters.Failed, wantClass: adapters.ClassRetryable, wantMsg: "too many requests",
 			wantRA: func(d time.Duration) bool { return d == 7*time.Second }},
-		{name: "429 retry-after http-date", status: 429, header: map[string]string{"Retry-After": soon},
-			wantOutcome: adapters.Failed, wantClass: adapters.ClassRetryable,
-			wantRA: func(d time.Duration) bool { return d > 58*time.Minute && d <= time.Hour }},
-		{name: "503 retry-after in the past", status: 503, header: map[string]string{"Retry-After": past},
-			wantOutcome: adapters.Failed, wantClass: adapters.ClassRetryable,
-			wantRA: func(d time.Duration) bool { return d == 0 }},
-		{name: "429 retry-after garbage", status: 429, header: map[string]string{"Retry-After": "later"},
-			wantOutcome: adapters.Failed, wantClass: adapters.ClassRetryable,
-			wantRA: func(d time.Duration) bool { return d == 0 }},
 		{name: "500 html", status: 500, body: "<html>\r\n<b>502</b>\x00</html>",
 			wantOutcome: adapters.Failed, wantClass: adapters.ClassRetryable, wantMsg: "<html>  <b>502</b> </html>"},
 		{name: "500 echoes identifier and token", status: 500, body: "failed for " + testProfile + " with " + testToken,
@@ -523,31 +513,6 @@ func TestNotApplicable(t *testing.T) {
 	}
 }
 
-func TestContextCancellation(t *testing.T) {
-	t.Parallel()
-	e := newTestEnv(t, sandbox.Knobs{Latency: time.Hour})
-
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(20*time.Millisecond, cancel)
-	out, err := e.adapter().Delete(ctx, profileEvent(testProfile))
-	if out != adapters.Failed || err != context.Canceled {
-		t.Fatalf("Delete = %v, %#v; want Failed, context.Canceled itself", out, err)
-	}
-
-	ctx, cancel = context.WithCancel(context.Background())
-	cancel()
-	if out, err := e.adapter().Delete(ctx, profileEvent(testProfile)); out != adapters.Failed || err != context.Canceled {
-		t.Fatalf("Delete with a cancelled context = %v, %#v", out, err)
-	}
-
-	ctx, cancel = context.WithCancel(context.Background())
-	time.AfterFunc(20*time.Millisecond, cancel)
-	res := adapters.NewRetrier(e.cfg.Retry).Do(ctx, e.adapter(), profileEvent(testProfile))
-	if !res.Interrupted() || res.Exhausted {
-		t.Fatalf("Retrier result %+v; want interrupted", res)
-	}
-}
-
 func TestRetrierAgainstSandbox(t *testing.T) {
 	t.Parallel()
 	t.Run("transient failures then deleted", func(t *testing.T) {
@@ -584,63 +549,6 @@ func TestRetrierAgainstSandbox(t *testing.T) {
 			t.Fatalf("result %+v; want exhausted on the first 429", res)
 		}
 	})
-	t.Run("slow server times out each attempt", func(t *testing.T) {
-		t.Parallel()
-		e := newTestEnv(t, sandbox.Knobs{Latency: time.Hour})
-		cfg := e.cfg.Retry
-		cfg.RequestTimeout = 30 * time.Millisecond
-		cfg.MaxAttempts = 2
-		res := adapters.NewRetrier(cfg).Do(context.Background(), e.adapter(), profileEvent(testProfile))
-		var ae *adapters.Error
-		if res.Outcome != adapters.Failed || !res.Exhausted || res.Attempts != 2 || !errors.As(res.Err, &ae) ||
-			ae.Class != adapters.ClassRetryable || !strings.Contains(ae.Message, "timed out") {
-			t.Fatalf("result %+v; want exhausted by timeouts", res)
-		}
-		assertNoLeak(t, res.Err, testProfile)
-	})
-	t.Run("slow server recovers", func(t *testing.T) {
-		t.Parallel()
-		e := newTestEnv(t, sandbox.Knobs{Latency: time.Hour})
-		cfg := e.cfg.Retry
-		cfg.RequestTimeout = 30 * time.Millisecond
-		obs := &healOnFirstAttempt{chaos: e.sb.Chaos}
-		res := adapters.NewRetrier(cfg, adapters.WithObserver(obs)).Do(context.Background(), e.adapter(), profileEvent(testProfile))
-		// The timed-out request may still have completed at the vendor,
-		// so the retry finds it deleted or already absent: both final.
-		if !res.Outcome.Final() || res.Attempts < 2 || !e.sb.Ledger.Deleted(testProfile) {
-			t.Fatalf("result %+v; want a final outcome after a timeout", res)
-		}
-		if first := obs.First(); !strings.Contains(first, "timed out") {
-			t.Errorf("first attempt error %q, want a timeout", first)
-		}
-	})
-}
-
-// healOnFirstAttempt ends the sandbox's slowness once the first attempt is
-// over.
-type healOnFirstAttempt struct {
-	chaos *sandbox.Chaos
-	mu    sync.Mutex
-	first string
-	seen  bool
-}
-
-func (h *healOnFirstAttempt) Attempted(_ string, err error, _ time.Duration) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.seen {
-		h.seen = true
-		if err != nil {
-			h.first = err.Error()
-		}
-		h.chaos.Set(sandbox.Knobs{})
-	}
-}
-func (h *healOnFirstAttempt) Waiting(string, time.Duration, bool) {}
-func (h *healOnFirstAttempt) First() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.first
 }
 
 func TestDefaultConfig(t *testing.T) {
@@ -787,5 +695,24 @@ func FuzzClassify(f *testing.F) {
 		if strings.Contains(text, testProfile) || strings.Contains(text, testToken) {
 			t.Fatalf("error text %q leaks a redacted value", text)
 		}
+	})
+}
+
+// TestConformance runs the checks every adapter shares (adaptertest.Run).
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	adaptertest.Run(t, adaptertest.Harness{
+		Name: Name,
+		New: func(baseURL string, client *http.Client, retry adapters.RetryConfig) (adapters.Adapter, error) {
+			cfg := DefaultConfig()
+			cfg.Enabled, cfg.BaseURL, cfg.AuthID, cfg.AuthToken, cfg.Retry = true, baseURL, testAuthID, config.NewSecret(testToken), retry
+			return New(cfg, client), cfg.Validate()
+		},
+		Sandbox: func() http.Handler { return NewSandbox(testAuthID, testToken, sandbox.Knobs{}) },
+		Event:   func() *event.UserDeleted { return profileEvent(testProfile) },
+		Throttle: func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusTooManyRequests, "too many requests")
+		},
+		Secrets: []string{testToken},
 	})
 }

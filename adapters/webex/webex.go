@@ -310,7 +310,7 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 	if len(bytes.TrimSpace(resp.Body)) == 0 || json.Unmarshal(resp.Body, &body) != nil {
 		// Not Webex's JSON: a gateway page, a cut body, nothing at all.
 		if resp.Status == http.StatusOK {
-			return adapters.Failed, unexpected(resp, "unreadable body", redact)
+			return adapters.Failed, adapters.Unexpected(Name, resp, "unreadable body", redact...)
 		}
 		return adapters.Failed, adapters.StatusError(Name, resp, "", adapters.Excerpt(resp.Body, redact...))
 	}
@@ -321,10 +321,10 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 
 	switch {
 	case hasCode && hasTx:
-		return adapters.Failed, unexpected(resp, "both a code and a transaction-id", redact)
+		return adapters.Failed, adapters.Unexpected(Name, resp, "both a code and a transaction-id", redact...)
 	case hasCode && (!codeOK || code == ""):
 		if resp.Status == http.StatusOK {
-			return adapters.Failed, unexpected(resp, "unreadable code", redact)
+			return adapters.Failed, adapters.Unexpected(Name, resp, "unreadable code", redact...)
 		}
 		return adapters.Failed, adapters.StatusError(Name, resp, "", adapters.Excerpt(resp.Body, redact...))
 	case hasCode:
@@ -339,7 +339,7 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 		}
 		if info.class == 0 {
 			if resp.Status != info.status {
-				return adapters.Failed, unexpected(resp, "code "+code+" with an undocumented HTTP status", redact)
+				return adapters.Failed, adapters.Unexpected(Name, resp, "code "+code+" with an undocumented HTTP status", redact...)
 			}
 			return info.outcome, nil
 		}
@@ -350,11 +350,11 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 		return adapters.Failed, e
 	case hasTx:
 		if resp.Status != http.StatusOK {
-			return adapters.Failed, unexpected(resp, "transaction-id with an undocumented HTTP status", redact)
+			return adapters.Failed, adapters.Unexpected(Name, resp, "transaction-id with an undocumented HTTP status", redact...)
 		}
 		return adapters.Deleted, nil
 	case resp.Status == http.StatusOK:
-		return adapters.Failed, unexpected(resp, "neither transaction-id nor code", redact)
+		return adapters.Failed, adapters.Unexpected(Name, resp, "neither transaction-id nor code", redact...)
 	default:
 		return adapters.Failed, adapters.StatusError(Name, resp, "", adapters.Excerpt(resp.Body, redact...))
 	}
@@ -366,10 +366,4 @@ func description(raw json.RawMessage, redact []string) string {
 		return adapters.Excerpt([]byte(s), redact...)
 	}
 	return ""
-}
-
-// unexpected is the error for an answer this adapter cannot read: what is
-// its Message, an excerpt of the body its VendorMessage.
-func unexpected(resp *adapters.Response, what string, redact []string) *adapters.Error {
-	return adapters.Unexpected(Name, resp, what, redact...)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/erasured/erasured/adapters"
@@ -684,60 +685,21 @@ func TestClassifyRedactsAndBounds(t *testing.T) {
 	}
 }
 
-func TestRetryAfterForms(t *testing.T) {
+// TestRetryAfterOnRetryableCode: Webex may send a retryable code with
+// HTTP 200; its Retry-After still counts. (The header's forms on a 429
+// are in the conformance suite.)
+func TestRetryAfterOnRetryableCode(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		header func() string
-		min    time.Duration
-		max    time.Duration
-	}{
-		{"seconds", func() string { return "7" }, 7 * time.Second, 7 * time.Second},
-		{"HTTP date", func() string { return time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat) }, 80 * time.Second, 91 * time.Second},
-		{"date in the past", func() string { return "Wed, 21 Oct 2015 07:28:00 GMT" }, 0, 0},
-		{"garbage", func() string { return "soon" }, 0, 0},
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "7")
+		sandbox.WriteJSON(w, http.StatusOK, []byte(`{"code":"1010","description":"slow down"}`))
+	}))
+	t.Cleanup(srv.Close)
+	_, err := newAdapter(t, srv, nil).Delete(context.Background(), newEvent(testKey))
+	ae := asError(t, err)
+	if ae.Class != adapters.ClassRetryable || ae.RetryAfter != 7*time.Second {
+		t.Fatalf("error = %+v, want retryable with RetryAfter 7s", ae)
 	}
-	for _, tc := range tests {
-		for _, status := range []int{http.StatusTooManyRequests, http.StatusOK} {
-			t.Run(tc.name+"/"+http.StatusText(status), func(t *testing.T) {
-				t.Parallel()
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					w.Header().Set("Retry-After", tc.header())
-					code := "429"
-					if status == http.StatusOK {
-						code = "1010" // retryable code on a 200: Retry-After still counts
-					}
-					sandbox.WriteJSON(w, status, []byte(`{"code":"`+code+`","description":"slow down"}`))
-				}))
-				t.Cleanup(srv.Close)
-				_, err := newAdapter(t, srv, nil).Delete(context.Background(), newEvent(testKey))
-				ae := asError(t, err)
-				if ae.Class != adapters.ClassRetryable {
-					t.Fatalf("class = %v", ae.Class)
-				}
-				if ae.RetryAfter < tc.min || ae.RetryAfter > tc.max {
-					t.Fatalf("RetryAfter = %v, want in [%v, %v]", ae.RetryAfter, tc.min, tc.max)
-				}
-			})
-		}
-	}
-}
-
-// instantTimer fires at once, so retry tests do not sleep.
-type instantTimer struct{ c chan time.Time }
-
-func (t *instantTimer) Start(time.Duration) {
-	t.c = make(chan time.Time, 1)
-	t.c <- time.Now()
-}
-func (t *instantTimer) Stop()               {}
-func (t *instantTimer) C() <-chan time.Time { return t.c }
-
-func retrier(attempts int, timeout time.Duration) *adapters.Retrier {
-	cfg := adapters.DefaultRetryConfig()
-	cfg.MaxAttempts = attempts
-	cfg.RequestTimeout = timeout
-	return adapters.NewRetrier(cfg, adapters.WithTimer(&instantTimer{}))
 }
 
 func TestRetrier(t *testing.T) {
@@ -762,93 +724,30 @@ func TestRetrier(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sb, srv := startSandbox(t, tc.knobs)
-			res := retrier(3, 5*time.Second).Do(context.Background(), newAdapter(t, srv, nil), newEvent(testKey))
-			if res.Outcome != tc.wantOut || res.Attempts != tc.wantAttempts || res.Exhausted != tc.wantExhausted {
-				t.Fatalf("result = %+v, want %v after %d attempts, exhausted=%v", res, tc.wantOut, tc.wantAttempts, tc.wantExhausted)
-			}
-			if got := adapters.ErrorClass(res.Err); got != tc.wantClass {
-				t.Fatalf("error class = %v (%v), want %v", got, res.Err, tc.wantClass)
-			}
-			if got := sb.Ledger.Calls(testKey); got != tc.wantAttempts {
-				t.Fatalf("sandbox saw %d calls, want %d", got, tc.wantAttempts)
-			}
-			assertNoLeak(t, res.Err, testKey, testToken)
+			// In a bubble the sandbox's Retry-After and the backoff cost
+			// no real time.
+			synctest.Test(t, func(t *testing.T) {
+				sb := NewSandbox(testToken, tc.knobs)
+				base, client := adaptertest.Serve(sb)
+				cfg := validConfig(base)
+				cfg.Retry.MaxAttempts = 3
+				if err := cfg.Validate(); err != nil {
+					t.Fatalf("config: %v", err)
+				}
+				res := adapters.NewRetrier(cfg.Retry).Do(context.Background(), New(cfg, client), newEvent(testKey))
+				if res.Outcome != tc.wantOut || res.Attempts != tc.wantAttempts || res.Exhausted != tc.wantExhausted {
+					t.Fatalf("result = %+v, want %v after %d attempts, exhausted=%v", res, tc.wantOut, tc.wantAttempts, tc.wantExhausted)
+				}
+				if got := adapters.ErrorClass(res.Err); got != tc.wantClass {
+					t.Fatalf("error class = %v (%v), want %v", got, res.Err, tc.wantClass)
+				}
+				if got := sb.Ledger.Calls(testKey); got != tc.wantAttempts {
+					t.Fatalf("sandbox saw %d calls, want %d", got, tc.wantAttempts)
+				}
+				assertNoLeak(t, res.Err, testKey, testToken)
+			})
 		})
 	}
-}
-
-func TestSlowServerTimesOut(t *testing.T) {
-	t.Parallel()
-	// The sandbox would answer after a minute; each attempt gives up after
-	// 50ms.
-	_, srv := startSandbox(t, sandbox.Knobs{Latency: time.Minute})
-	res := retrier(2, 50*time.Millisecond).Do(context.Background(), newAdapter(t, srv, nil), newEvent(testKey))
-	if res.Outcome != adapters.Failed || !res.Exhausted || res.Attempts != 2 || res.Interrupted() {
-		t.Fatalf("result = %+v, want an exhausted failure after 2 attempts", res)
-	}
-	if adapters.ErrorClass(res.Err) != adapters.ClassRetryable {
-		t.Fatalf("error %v is not retryable", res.Err)
-	}
-	assertNoLeak(t, res.Err, testKey, testToken)
-}
-
-func TestContextCancellation(t *testing.T) {
-	t.Parallel()
-	t.Run("before the request", func(t *testing.T) {
-		t.Parallel()
-		sb, srv := startSandbox(t, sandbox.Knobs{})
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		out, err := newAdapter(t, srv, nil).Delete(ctx, newEvent(testKey))
-		if out != adapters.Failed || !errors.Is(err, context.Canceled) {
-			t.Fatalf("Delete = %v, %v; want context.Canceled", out, err)
-		}
-		var ae *adapters.Error
-		if errors.As(err, &ae) {
-			t.Fatalf("cancellation reported as a vendor error: %v", err)
-		}
-		if sb.Ledger.Deleted(testKey) {
-			t.Fatal("profile deleted after cancellation")
-		}
-	})
-	t.Run("during the request", func(t *testing.T) {
-		t.Parallel()
-		arrived := make(chan struct{})
-		release := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			close(arrived)
-			select {
-			case <-r.Context().Done():
-			case <-release:
-			}
-		}))
-		t.Cleanup(srv.Close)
-		t.Cleanup(func() { close(release) }) // runs before srv.Close
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			<-arrived
-			cancel()
-		}()
-		out, err := newAdapter(t, srv, nil).Delete(ctx, newEvent(testKey))
-		if out != adapters.Failed || !errors.Is(err, context.Canceled) {
-			t.Fatalf("Delete = %v, %v; want context.Canceled", out, err)
-		}
-		res := adapters.Result{Outcome: out, Err: err}
-		if !res.Interrupted() {
-			t.Fatal("cancellation would be dead-lettered")
-		}
-	})
-	t.Run("retrier hands the event back", func(t *testing.T) {
-		t.Parallel()
-		_, srv := startSandbox(t, sandbox.Knobs{Latency: time.Minute})
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		res := retrier(5, time.Minute).Do(ctx, newAdapter(t, srv, nil), newEvent(testKey))
-		if !res.Interrupted() || res.Exhausted {
-			t.Fatalf("result = %+v, want interrupted", res)
-		}
-	})
 }
 
 func TestNotApplicable(t *testing.T) {
@@ -1082,5 +981,22 @@ func FuzzClassify(f *testing.F) {
 		if checkableSecret(secret) && strings.Contains(msg, secret) {
 			t.Fatalf("error text %q contains the redacted value %q", msg, secret)
 		}
+	})
+}
+
+// TestConformance runs the checks every adapter shares (adaptertest.Run).
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	adaptertest.Run(t, adaptertest.Harness{
+		Name:     Name,
+		Sandbox:  func() http.Handler { return NewSandbox(testToken, sandbox.Knobs{}) },
+		Throttle: func(w http.ResponseWriter, _ *http.Request) { (&Sandbox{}).writeCode(w, "429") },
+		Event:    func() *event.UserDeleted { return newEvent(testKey) },
+		Secrets:  []string{testToken},
+		New: func(baseURL string, client *http.Client, retry adapters.RetryConfig) (adapters.Adapter, error) {
+			cfg := validConfig(baseURL)
+			cfg.Retry = retry
+			return New(cfg, client), cfg.Validate()
+		},
 	})
 }
