@@ -8,10 +8,10 @@ package event
 // encoding/json (v1) neither reports duplicate member names nor exposes
 // an object's members without allocating per token. encoding/json/v2
 // rejects duplicate names by default and its jsontext.Decoder reads
-// members cheaply, which would replace both parseObject paths; but in
-// this Go release it still builds only with GOEXPERIMENT=jsonv2, which
-// the module cannot require of its builders. Revisit when json/v2 is
-// available without the experiment.
+// members cheaply, which would replace both parseObject paths; but as of
+// Go 1.26 it still builds only with GOEXPERIMENT=jsonv2, which the module
+// cannot require of its builders. Revisit when json/v2 is available
+// without the experiment.
 
 import (
 	"bytes"
