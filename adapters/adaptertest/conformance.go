@@ -519,19 +519,21 @@ func testTransportFailure(t *testing.T, h Harness) {
 func testClassification(t *testing.T, h Harness) {
 	huge := strings.Repeat("x", adapters.MaxResponseBytes+1)
 	for _, tc := range []struct {
-		name   string
-		status int
-		ctype  string
-		body   string
-		want   adapters.Class
+		name       string
+		status     int
+		ctype      string
+		body       string
+		want       adapters.Class
+		retryAfter string // sent as Retry-After, and then read as seconds
 	}{
-		{"proxy 502 page", 502, "text/html", "<html><body>Bad Gateway</body></html>", adapters.ClassRetryable},
-		{"503 empty", 503, "", "", adapters.ClassRetryable},
-		{"504 empty", 504, "", "", adapters.ClassRetryable},
-		{"200 maintenance page", 200, "text/html", "<html>maintenance</html>", adapters.ClassUnexpected},
-		{"200 truncated JSON", 200, "application/json", `{"status":`, adapters.ClassUnexpected},
-		{"200 oversized", 200, "application/json", `{"pad":"` + huge + `"}`, adapters.ClassUnexpected},
-		{"418", 418, "text/plain", "teapot", adapters.ClassPermanent},
+		{"proxy 502 page", 502, "text/html", "<html><body>Bad Gateway</body></html>", adapters.ClassRetryable, ""},
+		{"503 empty", 503, "", "", adapters.ClassRetryable, ""},
+		{"503 with Retry-After", 503, "text/plain", "Service Unavailable", adapters.ClassRetryable, "2"},
+		{"504 empty", 504, "", "", adapters.ClassRetryable, ""},
+		{"200 maintenance page", 200, "text/html", "<html>maintenance</html>", adapters.ClassUnexpected, ""},
+		{"200 truncated JSON", 200, "application/json", `{"status":`, adapters.ClassUnexpected, ""},
+		{"200 oversized", 200, "application/json", `{"pad":"` + huge + `"}`, adapters.ClassUnexpected, ""},
+		{"418", 418, "text/plain", "teapot", adapters.ClassPermanent, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -541,6 +543,9 @@ func testClassification(t *testing.T, h Harness) {
 					if tc.ctype != "" {
 						w.Header().Set("Content-Type", tc.ctype)
 					}
+					if tc.retryAfter != "" {
+						w.Header().Set("Retry-After", tc.retryAfter)
+					}
 					w.WriteHeader(tc.status)
 					_, _ = io.WriteString(w, tc.body)
 					return true
@@ -549,7 +554,11 @@ func testClassification(t *testing.T, h Harness) {
 				out, err := h.adapter(t, s, retryConfig()).Delete(context.Background(), ev)
 				ae := h.check(t, ev, out, err)
 				if ae == nil || ae.Class != tc.want || ae.Status != tc.status {
-					t.Errorf("Delete = %v, %v; want %v with status %d", out, err, tc.want, tc.status)
+					t.Fatalf("Delete = %v, %v; want %v with status %d", out, err, tc.want, tc.status)
+				}
+				want, _ := adapters.ParseRetryAfter(tc.retryAfter, time.Now())
+				if ae.RetryAfter != want {
+					t.Errorf("RetryAfter = %s, want %s", ae.RetryAfter, want)
 				}
 			})
 		})
