@@ -22,8 +22,12 @@ run: build
 	@[ -t 0 ] && set -m; ./$(BIN) dev $(DEVFLAGS)
 
 ## test: every unit and kfake integration test, with the race detector.
+## The integration tests mostly wait (group joins, session timeouts,
+## throttled sandboxes), each on its own kfake cluster, so more of them run
+## at once than there are cores (go test's default -parallel).
+TESTPARALLEL ?= 8
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -parallel $(TESTPARALLEL) $(PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

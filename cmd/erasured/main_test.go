@@ -66,6 +66,7 @@ func healthyKnobs(latency time.Duration) map[string]sandbox.Knobs {
 // backlog, restarts it, and checks that every event still ends deleted,
 // and that what is redone is bounded by what can be unfinished at a kill.
 func TestKill9LosesNothing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -128,6 +129,7 @@ func TestKill9LosesNothing(t *testing.T) {
 // it must exit 0 within the shutdown timeout, having finished and
 // committed its in-flight events, so a successor redoes nothing.
 func TestSIGTERMDrainsAndCommits(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}

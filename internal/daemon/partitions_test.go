@@ -32,6 +32,7 @@ func waitAssigned(t *testing.T, m *member, n int) {
 // records written while no member runs, then a new member: the new member
 // must read those records, not resolve "latest" again past them.
 func TestLatestStartIsPinnedAcrossRestarts(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -69,6 +70,7 @@ func TestLatestStartIsPinnedAcrossRestarts(t *testing.T) {
 // members, one of them is assigned only new partitions, so it must learn
 // from the group's commits elsewhere that the group has started.
 func TestNewPartitionsAreConsumed(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -137,6 +139,7 @@ func TestNewPartitionsAreConsumed(t *testing.T) {
 // with what it assigned, or the new partitions wait for an unrelated
 // rebalance.
 func TestPartitionsAddedDuringAssignment(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}

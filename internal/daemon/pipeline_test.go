@@ -160,6 +160,7 @@ func waitComplete(t *testing.T, s *devstack.Stack, w *devstack.Workload, timeout
 func first(s []string, n int) []string { return s[:min(n, len(s))] }
 
 func TestPipelineAccountsForEveryEvent(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -267,6 +268,7 @@ func checkOrder(t *testing.T, o *devstack.OrderRecorder, w *devstack.Workload) {
 }
 
 func TestSameUserOrderHolds(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -288,6 +290,7 @@ func TestSameUserOrderHolds(t *testing.T) {
 }
 
 func TestThrottledVendorDoesNotStallOthers(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -325,6 +328,7 @@ func TestThrottledVendorDoesNotStallOthers(t *testing.T) {
 }
 
 func TestSlowUserDoesNotStallOtherUsers(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -380,6 +384,7 @@ func TestSlowUserDoesNotStallOtherUsers(t *testing.T) {
 }
 
 func TestRebalanceOneToThreeLosesNothing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -432,6 +437,7 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 // partition's committed offset must stay below it, however many later
 // records finish; once the topic is back, everything completes.
 func TestUnwritableDeadLetterTopicHoldsCommits(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -496,6 +502,7 @@ func committed(s *devstack.Stack, partition int32) int64 {
 // through the whole pipeline, next to plain JSON: each is deleted at every
 // vendor it names.
 func TestCloudEventsBothModes(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}

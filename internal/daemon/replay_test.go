@@ -131,6 +131,7 @@ func waitMainTopicCommitted(t *testing.T, s *devstack.Stack, partitions int32) {
 // shows the plan, the replay republishes, and the daemon deletes every
 // event at Webex while Plivo, Exotel and CleverTap are not called again.
 func TestReplayAfterVendorOutage(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -195,6 +196,7 @@ func TestReplayAfterVendorOutage(t *testing.T) {
 // count, still for the failed vendor alone, and calls no other vendor;
 // a replay past -max-replays refuses them.
 func TestReplayWhileVendorStillDown(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}

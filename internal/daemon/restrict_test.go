@@ -17,6 +17,7 @@ import (
 // vendor deletes every event, none is dead-lettered, and each refusal is
 // counted by reason.
 func TestUnverifiedRestrictionsCallEveryVendor(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
