@@ -171,12 +171,12 @@ func TestLoadErrors(t *testing.T) {
 		wantText  []string // substrings of the error
 	}{
 		{name: "missing file", noFile: true, wantText: []string{"no such file"}},
-		{name: "unknown key", doc: "name: x\nnmae: y\n", wantText: []string{"nmae", "c.yaml"}},
+		{name: "unknown key", doc: "name: x\nnmae: y\n", wantField: "nmae", wantText: []string{"nmae (line 2): unknown key (did you mean name?)"}},
 		{name: "unknown nested key", doc: "vendor:\n  retyr:\n    attempts: 1\n", wantText: []string{"retyr"}},
 		{name: "unknown inline key", doc: "log_levle: x\n", wantText: []string{"log_levle"}},
 		{name: "ignored field is unknown in yaml", doc: "Ignored: x\n", wantText: []string{"Ignored"}},
-		{name: "wrong type", doc: "vendor:\n  port: many\n", wantText: []string{"many"}},
-		{name: "bad duration", doc: "vendor:\n  retry:\n    interval: soon\n", wantText: []string{"soon"}},
+		{name: "wrong type", doc: "vendor:\n  port: many\n", wantField: "vendor.port", wantText: []string{`vendor.port (line 2): "many" is not a whole number, 0 or more`}},
+		{name: "bad duration", doc: "vendor:\n  retry:\n    interval: soon\n", wantField: "vendor.retry.interval", wantText: []string{`"soon" is not a duration (e.g. 1s, 500ms`}},
 		{name: "not yaml", doc: "name: [unclosed\n", wantText: []string{"c.yaml"}},
 		{name: "literal secret", doc: "vendor:\n  token: hunter2-literal\n", wantText: []string{"not a literal"}},
 		{name: "validation", doc: "vendor:\n  base-url: bad\n", wantField: "vendor.base-url", wantText: []string{`vendor.base-url: must be a URL, got "bad"`}},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +22,12 @@ var (
 // Secret field also reads NAME_FILE, a path to a file holding the value.
 // Durations take Go syntax ("1m30s"), lists are comma-separated. Nil
 // pointers to structs are allocated when a variable below them is set.
+//
+// Every wrong variable is reported, joined (see Join). Variables with the
+// prefix that name no field are left alone here: the caller may read only
+// a part of the configuration; Load reports them.
 func ApplyEnv(dst any, prefix string, environ []string) error {
-	return applyEnv(dst, prefix, envMap(environ))
+	return applyEnv(dst, prefix, envMap(environ), false)
 }
 
 func envMap(environ []string) map[string]string {
@@ -35,17 +40,26 @@ func envMap(environ []string) map[string]string {
 	return env
 }
 
-func applyEnv(dst any, prefix string, env map[string]string) error {
+func applyEnv(dst any, prefix string, env map[string]string, skipSecrets bool) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("ApplyEnv: want a pointer to a struct, got %T", dst)
 	}
-	_, err := applyStruct(rv.Elem(), strings.ToUpper(prefix), "", env)
-	return err
+	a := envApplier{env: env, skipSecrets: skipSecrets}
+	a.applyStruct(rv.Elem(), strings.ToUpper(prefix), "")
+	return a.errs.Err()
+}
+
+// envApplier walks a configuration, setting what the environment names
+// and recording every error on the way.
+type envApplier struct {
+	env         map[string]string
+	skipSecrets bool
+	errs        Errors
 }
 
 // applyStruct reports whether any variable applied.
-func applyStruct(v reflect.Value, envPrefix, path string, env map[string]string) (bool, error) {
+func (a *envApplier) applyStruct(v reflect.Value, envPrefix, path string) bool {
 	t := v.Type()
 	applied := false
 	for i := range t.NumField() {
@@ -66,60 +80,131 @@ func applyStruct(v reflect.Value, envPrefix, path string, env map[string]string)
 			fieldEnv = joinEnv(envPrefix, name)
 			fieldPath = joinPath(path, name)
 		}
-		ok, err := applyValue(fv, fieldEnv, fieldPath, env)
-		if err != nil {
-			return applied, err
+		if a.applyValue(fv, fieldEnv, fieldPath) {
+			applied = true
 		}
-		applied = applied || ok
 	}
-	return applied, nil
+	return applied
 }
 
-func applyValue(fv reflect.Value, name, path string, env map[string]string) (bool, error) {
+func (a *envApplier) applyValue(fv reflect.Value, name, path string) bool {
+	env := a.env
 	switch {
 	case fv.Type() == secretType:
 		if val, ok := env[name]; ok {
 			fv.Set(reflect.ValueOf(newSecret(val, "env "+name)))
-			return true, nil
+			return true
 		}
 		if p, ok := env[name+"_FILE"]; ok {
-			s, err := SecretFromFile(p)
+			if a.skipSecrets {
+				fv.Set(reflect.ValueOf(unreadSecret("file " + p)))
+				return true
+			}
+			s, err := readSecretFile(p)
 			if err != nil {
-				return false, Invalid(path, "%s_FILE: %v", name, err)
+				a.errs.Invalid(path, "from %s_FILE: %s: %v", name, describePath(p), err)
+				return false
 			}
 			fv.Set(reflect.ValueOf(s))
-			return true, nil
+			return true
 		}
-		return false, nil
+		return false
 	case fv.Kind() == reflect.Struct:
-		return applyStruct(fv, name, path, env)
+		return a.applyStruct(fv, name, path)
 	case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct:
 		if !fv.IsNil() {
-			return applyStruct(fv.Elem(), name, path, env)
+			return a.applyStruct(fv.Elem(), name, path)
 		}
 		if !anyWithPrefix(env, name+"_") {
-			return false, nil
+			return false
 		}
 		// Allocate only if a variable really lands below: a nil section
 		// often means "absent", and a look-alike name (PREFIX_PLIVO_X for
 		// a sibling field plivo_x) must not conjure it up.
 		nv := reflect.New(fv.Type().Elem())
-		ok, err := applyStruct(nv.Elem(), name, path, env)
-		if ok && err == nil {
+		before := len(a.errs)
+		ok := a.applyStruct(nv.Elem(), name, path)
+		if ok && len(a.errs) == before {
 			fv.Set(nv)
 		}
-		return ok, err
+		return ok
 	}
 	val, ok := env[name]
 	if !ok {
-		return false, nil
+		return false
 	}
 	if err := setScalar(fv, val); err != nil {
 		// err does not quote val: a value set in the wrong variable may
 		// be a credential.
-		return false, Invalid(path, "from %s: %v", name, err)
+		a.errs.Invalid(path, "from %s: %v", name, err)
+		return false
 	}
-	return true, nil
+	return true
+}
+
+// envNames lists the variables that set a field of t under prefix, in
+// field order: each field's, and a Secret's NAME_FILE too.
+func envNames(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
+			continue
+		}
+		name, inline := yamlName(f)
+		if name == "-" {
+			continue
+		}
+		n := prefix
+		if !inline {
+			n = joinEnv(prefix, name)
+		}
+		ft := f.Type
+		switch {
+		case ft == secretType:
+			out = append(out, n, n+"_FILE")
+		case ft.Kind() == reflect.Struct:
+			out = append(out, envNames(ft, n)...)
+		case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:
+			out = append(out, envNames(ft.Elem(), n)...)
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// unknownEnv reports each variable named prefix_... that sets no field of
+// dst and is not in known: a misspelt override would otherwise leave the
+// default in force without a word, where the same typo in YAML is an
+// error. The value is never shown.
+func unknownEnv(dst any, prefix string, known []string, env map[string]string) error {
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	prefix = strings.ToUpper(prefix)
+	names := envNames(rv.Elem().Type(), prefix)
+	ok := make(map[string]bool, len(names)+len(known))
+	for _, n := range append(names, known...) {
+		ok[n] = true
+	}
+	var bad []string
+	for k := range env {
+		if strings.HasPrefix(k, prefix+"_") && !ok[k] {
+			bad = append(bad, k)
+		}
+	}
+	slices.Sort(bad)
+	var errs Errors
+	for _, k := range bad {
+		msg := "unknown variable: it sets no configuration key" + suggestion(k, names)
+		if base, ok := strings.CutSuffix(k, "_FILE"); ok && slices.Contains(names, base) {
+			msg = "unknown variable: only a secret has a _FILE form; set " + base + " itself"
+		}
+		errs.Add(&FieldError{Field: k, Msg: msg})
+	}
+	return errs.Err()
 }
 
 func setScalar(fv reflect.Value, val string) error {
@@ -188,17 +273,20 @@ func numError(err error) error {
 
 // resolveSecrets reads every Secret that YAML named ({env: NAME} or
 // {file: PATH}) and checks every Secret's text, naming the field by its
-// YAML path. Secrets sit in structs and struct pointers (as ApplyEnv walks
-// them), not in lists or maps.
-func resolveSecrets(dst any, env map[string]string) error {
+// YAML path, and reports every one that fails. With skip, a reference is
+// checked but not read. Secrets sit in structs and struct pointers (as
+// ApplyEnv walks them), not in lists or maps.
+func resolveSecrets(dst any, env map[string]string, skip bool) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		return nil
 	}
-	return resolveStruct(rv.Elem(), "", env)
+	var errs Errors
+	resolveStruct(rv.Elem(), "", env, skip, &errs)
+	return errs.Err()
 }
 
-func resolveStruct(v reflect.Value, path string, env map[string]string) error {
+func resolveStruct(v reflect.Value, path string, env map[string]string, skip bool, errs *Errors) {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -217,28 +305,32 @@ func resolveStruct(v reflect.Value, path string, env map[string]string) error {
 		switch {
 		case fv.Type() == secretType:
 			s := fv.Interface().(Secret)
-			if s.ref != nil {
-				r, err := s.ref.resolve(env)
-				if err != nil {
-					return Invalid(fieldPath, "%v", err)
+			if ref := s.ref; ref != nil {
+				var err error
+				if skip {
+					s, err = ref.unread()
+				} else {
+					s, err = ref.resolve(env)
 				}
-				s = r
+				if err != nil {
+					errs.Add(&FieldError{Field: fieldPath, Line: ref.line, Msg: err.Error()})
+					fv.Set(reflect.ValueOf(Secret{}))
+					continue
+				}
 				fv.Set(reflect.ValueOf(s))
 			}
+			if s.Unread() {
+				continue
+			}
 			if err := checkSecretText(s.Reveal(), f.Tag.Get("secret") == "lines"); err != nil {
-				return Invalid(fieldPath, "from %s: %v", describeSource(s.Source()), err)
+				errs.Invalid(fieldPath, "from %s: %v", describeSource(s.Source()), err)
 			}
 		case fv.Kind() == reflect.Struct:
-			if err := resolveStruct(fv, fieldPath, env); err != nil {
-				return err
-			}
+			resolveStruct(fv, fieldPath, env, skip, errs)
 		case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct && !fv.IsNil():
-			if err := resolveStruct(fv.Elem(), fieldPath, env); err != nil {
-				return err
-			}
+			resolveStruct(fv.Elem(), fieldPath, env, skip, errs)
 		}
 	}
-	return nil
 }
 
 // describeSource is Source for an error message, with a file path shown

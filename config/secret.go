@@ -56,6 +56,9 @@ type secretValue struct {
 	// func prints as an address whatever the verb.
 	value  func() string
 	source string // "env NAME", "file PATH", "literal"
+	// unread marks a secret Load was told not to read (SkipSecrets):
+	// set, but with no value.
+	unread bool
 }
 
 // secretRef is a secret's YAML form, {env: NAME} or {file: PATH}, or why
@@ -81,19 +84,30 @@ func NewSecret(v string) Secret {
 // character. Errors do not name the path, which the caller knows: a path
 // may be a pasted secret.
 func SecretFromFile(path string) (Secret, error) {
+	s, err := readSecretFile(path)
+	if err != nil {
+		return Secret{}, fmt.Errorf("reading secret file: %w", err)
+	}
+	return s, nil
+}
+
+// readSecretFile is SecretFromFile with errors that say only what is
+// wrong ("no such file or directory"), for a message that already names
+// the file.
+func readSecretFile(path string) (Secret, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Secret{}, fmt.Errorf("reading secret file: %w", pathless(err))
+		return Secret{}, pathless(err)
 	}
 	defer f.Close()
 	// Bounded: a path mistyped as /dev/zero or a log file must fail, not
 	// exhaust memory.
 	b, err := io.ReadAll(io.LimitReader(f, MaxSecretBytes+1))
 	if err != nil {
-		return Secret{}, fmt.Errorf("reading secret file: %w", pathless(err))
+		return Secret{}, pathless(err)
 	}
 	if len(b) > MaxSecretBytes {
-		return Secret{}, fmt.Errorf("reading secret file: larger than %d bytes", MaxSecretBytes)
+		return Secret{}, fmt.Errorf("larger than %d bytes", MaxSecretBytes)
 	}
 	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	return newSecret(v, "file "+path), nil
@@ -109,7 +123,17 @@ func pathless(err error) error {
 	return err
 }
 
-// Reveal returns the value.
+// unreadSecret is a secret whose source is known and was not read.
+func unreadSecret(source string) Secret {
+	return Secret{v: &secretValue{value: func() string { return "" }, source: source, unread: true}}
+}
+
+// Unread reports whether the secret names a source Load did not read
+// (Options.SkipSecrets): it is set, but Reveal is empty, so checks of the
+// value itself must pass it by.
+func (s Secret) Unread() bool { return s.v != nil && s.v.unread }
+
+// Reveal returns the value; "" for an unread secret.
 func (s Secret) Reveal() string {
 	if s.v == nil {
 		return ""
@@ -117,8 +141,8 @@ func (s Secret) Reveal() string {
 	return s.v.value()
 }
 
-// IsSet reports whether the secret has a non-empty value.
-func (s Secret) IsSet() bool { return s.Reveal() != "" }
+// IsSet reports whether the secret has a non-empty value, or is unread.
+func (s Secret) IsSet() bool { return s.Unread() || s.Reveal() != "" }
 
 // Source says where the value came from ("env NAME", "file PATH"), for
 // error messages; it is never the value.
@@ -157,7 +181,7 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 	ref := &secretRef{line: n.Line}
 	*s = Secret{ref: ref}
 	if n.Kind != yaml.MappingNode {
-		ref.err = fmt.Errorf("line %d: a secret must be {env: NAME} or {file: PATH}, not a literal value", n.Line)
+		ref.err = errors.New("a secret must be {env: NAME} or {file: PATH}, not a literal value")
 		return nil
 	}
 	seen := map[string]bool{}
@@ -165,16 +189,16 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || (k.Value != "env" && k.Value != "file") {
 			// The key is not shown: {env: X, <the token>: ...} happens.
-			ref.err = fmt.Errorf("line %d: a secret takes only the keys env and file, this one has another (not shown, in case it is the secret)", k.Line)
+			ref.err = errors.New("a secret takes only the keys env and file, this one has another (not shown, in case it is the secret)")
 			return nil
 		}
 		if seen[k.Value] {
-			ref.err = fmt.Errorf("line %d: %s is given twice", k.Line, k.Value)
+			ref.err = fmt.Errorf("%s is given twice", k.Value)
 			return nil
 		}
 		seen[k.Value] = true
 		if v.Kind != yaml.ScalarNode || v.ShortTag() == "!!null" {
-			ref.err = fmt.Errorf("line %d: %s must be a name, not a list, mapping or null", v.Line, k.Value)
+			ref.err = fmt.Errorf("%s must be a name, not a list, mapping or null", k.Value)
 			return nil
 		}
 		if k.Value == "env" {
@@ -185,11 +209,11 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 	}
 	switch {
 	case ref.env != "" && ref.file != "":
-		ref.err = fmt.Errorf("line %d: a secret takes env or file, not both", n.Line)
+		ref.err = errors.New("a secret takes env or file, not both")
 	case ref.env == "" && ref.file == "":
-		ref.err = fmt.Errorf("line %d: a secret must be {env: NAME} or {file: PATH}", n.Line)
+		ref.err = errors.New("a secret must be {env: NAME} or {file: PATH}")
 	case ref.env != "" && !validEnvName(ref.env):
-		ref.err = fmt.Errorf("line %d: env must name an environment variable (letters, digits and _, not starting with a digit); the name given is not one and is not shown, in case it is the secret itself", n.Line)
+		ref.err = errors.New("env must name an environment variable (letters, digits and _, not starting with a digit); the name given is not one and is not shown, in case it is the secret itself")
 	}
 	return nil
 }
@@ -203,19 +227,30 @@ func (r *secretRef) resolve(env map[string]string) (Secret, error) {
 		v, ok := env[r.env]
 		if !ok {
 			if conventionalEnvName(r.env) {
-				return Secret{}, fmt.Errorf("line %d: environment variable %s is not set", r.line, r.env)
+				return Secret{}, fmt.Errorf("environment variable %s is not set", r.env)
 			}
 			// A mixed-case "name" may be a pasted token that happens to
 			// be a valid name: keep it out of the message.
-			return Secret{}, fmt.Errorf("line %d: the environment variable named there is not set (its name is not shown: it is not in the usual upper case, and may be the secret itself)", r.line)
+			return Secret{}, errors.New("the environment variable named there is not set (its name is not shown: it is not in the usual upper case, and may be the secret itself)")
 		}
 		return newSecret(v, "env "+r.env), nil
 	}
-	s, err := SecretFromFile(r.file)
+	s, err := readSecretFile(r.file)
 	if err != nil {
-		return Secret{}, fmt.Errorf("line %d: %s: %w", r.line, describePath(r.file), err)
+		return Secret{}, fmt.Errorf("%s: %w", describePath(r.file), err)
 	}
 	return s, nil
+}
+
+// unread is what resolve would return, without reading anything.
+func (r *secretRef) unread() (Secret, error) {
+	if r.err != nil {
+		return Secret{}, r.err
+	}
+	if r.env != "" {
+		return unreadSecret("env " + r.env), nil
+	}
+	return unreadSecret("file " + r.file), nil
 }
 
 // describePath names a secret file in an error: an absolute path is shown,

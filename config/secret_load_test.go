@@ -115,7 +115,7 @@ func FuzzSecretReference(f *testing.F) {
 		if err := Decode(strings.NewReader(doc), &h); err != nil {
 			return // a YAML error, before any secret is read
 		}
-		err := resolveSecrets(&h, env)
+		err := resolveSecrets(&h, env, false)
 		if err == nil {
 			if checkSecretText(h.Token.Reveal(), false) != nil {
 				t.Fatalf("%q: accepted a value with a control character", doc)

@@ -183,7 +183,7 @@ func TestSecretYAML(t *testing.T) {
 		{doc: "token: {env: CONFIG_TEST_TOKEN, value: " + secretValueForTest + "}", wantErr: "only the keys env and file"},
 		{doc: "token: {env: CONFIG_TEST_TOKEN, " + secretValueForTest + ": x}", wantErr: "only the keys env and file"},
 		{doc: "token: {env: CONFIG_TEST_TOKEN, env: OTHER}", wantErr: "line 1"},
-		{doc: "token: {file: /nonexistent/token}", wantErr: "reading secret file"},
+		{doc: "token: {file: /nonexistent/token}", wantErr: "token (line 1): file /nonexistent/token: no such file or directory"},
 		{doc: "token: {file: " + secretValueForTest + "}", wantErr: "not shown"},
 		{doc: "token: {env: [a]}", wantErr: "line 1"},
 	}
