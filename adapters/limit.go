@@ -93,31 +93,41 @@ func (c *LimitConfig) floor() float64 {
 
 // Validate reports the first invalid field, named as in YAML.
 func (c *LimitConfig) Validate() error {
-	switch {
-	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
-		return config.Invalid("rate", "must be 0 (learned) or a positive number, got %g", c.Rate)
-	case c.MaxRate < 0 || math.IsNaN(c.MaxRate) || math.IsInf(c.MaxRate, 0):
-		return config.Invalid("max_rate", "must be 0 (none) or a positive number, got %g", c.MaxRate)
-	case c.MaxRate > 0 && c.MaxRate < c.Rate:
-		return config.Invalid("max_rate", "must be at least rate (%g), got %g", c.Rate, c.MaxRate)
-	case c.MinRate < 0 || math.IsNaN(c.MinRate) || math.IsInf(c.MinRate, 0):
-		return config.Invalid("min_rate", "must be 0 (automatic) or a positive number, got %g", c.MinRate)
-	case c.Rate > 0 && c.floor() > c.Rate:
-		return config.Invalid("min_rate", "must be at most rate (%g), got %g", c.Rate, c.MinRate)
-	case c.MaxRate > 0 && c.floor() > c.MaxRate:
-		return config.Invalid("min_rate", "must be at most max_rate (%g), got %g", c.MaxRate, c.MinRate)
-	case c.Burst < 0:
-		return config.Invalid("burst", "must be 0 (automatic) or positive, got %d", c.Burst)
-	case c.MaxConcurrency < 0:
-		return config.Invalid("max_concurrency", "must be 0 (vendors.max_conns_per_vendor) or positive, got %d", c.MaxConcurrency)
-	case c.IncreaseStep < 0 || math.IsNaN(c.IncreaseStep) || math.IsInf(c.IncreaseStep, 0):
-		return config.Invalid("increase_step", "must be 0 (automatic) or positive, got %g", c.IncreaseStep)
-	case !(c.DecreaseFactor > 0 && c.DecreaseFactor <= 1):
-		return config.Invalid("decrease_factor", "must be in (0, 1], got %g", c.DecreaseFactor)
-	case c.MaxPause <= 0:
-		return config.Invalid("max_pause", "must be positive, got %s", c.MaxPause)
+	var errs config.Errors
+	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+		errs.Invalid("rate", "must be 0 (learned) or a positive number, got %g", c.Rate)
 	}
-	return nil
+	if c.MaxRate < 0 || math.IsNaN(c.MaxRate) || math.IsInf(c.MaxRate, 0) {
+		errs.Invalid("max_rate", "must be 0 (none) or a positive number, got %g", c.MaxRate)
+	}
+	if c.MaxRate > 0 && c.MaxRate < c.Rate {
+		errs.Invalid("max_rate", "must be at least rate (%g), got %g", c.Rate, c.MaxRate)
+	}
+	if c.MinRate < 0 || math.IsNaN(c.MinRate) || math.IsInf(c.MinRate, 0) {
+		errs.Invalid("min_rate", "must be 0 (automatic) or a positive number, got %g", c.MinRate)
+	}
+	if c.Rate > 0 && c.floor() > c.Rate {
+		errs.Invalid("min_rate", "must be at most rate (%g), got %g", c.Rate, c.MinRate)
+	}
+	if c.MaxRate > 0 && c.floor() > c.MaxRate {
+		errs.Invalid("min_rate", "must be at most max_rate (%g), got %g", c.MaxRate, c.MinRate)
+	}
+	if c.Burst < 0 {
+		errs.Invalid("burst", "must be 0 (automatic) or positive, got %d", c.Burst)
+	}
+	if c.MaxConcurrency < 0 {
+		errs.Invalid("max_concurrency", "must be 0 (vendors.max_conns_per_vendor) or positive, got %d", c.MaxConcurrency)
+	}
+	if c.IncreaseStep < 0 || math.IsNaN(c.IncreaseStep) || math.IsInf(c.IncreaseStep, 0) {
+		errs.Invalid("increase_step", "must be 0 (automatic) or positive, got %g", c.IncreaseStep)
+	}
+	if !(c.DecreaseFactor > 0 && c.DecreaseFactor <= 1) {
+		errs.Invalid("decrease_factor", "must be in (0, 1], got %g", c.DecreaseFactor)
+	}
+	if c.MaxPause <= 0 {
+		errs.Invalid("max_pause", "must be positive, got %s", c.MaxPause)
+	}
+	return errs.Err()
 }
 
 // IsThrottled reports whether err is the vendor saying "too many

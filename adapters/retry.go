@@ -50,23 +50,29 @@ func DefaultRetryConfig() RetryConfig {
 
 // Validate reports the first invalid field, named as in YAML.
 func (c *RetryConfig) Validate() error {
-	switch {
-	case c.InitialInterval <= 0:
-		return config.Invalid("initial_interval", "must be positive, got %s", c.InitialInterval)
-	case c.MaxInterval < c.InitialInterval:
-		return config.Invalid("max_interval", "must be at least initial_interval (%s), got %s", c.InitialInterval, c.MaxInterval)
-	case c.Multiplier < 1:
-		return config.Invalid("multiplier", "must be at least 1, got %g", c.Multiplier)
-	case c.RandomizationFactor < 0 || c.RandomizationFactor >= 1:
-		return config.Invalid("randomization_factor", "must be in [0, 1), got %g", c.RandomizationFactor)
-	case c.MaxElapsedTime <= 0:
-		return config.Invalid("max_elapsed_time", "must be positive, got %s", c.MaxElapsedTime)
-	case c.MaxAttempts < 1:
-		return config.Invalid("max_attempts", "must be at least 1, got %d", c.MaxAttempts)
-	case c.RequestTimeout <= 0:
-		return config.Invalid("request_timeout", "must be positive, got %s", c.RequestTimeout)
+	var errs config.Errors
+	if c.InitialInterval <= 0 {
+		errs.Invalid("initial_interval", "must be positive, got %s", c.InitialInterval)
 	}
-	return nil
+	if c.MaxInterval < c.InitialInterval {
+		errs.Invalid("max_interval", "must be at least initial_interval (%s), got %s", c.InitialInterval, c.MaxInterval)
+	}
+	if c.Multiplier < 1 {
+		errs.Invalid("multiplier", "must be at least 1, got %g", c.Multiplier)
+	}
+	if c.RandomizationFactor < 0 || c.RandomizationFactor >= 1 {
+		errs.Invalid("randomization_factor", "must be in [0, 1), got %g", c.RandomizationFactor)
+	}
+	if c.MaxElapsedTime <= 0 {
+		errs.Invalid("max_elapsed_time", "must be positive, got %s", c.MaxElapsedTime)
+	}
+	if c.MaxAttempts < 1 {
+		errs.Invalid("max_attempts", "must be at least 1, got %d", c.MaxAttempts)
+	}
+	if c.RequestTimeout <= 0 {
+		errs.Invalid("request_timeout", "must be positive, got %s", c.RequestTimeout)
+	}
+	return errs.Err()
 }
 
 // Result is the final word on one vendor for one event.

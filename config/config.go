@@ -20,6 +20,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -167,8 +168,9 @@ type Options struct {
 // Every mistake is reported at once, joined (see Join and Flatten): the
 // file's, the environment's, the secrets' and Validate's, each a
 // *FieldError on its YAML path, and all wrap ErrInvalid. A Validate error
-// on a field the file already got wrong is dropped: it would only be about
-// the default left in its place.
+// on a field already reported (a value the file got wrong, a secret that
+// could not be read) is dropped: it would only be about the default or the
+// empty secret left in its place ("must be set").
 func Load(path string, dst any, opts Options) error {
 	var errs Errors
 	if path != "" {
@@ -186,7 +188,6 @@ func Load(path string, dst any, opts Options) error {
 			errs.Add(err)
 		}
 	}
-	decodeErrs := len(errs)
 	environ := opts.Environ
 	if environ == nil {
 		environ = os.Environ
@@ -198,11 +199,12 @@ func Load(path string, dst any, opts Options) error {
 	}
 	errs.Add(resolveSecrets(dst, env, opts.SkipSecrets))
 	if v, ok := dst.(Validator); ok {
+		earlier := slices.Clone(errs)
 		for _, err := range Flatten(v.Validate()) {
 			if !errors.Is(err, ErrInvalid) {
 				err = fmt.Errorf("%w: %w", ErrInvalid, err)
 			}
-			if !coveredBy(err, errs[:decodeErrs]) {
+			if !coveredBy(err, earlier) {
 				errs.Add(err)
 			}
 		}

@@ -24,8 +24,11 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
+	if n.Kind == yaml.AliasNode {
+		// Not followed: an alias may refer to itself, or fan out into
+		// more nodes than the document holds; yaml's own decode, which
+		// guards against both, checks what it stands for.
+		return
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		// yaml leaves the default in place (or zeroes a pointer).

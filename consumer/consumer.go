@@ -99,30 +99,41 @@ func DefaultConfig() Config {
 
 // Validate names the first wrong field.
 func (c *Config) Validate() error {
-	switch {
-	case len(c.Brokers) == 0:
-		return config.Invalid("brokers", "must list at least one broker")
-	case strings.TrimSpace(c.Topic) == "":
-		return config.Invalid("topic", "must be set")
-	case strings.TrimSpace(c.GroupID) == "":
-		return config.Invalid("group_id", "must be set")
-	case c.StartOffset != "earliest" && c.StartOffset != "latest":
-		return config.Invalid("start_offset", "must be earliest or latest, got %q", c.StartOffset)
-	case c.MaxInFlight < 1 || c.MaxInFlight > 100000:
-		return config.Invalid("max_in_flight", "must be in [1, 100000], got %d", c.MaxInFlight)
-	case c.CommitInterval <= 0:
-		return config.Invalid("commit_interval", "must be positive, got %s", c.CommitInterval)
-	case c.DrainTimeout <= 0:
-		return config.Invalid("drain_timeout", "must be positive, got %s", c.DrainTimeout)
-	case c.SessionTimeout <= 0:
-		return config.Invalid("session_timeout", "must be positive, got %s", c.SessionTimeout)
-	case c.RebalanceTimeout <= 0:
-		return config.Invalid("rebalance_timeout", "must be positive, got %s", c.RebalanceTimeout)
-	case c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.SessionTimeout:
-		return config.Invalid("heartbeat_interval", "must be positive and below session_timeout (%s), got %s", c.SessionTimeout, c.HeartbeatInterval)
-	case c.RequestTimeout <= 0:
-		return config.Invalid("request_timeout", "must be positive, got %s", c.RequestTimeout)
-	case c.HeartbeatInterval+c.DrainTimeout+c.RequestTimeout >= min(c.RebalanceTimeout, c.SessionTimeout):
+	var errs config.Errors
+	if len(c.Brokers) == 0 {
+		errs.Invalid("brokers", "must list at least one broker")
+	}
+	if strings.TrimSpace(c.Topic) == "" {
+		errs.Invalid("topic", "must be set")
+	}
+	if strings.TrimSpace(c.GroupID) == "" {
+		errs.Invalid("group_id", "must be set")
+	}
+	if c.StartOffset != "earliest" && c.StartOffset != "latest" {
+		errs.Invalid("start_offset", "must be earliest or latest, got %q", c.StartOffset)
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 100000 {
+		errs.Invalid("max_in_flight", "must be in [1, 100000], got %d", c.MaxInFlight)
+	}
+	if c.CommitInterval <= 0 {
+		errs.Invalid("commit_interval", "must be positive, got %s", c.CommitInterval)
+	}
+	if c.DrainTimeout <= 0 {
+		errs.Invalid("drain_timeout", "must be positive, got %s", c.DrainTimeout)
+	}
+	if c.SessionTimeout <= 0 {
+		errs.Invalid("session_timeout", "must be positive, got %s", c.SessionTimeout)
+	}
+	if c.RebalanceTimeout <= 0 {
+		errs.Invalid("rebalance_timeout", "must be positive, got %s", c.RebalanceTimeout)
+	}
+	if c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.SessionTimeout {
+		errs.Invalid("heartbeat_interval", "must be positive and below session_timeout (%s), got %s", c.SessionTimeout, c.HeartbeatInterval)
+	}
+	if c.RequestTimeout <= 0 {
+		errs.Invalid("request_timeout", "must be positive, got %s", c.RequestTimeout)
+	}
+	if c.HeartbeatInterval+c.DrainTimeout+c.RequestTimeout >= min(c.RebalanceTimeout, c.SessionTimeout) {
 		// A member learns of a rebalance at its next heartbeat (up to
 		// heartbeat_interval late), then drains (drain_timeout) and
 		// commits (request_timeout) before it rejoins; the coordinator
@@ -132,23 +143,27 @@ func (c *Config) Validate() error {
 		// is evicted mid-drain: its partitions move while it still runs
 		// their users' events (per-user order breaks) and its final
 		// commit is refused (the finished work is redone).
-		return config.Invalid("drain_timeout", "heartbeat_interval (%s) + drain_timeout (%s) + request_timeout (%s) = %s must be below min(rebalance_timeout, session_timeout) = %s",
+		errs.Invalid("drain_timeout", "heartbeat_interval (%s) + drain_timeout (%s) + request_timeout (%s) = %s must be below min(rebalance_timeout, session_timeout) = %s",
 			c.HeartbeatInterval, c.DrainTimeout, c.RequestTimeout, c.HeartbeatInterval+c.DrainTimeout+c.RequestTimeout, min(c.RebalanceTimeout, c.SessionTimeout))
-	case c.FetchMaxBytes < 1<<10:
-		return config.Invalid("fetch_max_bytes", "must be at least 1024, got %d", c.FetchMaxBytes)
-	case c.FetchMaxWait <= 0:
-		return config.Invalid("fetch_max_wait", "must be positive, got %s", c.FetchMaxWait)
-	case c.PartitionWatchInterval < time.Second || c.PartitionWatchInterval > time.Hour:
+	}
+	if c.FetchMaxBytes < 1<<10 {
+		errs.Invalid("fetch_max_bytes", "must be at least 1024, got %d", c.FetchMaxBytes)
+	}
+	if c.FetchMaxWait <= 0 {
+		errs.Invalid("fetch_max_wait", "must be positive, got %s", c.FetchMaxWait)
+	}
+	if c.PartitionWatchInterval < time.Second || c.PartitionWatchInterval > time.Hour {
 		// Each member asks once per interval; below a second that is load
 		// for nothing, above an hour new partitions wait too long.
-		return config.Invalid("partition_watch_interval", "must be in [1s, 1h], got %s", c.PartitionWatchInterval)
+		errs.Invalid("partition_watch_interval", "must be in [1s, 1h], got %s", c.PartitionWatchInterval)
 	}
 	for i, b := range c.Brokers {
 		if !strings.Contains(b, ":") {
-			return config.Invalid(fmt.Sprintf("brokers[%d]", i), "must be host:port, got %q", b)
+			errs.Invalid(fmt.Sprintf("brokers[%d]", i), "must be host:port, got %q", b)
 		}
 	}
-	return c.Auth.Validate()
+	errs.Add(c.Auth.Validate())
+	return errs.Err()
 }
 
 // Observer hears about the group, for metrics and readiness.

@@ -48,17 +48,20 @@ func DefaultConfig() Config {
 
 // Validate names the first wrong field.
 func (c *Config) Validate() error {
-	switch {
-	case strings.TrimSpace(c.Topic) == "":
-		return config.Invalid("topic", "must be set")
-	case c.WriteTimeout <= 0:
-		return config.Invalid("write_timeout", "must be positive, got %s", c.WriteTimeout)
-	case c.RetryInitial <= 0:
-		return config.Invalid("retry_initial", "must be positive, got %s", c.RetryInitial)
-	case c.RetryMax < c.RetryInitial:
-		return config.Invalid("retry_max", "must be at least retry_initial (%s), got %s", c.RetryInitial, c.RetryMax)
+	var errs config.Errors
+	if strings.TrimSpace(c.Topic) == "" {
+		errs.Invalid("topic", "must be set")
 	}
-	return nil
+	if c.WriteTimeout <= 0 {
+		errs.Invalid("write_timeout", "must be positive, got %s", c.WriteTimeout)
+	}
+	if c.RetryInitial <= 0 {
+		errs.Invalid("retry_initial", "must be positive, got %s", c.RetryInitial)
+	}
+	if c.RetryMax < c.RetryInitial {
+		errs.Invalid("retry_max", "must be at least retry_initial (%s), got %s", c.RetryInitial, c.RetryMax)
+	}
+	return errs.Err()
 }
 
 // Writer is the part of *kafka.Writer the publisher uses.

@@ -31,21 +31,23 @@ type SigningConfig struct {
 
 // Validate names the first wrong field; it never quotes a key.
 func (c *SigningConfig) Validate() error {
-	if c.SigningKey.IsSet() {
+	var errs config.Errors
+	// An unread key (check-config -skip-secrets) has no value to check.
+	if c.SigningKey.IsSet() && !c.SigningKey.Unread() {
 		if err := checkKey(c.SigningKey.Reveal()); err != "" {
-			return config.Invalid("signing_key", "%s (from %s)", err, c.SigningKey.Source())
+			errs.Invalid("signing_key", "%s (from %s)", err, c.SigningKey.Source())
 		}
 	}
 	prev := c.previous()
 	if len(prev) > 0 && !c.SigningKey.IsSet() {
-		return config.Invalid("previous_signing_keys", "set without signing_key; a rotation keeps the new key in signing_key")
+		errs.Invalid("previous_signing_keys", "set without signing_key; a rotation keeps the new key in signing_key")
 	}
 	for i, k := range prev {
 		if err := checkKey(k); err != "" {
-			return config.Invalid("previous_signing_keys", "key %d: %s (from %s)", i+1, err, c.PreviousSigningKeys.Source())
+			errs.Invalid("previous_signing_keys", "key %d: %s (from %s)", i+1, err, c.PreviousSigningKeys.Source())
 		}
 	}
-	return nil
+	return errs.Err()
 }
 
 func checkKey(k string) string {

@@ -100,67 +100,68 @@ func (c *SASLConfig) Enabled() bool { return c.Mechanism != "" }
 // path or a corrupt certificate is a configuration error naming the field,
 // not a connection failure later.
 func (c *Config) Validate() error {
-	if err := config.Nest("tls", c.TLS.Validate()); err != nil {
-		return err
-	}
-	if err := config.Nest("sasl", c.SASL.Validate()); err != nil {
-		return err
-	}
+	var errs config.Errors
+	errs.Add(config.Nest("tls", c.TLS.Validate()))
+	errs.Add(config.Nest("sasl", c.SASL.Validate()))
 	if c.SASL.Mechanism == MechanismPlain && !c.TLS.Enabled {
 		// PLAIN sends the password as it is; SCRAM never does.
-		return config.Invalid("sasl.mechanism", "PLAIN sends the password in the clear: enable tls or use SCRAM-SHA-256/512")
+		errs.Invalid("sasl.mechanism", "PLAIN sends the password in the clear: enable tls or use SCRAM-SHA-256/512")
 	}
 	if c.SASL.Mechanism == MechanismPlain && c.TLS.InsecureSkipVerify {
 		// Encryption to an unverified peer is encryption to whoever is
 		// on the path: PLAIN would hand them the password.
-		return config.Invalid("tls.insecure_skip_verify", "must not be true with sasl.mechanism PLAIN, which sends the password to whichever server answers: verify the brokers (ca_file, server_name) or use SCRAM-SHA-256/512")
+		errs.Invalid("tls.insecure_skip_verify", "must not be true with sasl.mechanism PLAIN, which sends the password to whichever server answers: verify the brokers (ca_file, server_name) or use SCRAM-SHA-256/512")
 	}
-	return nil
+	return errs.Err()
 }
 
 // Validate checks the TLS section and loads its files.
 func (c *TLSConfig) Validate() error {
+	var errs config.Errors
 	if !c.Enabled {
 		if c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.ServerName != "" || c.InsecureSkipVerify {
-			return config.Invalid("enabled", "tls settings are given but tls is not enabled")
+			errs.Invalid("enabled", "tls settings are given but tls is not enabled")
 		}
-		return nil
+		return errs.Err()
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
-		return config.Invalid("cert_file", "cert_file and key_file go together")
+		errs.Invalid("cert_file", "cert_file and key_file go together")
 	}
 	if c.CAFile != "" {
 		if _, err := loadCA(c.CAFile); err != nil {
-			return config.Invalid("ca_file", "%v", err)
+			errs.Invalid("ca_file", "%v", err)
 		}
 	}
 	if c.CertFile != "" {
 		if _, err := loadKeyPair(c.CertFile, c.KeyFile); err != nil {
-			return err
+			errs.Add(err)
 		}
 	}
-	return nil
+	return errs.Err()
 }
 
 // Validate checks the SASL section.
 func (c *SASLConfig) Validate() error {
+	var errs config.Errors
 	switch c.Mechanism {
 	case "":
 		if c.Username != "" || c.Password.IsSet() {
-			return config.Invalid("mechanism", "must be set when username or password is")
+			errs.Invalid("mechanism", "must be set when username or password is")
 		}
-		return nil
+		return errs.Err()
 	case MechanismPlain, MechanismSCRAMSHA256, MechanismSCRAMSHA512:
 	default:
+		// The checks below depend on the mechanism.
 		return config.Invalid("mechanism", "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", c.Mechanism)
 	}
 	if strings.TrimSpace(c.Username) == "" {
-		return config.Invalid("username", "must be set for SASL %s", c.Mechanism)
+		errs.Invalid("username", "must be set for SASL %s", c.Mechanism)
 	}
 	if !c.Password.IsSet() {
-		return config.Invalid("password", "must be set for SASL %s ({env: NAME} or {file: PATH})", c.Mechanism)
+		errs.Invalid("password", "must be set for SASL %s ({env: NAME} or {file: PATH})", c.Mechanism)
 	}
-	return c.checkCredentials()
+	errs.Add(c.checkCredentials())
+	return errs.Err()
 }
 
 // checkCredentials refuses a username or password the mechanism cannot
@@ -169,6 +170,7 @@ func (c *SASLConfig) Validate() error {
 // nothing: the library's own error quotes the value, and the usual cause
 // is a password read from the environment with a trailing newline.
 func (c *SASLConfig) checkCredentials() error {
+	var errs config.Errors
 	for _, f := range []struct {
 		field, value string
 	}{{"username", c.Username}, {"password", c.Password.Reveal()}} {
@@ -178,17 +180,17 @@ func (c *SASLConfig) checkCredentials() error {
 			// and the broker compares bytes: refuse it here rather
 			// than as a failed login.
 			if !utf8.ValidString(f.value) || strings.IndexFunc(f.value, unicode.IsControl) >= 0 {
-				return config.Invalid(f.field, "holds a control character (a trailing newline?) or is not UTF-8; the value is not shown")
+				errs.Invalid(f.field, "holds a control character (a trailing newline?) or is not UTF-8; the value is not shown")
 			}
 			continue
 		}
 		// SCRAM prepares both with SASLprep (RFC 4013), which refuses
 		// control characters and other prohibited code points.
 		if _, err := stringprep.SASLprep.Prepare(f.value); err != nil {
-			return config.Invalid(f.field, "is refused by SASLprep: it holds a control character (a trailing newline?) or a prohibited code point; the value is not shown")
+			errs.Invalid(f.field, "is refused by SASLprep: it holds a control character (a trailing newline?) or a prohibited code point; the value is not shown")
 		}
 	}
-	return nil
+	return errs.Err()
 }
 
 // errSCRAMCredentials replaces the SCRAM library's error, which quotes the

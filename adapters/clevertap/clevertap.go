@@ -159,35 +159,35 @@ func (c *Config) Field() string {
 // Validate names the first wrong field. A region is checked even when
 // base_url overrides it: a typo there would bite the day base_url is removed.
 func (c *Config) Validate() error {
+	var errs config.Errors
 	if c.region() != "" && !knownRegion(c.region()) {
-		return config.Invalid("region", "unknown region %q, want one of %s", c.Region, strings.Join(Regions(), ", "))
+		errs.Invalid("region", "unknown region %q, want one of %s", c.Region, strings.Join(Regions(), ", "))
 	}
 	if c.BaseURL != "" {
 		if err := adapters.ValidateBaseURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
-			return config.Invalid("base_url", "%v", err)
+			errs.Invalid("base_url", "%v", err)
 		}
 	} else if c.region() == "" {
-		return config.Invalid("region", "must be set when base_url is not")
+		errs.Invalid("region", "must be set when base_url is not")
 	}
 	if strings.TrimSpace(c.AccountID) == "" {
-		return config.Invalid("account_id", "must be set")
+		errs.Invalid("account_id", "must be set")
 	}
 	if !c.Passcode.IsSet() {
-		return config.Invalid("passcode", "must be set (env or file)")
+		errs.Invalid("passcode", "must be set (env or file)")
 	}
 	if c.IDKind() != IDTypeIdentity && c.IDKind() != IDTypeGUID {
-		return config.Invalid("id_type", "must be %q or %q, got %q", IDTypeIdentity, IDTypeGUID, c.IDType)
+		errs.Invalid("id_type", "must be %q or %q, got %q", IDTypeIdentity, IDTypeGUID, c.IDType)
 	}
 	if c.BatchSize < 1 || c.BatchSize > MaxBatch {
-		return config.Invalid("batch_size", "must be in [1, %d], got %d", MaxBatch, c.BatchSize)
+		errs.Invalid("batch_size", "must be in [1, %d], got %d", MaxBatch, c.BatchSize)
 	}
 	if c.BatchWait < 0 || c.BatchWait > MaxBatchWait {
-		return config.Invalid("batch_wait", "must be in [0, %s], got %s", MaxBatchWait, c.BatchWait)
+		errs.Invalid("batch_wait", "must be in [0, %s], got %s", MaxBatchWait, c.BatchWait)
 	}
-	if err := config.Nest("retry", c.Retry.Validate()); err != nil {
-		return err
-	}
-	return config.Nest("limit", c.Limit.Validate())
+	errs.Add(config.Nest("retry", c.Retry.Validate()))
+	errs.Add(config.Nest("limit", c.Limit.Validate()))
+	return errs.Err()
 }
 
 // Endpoint returns the base URL requests go to: BaseURL when set, else the

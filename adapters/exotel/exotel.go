@@ -123,38 +123,38 @@ func (c *Config) Endpoint() string {
 
 // Validate names the first wrong field.
 func (c *Config) Validate() error {
+	var errs config.Errors
 	// A mistyped region is an error even when base_url wins: it says the
 	// operator meant something this configuration does not do.
 	if c.Region != "" {
 		if _, ok := RegionBaseURL(c.Region); !ok {
-			return config.Invalid("region", "unknown region %q, want one of %s (or set base_url)", c.Region, regionNames())
+			errs.Invalid("region", "unknown region %q, want one of %s (or set base_url)", c.Region, regionNames())
 		}
 	}
 	// Exotel answers an unknown route with the same 404 envelope as an
 	// unknown contact, so a base URL with a path would turn every delete
 	// into a silent "already absent".
 	if c.BaseURL == "" && strings.TrimSpace(c.Region) == "" {
-		return config.Invalid("region", "must be set when base_url is not: one of %s", regionNames())
+		errs.Invalid("region", "must be set when base_url is not: one of %s", regionNames())
 	}
 	if err := adapters.ValidateHostURL(c.Endpoint(), c.AllowInsecureHTTP); err != nil {
-		return config.Invalid("base_url", "%v", err)
+		errs.Invalid("base_url", "%v", err)
 	}
 	if strings.TrimSpace(c.AccountSID) == "" {
-		return config.Invalid("account_sid", "must be set")
+		errs.Invalid("account_sid", "must be set")
 	}
 	if strings.TrimSpace(c.APIKey) == "" {
-		return config.Invalid("api_key", "must be set")
+		errs.Invalid("api_key", "must be set")
 	}
 	if !c.APIToken.IsSet() {
-		return config.Invalid("api_token", "must be set (env or file)")
+		errs.Invalid("api_token", "must be set (env or file)")
 	}
 	if c.ContactField == "" {
-		return config.Invalid("contact_field", "must be set")
+		errs.Invalid("contact_field", "must be set")
 	}
-	if err := config.Nest("retry", c.Retry.Validate()); err != nil {
-		return err
-	}
-	return config.Nest("limit", c.Limit.Validate())
+	errs.Add(config.Nest("retry", c.Retry.Validate()))
+	errs.Add(config.Nest("limit", c.Limit.Validate()))
+	return errs.Err()
 }
 
 // Adapter deletes Exotel contacts.

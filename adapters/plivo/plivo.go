@@ -71,22 +71,22 @@ func DefaultConfig() Config {
 
 // Validate names the first wrong field.
 func (c *Config) Validate() error {
+	var errs config.Errors
 	if err := adapters.ValidateHostURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
-		return config.Invalid("base_url", "%v", err)
+		errs.Invalid("base_url", "%v", err)
 	}
 	if strings.TrimSpace(c.AuthID) == "" {
-		return config.Invalid("auth_id", "must be set")
+		errs.Invalid("auth_id", "must be set")
 	}
 	if !c.AuthToken.IsSet() {
-		return config.Invalid("auth_token", "must be set (env or file)")
+		errs.Invalid("auth_token", "must be set (env or file)")
 	}
 	if c.ProfileField == "" {
-		return config.Invalid("profile_field", "must be set")
+		errs.Invalid("profile_field", "must be set")
 	}
-	if err := config.Nest("retry", c.Retry.Validate()); err != nil {
-		return err
-	}
-	return config.Nest("limit", c.Limit.Validate())
+	errs.Add(config.Nest("retry", c.Retry.Validate()))
+	errs.Add(config.Nest("limit", c.Limit.Validate()))
+	return errs.Err()
 }
 
 // Adapter deletes Plivo profiles.

@@ -82,20 +82,19 @@ func DefaultConfig() Config {
 
 // Validate names the first wrong field.
 func (c *Config) Validate() error {
-	if err := validateBaseURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
-		return err
-	}
+	var errs config.Errors
+	errs.Add(validateBaseURL(c.BaseURL, c.AllowInsecureHTTP))
 	if !c.Token.IsSet() {
-		return config.Invalid("token", "must be set (env or file)")
+		errs.Invalid("token", "must be set (env or file)")
 	}
 	if c.KeyField == "" {
-		return config.Invalid("key_field", "must be set")
+		errs.Invalid("key_field", "must be set")
 	}
 	if c.ProfileName != strings.TrimSpace(c.ProfileName) {
-		return config.Invalid("profile_name", "must not start or end with white space")
+		errs.Invalid("profile_name", "must not start or end with white space")
 	}
 	if len(c.Exparams) > MaxExparams {
-		return config.Invalid("exparams", "at most %d are allowed, got %d", MaxExparams, len(c.Exparams))
+		errs.Invalid("exparams", "at most %d are allowed, got %d", MaxExparams, len(c.Exparams))
 	}
 	// Sorted, so the same bad configuration always gets the same message.
 	names := make([]string, 0, len(c.Exparams))
@@ -105,24 +104,23 @@ func (c *Config) Validate() error {
 	slices.Sort(names)
 	for _, n := range names {
 		if !isExparam(n) {
-			return config.Invalid("exparams", "%q is not a Webex audit parameter: names are exparam1 to exparam%d", n, MaxExparams)
+			errs.Invalid("exparams", "%q is not a Webex audit parameter: names are exparam1 to exparam%d", n, MaxExparams)
 		}
 		if c.Exparams[n] == "" {
-			return config.Invalid("exparams."+n, "must not be empty")
+			errs.Invalid("exparams."+n, "must not be empty")
 		}
 	}
 	if c.EventIDParam != "" {
 		if !isExparam(c.EventIDParam) {
-			return config.Invalid("event_id_param", "must be one of exparam1 to exparam%d, got %q", MaxExparams, c.EventIDParam)
+			errs.Invalid("event_id_param", "must be one of exparam1 to exparam%d, got %q", MaxExparams, c.EventIDParam)
 		}
 		if _, ok := c.Exparams[c.EventIDParam]; ok {
-			return config.Invalid("event_id_param", "%s is also set in exparams", c.EventIDParam)
+			errs.Invalid("event_id_param", "%s is also set in exparams", c.EventIDParam)
 		}
 	}
-	if err := config.Nest("retry", c.Retry.Validate()); err != nil {
-		return err
-	}
-	return config.Nest("limit", c.Limit.Validate())
+	errs.Add(config.Nest("retry", c.Retry.Validate()))
+	errs.Add(config.Nest("limit", c.Limit.Validate()))
+	return errs.Err()
 }
 
 func validateBaseURL(s string, allowInsecureHTTP bool) error {

@@ -23,8 +23,8 @@ import (
 	"syscall"
 
 	"github.com/rs/zerolog"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/internal/daemon"
 )
 
@@ -97,7 +97,7 @@ func usage(w io.Writer) {
 commands:
   run           run the daemon (reads -config FILE or $ERASURED_CONFIG, then ERASURED_* env); the default
   dev           run the daemon on an embedded stack: in-process Kafka, vendor sandboxes, sample events
-  check-config  load and validate the configuration, print it with secrets redacted
+  check-config  load and validate the configuration, report every mistake, print it (secrets as their source)
   replay        republish dead-letter records to the main topic, for the vendors that failed
   dlq inspect   list and count dead-letter records with their headers decoded; changes nothing
   help          this text; help COMMAND (or COMMAND -h) for the command's flags
@@ -144,22 +144,28 @@ const configHelp = "YAML configuration file (default $ERASURED_CONFIG); secrets 
 
 func checkConfig(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	setUsage(fs, `usage: erasured check-config [-config FILE]
+	setUsage(fs, `usage: erasured check-config [-config FILE] [-skip-secrets]
 
 Loads the configuration as the daemon would (the file, then ERASURED_*
-variables), validates it, and prints the result as YAML with every secret
-redacted. Exit codes: 0 valid, 2 invalid.
+variables), validates it, reports every mistake at once, one per line,
+each named by its YAML path, and prints the result as YAML: each secret as
+its source ({env: NAME} or {file: PATH}), never its value, so the output
+loads again. Exit codes: 0 valid, 2 invalid.
 
 flags:
 `)
 	path := fs.String("config", "", configHelp)
+	skip := fs.Bool("skip-secrets", false, "do not read secret files or variables: check the rest, on a machine without the secrets (each secret that names a source counts as set)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	cfg, err := daemon.LoadConfig(*path, nil)
+	cfg, err := daemon.LoadConfigWith(*path, nil, daemon.LoadOptions{SkipSecrets: *skip})
 	if err != nil {
-		fmt.Fprintf(stderr, "erasured: %v\n", err)
+		printErrors(stderr, err)
 		return exitConfig
+	}
+	if *skip {
+		fmt.Fprintln(stderr, "erasured: notice: secrets were not read (-skip-secrets): that each file exists and each variable is set, and what they hold, is not checked")
 	}
 	for _, n := range cfg.Notices() {
 		fmt.Fprintf(stderr, "erasured: notice: %s\n", n)
@@ -169,6 +175,19 @@ flags:
 		return exitRuntime
 	}
 	return exitOK
+}
+
+// printErrors writes each error a configuration load reported (see
+// config.Flatten) on its own line.
+func printErrors(w io.Writer, err error) {
+	printErrorsAs(w, "erasured", err)
+}
+
+// printErrorsAs is printErrors with prefix before each line.
+func printErrorsAs(w io.Writer, prefix string, err error) {
+	for _, e := range config.Flatten(err) {
+		fmt.Fprintf(w, "%s: %v\n", prefix, e)
+	}
 }
 
 func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -192,7 +211,7 @@ flags:
 	}
 	cfg, err := daemon.LoadConfig(*path, nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "erasured: %v\n", err)
+		printErrors(stderr, err)
 		return exitConfig
 	}
 	// Flags win over the file and the environment.
@@ -203,7 +222,7 @@ flags:
 		cfg.Log.Format = *format
 	}
 	if err := cfg.Validate(); err != nil {
-		fmt.Fprintf(stderr, "erasured: %v\n", err)
+		printErrors(stderr, err)
 		return exitConfig
 	}
 	// TLS material and SASL credentials were checked by LoadConfig.
@@ -265,12 +284,7 @@ func newLoggerTTY(w io.Writer, level, format string, tty bool) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
-// printConfig writes cfg as YAML; secrets print redacted.
+// printConfig writes cfg as YAML, each secret as its source.
 func printConfig(w io.Writer, cfg *daemon.Config) error {
-	enc := yaml.NewEncoder(w)
-	enc.SetIndent(2)
-	if err := enc.Encode(cfg); err != nil {
-		return err
-	}
-	return enc.Close()
+	return config.EncodeWithSources(w, cfg)
 }

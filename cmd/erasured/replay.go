@@ -288,7 +288,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	now := time.Now()
 	cfg, ks, format, err := replayConfig(&rf, now, *topic, *group, *dryRun, *includeInvalid, *rateFlag)
 	if err != nil {
-		fmt.Fprintf(stderr, "erasured replay: %v\n", err)
+		printErrorsAs(stderr, "erasured replay", err)
 		return exitConfig
 	}
 	rep := rf.report(stdout, stderr, format, true)
@@ -362,7 +362,7 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	now := time.Now()
 	cfg, ks, format, err := inspectConfig(&rf, now)
 	if err != nil {
-		fmt.Fprintf(stderr, "erasured dlq inspect: %v\n", err)
+		printErrorsAs(stderr, "erasured dlq inspect", err)
 		return exitConfig
 	}
 	rep := rf.report(stdout, stderr, format, !*countOnly)

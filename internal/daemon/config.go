@@ -24,6 +24,32 @@ import (
 // config.ErrInvalid and name the field. environ may be nil (os.Environ);
 // {env: NAME} secrets are read from it too.
 func LoadConfig(path string, environ func() []string) (*Config, error) {
+	return LoadConfigWith(path, environ, LoadOptions{})
+}
+
+// LoadOptions adjust LoadConfigWith.
+type LoadOptions struct {
+	// SkipSecrets checks the configuration without reading its secrets
+	// (check-config -skip-secrets): each secret that names a file or a
+	// variable counts as set. Such a configuration must not be run.
+	SkipSecrets bool
+}
+
+// KnownEnv are the ERASURED_* variables that set no configuration key yet
+// are read, so are not refused as unknown: the file's path, and the
+// switches of erasured's own test harnesses (make test-kafka, the tests
+// that run the binary, the benchmark's child process), which reach the
+// binary's environment.
+var KnownEnv = []string{
+	"ERASURED_CONFIG",
+	"ERASURED_KAFKA_LOCAL_SCRIPT",
+	"ERASURED_TEST_RUN_MAIN",
+	"ERASURED_TEST_LOG",
+	"ERASURED_BENCH_CHILD",
+}
+
+// LoadConfigWith is LoadConfig with options.
+func LoadConfigWith(path string, environ func() []string, o LoadOptions) (*Config, error) {
 	if environ == nil {
 		environ = os.Environ
 	}
@@ -35,7 +61,7 @@ func LoadConfig(path string, environ func() []string) (*Config, error) {
 		}
 	}
 	cfg := DefaultConfig()
-	if err := config.Load(path, &cfg, config.Options{EnvPrefix: EnvPrefix, Environ: environ}); err != nil {
+	if err := config.Load(path, &cfg, config.Options{EnvPrefix: EnvPrefix, KnownEnv: KnownEnv, Environ: environ, SkipSecrets: o.SkipSecrets}); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
@@ -161,20 +187,15 @@ func (c *Config) InsecureVendors() []string {
 
 // Validate checks every section, naming fields by their YAML path.
 func (c *Config) Validate() error {
-	if err := config.Nest("kafka", c.Kafka.Validate()); err != nil {
-		return err
-	}
-	if err := config.Nest("dead_letter", c.DeadLetter.Validate()); err != nil {
-		return err
-	}
+	var errs config.Errors
+	errs.Add(config.Nest("kafka", c.Kafka.Validate()))
+	errs.Add(config.Nest("dead_letter", c.DeadLetter.Validate()))
 	if c.DeadLetter.Topic == c.Kafka.Topic {
-		return config.Invalid("dead_letter.topic", "must differ from kafka.topic (%q)", c.Kafka.Topic)
+		errs.Invalid("dead_letter.topic", "must differ from kafka.topic (%q)", c.Kafka.Topic)
 	}
-	if err := config.Nest("replay", c.Replay.Validate()); err != nil {
-		return err
-	}
+	errs.Add(config.Nest("replay", c.Replay.Validate()))
 	if c.Event.MaxBytes < 256 || c.Event.MaxBytes > 1<<20 {
-		return config.Invalid("event.max_bytes", "must be in [256, 1048576], got %d", c.Event.MaxBytes)
+		errs.Invalid("event.max_bytes", "must be in [256, 1048576], got %d", c.Event.MaxBytes)
 	}
 	enabled := 0
 	for _, v := range []struct {
@@ -191,49 +212,46 @@ func (c *Config) Validate() error {
 			continue
 		}
 		enabled++
-		if err := config.Nest("vendors."+v.name, v.section.Validate()); err != nil {
-			return err
-		}
+		errs.Add(config.Nest("vendors."+v.name, v.section.Validate()))
 	}
 	if enabled == 0 {
-		return config.Invalid("vendors", "no vendor is enabled; set vendors.<name>.enabled: true for at least one")
+		errs.Invalid("vendors", "no vendor is enabled; set vendors.<name>.enabled: true for at least one")
 	}
 	if c.Vendors.MaxConnsPerVendor < 1 {
-		return config.Invalid("vendors.max_conns_per_vendor", "must be at least 1, got %d", c.Vendors.MaxConnsPerVendor)
+		errs.Invalid("vendors.max_conns_per_vendor", "must be at least 1, got %d", c.Vendors.MaxConnsPerVendor)
 	}
 	switch c.Log.Level {
 	case "trace", "debug", "info", "warn", "error":
 	default:
-		return config.Invalid("log.level", "must be trace, debug, info, warn or error, got %q", c.Log.Level)
+		errs.Invalid("log.level", "must be trace, debug, info, warn or error, got %q", c.Log.Level)
 	}
 	switch c.Log.Format {
 	case "", "auto", "json", "console":
 	default:
-		return config.Invalid("log.format", "must be json, console or auto, got %q", c.Log.Format)
+		errs.Invalid("log.format", "must be json, console or auto, got %q", c.Log.Format)
 	}
 	if strings.TrimSpace(c.HTTP.Listen) == "" {
 		// net.Listen would pick a random port, where no probe looks.
-		return config.Invalid("http.listen", "must be set, such as :9090")
+		errs.Invalid("http.listen", "must be set, such as :9090")
 	}
-	if k := c.Log.FingerprintKey; k.IsSet() && len(k.Reveal()) < event.MinFingerprintKeyBytes {
+	if k := c.Log.FingerprintKey; k.IsSet() && !k.Unread() && len(k.Reveal()) < event.MinFingerprintKeyBytes {
 		// Neither the value nor its length is printed.
-		return config.Invalid("log.fingerprint_key", "must be at least %d bytes (for example `openssl rand -base64 48`)", event.MinFingerprintKeyBytes)
+		errs.Invalid("log.fingerprint_key", "must be at least %d bytes (for example `openssl rand -base64 48`)", event.MinFingerprintKeyBytes)
 	}
-	if err := c.validateStallTimeout(); err != nil {
-		return err
-	}
+	errs.Add(c.validateStallTimeout())
 	if c.ShutdownTimeout <= c.Kafka.DrainTimeout {
-		return config.Invalid("shutdown_timeout", "must exceed kafka.drain_timeout (%s) to leave time to commit, got %s", c.Kafka.DrainTimeout, c.ShutdownTimeout)
+		errs.Invalid("shutdown_timeout", "must exceed kafka.drain_timeout (%s) to leave time to commit, got %s", c.Kafka.DrainTimeout, c.ShutdownTimeout)
 	}
-	return nil
+	return errs.Err()
 }
 
 // validateStallTimeout keeps readiness from calling a slow but healthy
 // member stalled.
 func (c *Config) validateStallTimeout() error {
+	var errs config.Errors
 	st := c.HTTP.StallTimeout
 	if st <= c.Kafka.CommitInterval {
-		return config.Invalid("http.stall_timeout", "must exceed kafka.commit_interval (%s), got %s", c.Kafka.CommitInterval, st)
+		errs.Invalid("http.stall_timeout", "must exceed kafka.commit_interval (%s), got %s", c.Kafka.CommitInterval, st)
 	}
 	for _, v := range []struct {
 		name    string
@@ -246,10 +264,10 @@ func (c *Config) validateStallTimeout() error {
 		{"clevertap", c.Vendors.CleverTap.Enabled, c.Vendors.CleverTap.Retry},
 	} {
 		if budget := v.retry.MaxElapsedTime + v.retry.RequestTimeout; v.enabled && st <= budget {
-			return config.Invalid("http.stall_timeout", "must exceed vendors.%s.retry max_elapsed_time + request_timeout (%s), the longest a healthy event can take, got %s", v.name, budget, st)
+			errs.Invalid("http.stall_timeout", "must exceed vendors.%s.retry max_elapsed_time + request_timeout (%s), the longest a healthy event can take, got %s", v.name, budget, st)
 		}
 	}
-	return nil
+	return errs.Err()
 }
 
 // Notices are what check-config and startup say about a valid
