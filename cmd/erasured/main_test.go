@@ -208,7 +208,7 @@ func TestExitCodes(t *testing.T) {
 		{"literal secret", []string{"check-config", "-config", write("literal.yaml", "kafka: {brokers: [\"127.0.0.1:1\"]}\nvendors:\n  plivo: {enabled: true, auth_id: MA1, auth_token: hunter2}\n")}, nil, exitConfig, "not a literal"},
 		{"missing secret env", []string{"check-config", "-config", write("good1.yaml", good)}, nil, exitConfig, "T_TOKEN"},
 		{"bad env override", []string{"check-config", "-config", write("good2.yaml", good)}, []string{"T_TOKEN=s3cret-value", "ERASURED_KAFKA_MAX_IN_FLIGHT=lots"}, exitConfig, "kafka.max_in_flight"},
-		{"valid, secret redacted", []string{"check-config", "-config", write("good3.yaml", good)}, []string{"T_TOKEN=s3cret-value"}, exitOK, "[redacted]"},
+		{"valid, secret as its source", []string{"check-config", "-config", write("good3.yaml", good)}, []string{"T_TOKEN=s3cret-value"}, exitOK, "auth_token: {env: T_TOKEN}"},
 		// A secret with a control character (here echo's newline) would
 		// reach a vendor or the SCRAM library, whose SASLprep error quotes
 		// it: refused at load, naming the field, quoting nothing.
@@ -222,7 +222,7 @@ func TestExitCodes(t *testing.T) {
 		{"plain http vendor refused", []string{"check-config", "-config", write("http1.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_VENDORS_PLIVO_BASE_URL=http://plivo-proxy.internal"}, exitConfig, "vendors.plivo.base_url: plain http"},
 		{"plain http vendor allowed, noticed", []string{"check-config", "-config", write("http2.yaml", good)},
 			[]string{"T_TOKEN=x", "ERASURED_VENDORS_PLIVO_BASE_URL=http://plivo-proxy.internal", "ERASURED_VENDORS_PLIVO_ALLOW_INSECURE_HTTP=true"}, exitOK, "notice: vendors.plivo.base_url is plain http"},
-		{"replay key set", []string{"check-config", "-config", write("good7.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_REPLAY_SIGNING_KEY=s3cret-value-s3cret-value-s3cret-value"}, exitOK, "signing_key: '[redacted]'"},
+		{"replay key set", []string{"check-config", "-config", write("good7.yaml", good)}, []string{"T_TOKEN=x", "ERASURED_REPLAY_SIGNING_KEY=s3cret-value-s3cret-value-s3cret-value"}, exitOK, "signing_key: {env: ERASURED_REPLAY_SIGNING_KEY}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
