@@ -346,6 +346,14 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var dst fuzzTarget
 		err := Decode(bytes.NewReader(data), &dst)
+		if err != nil {
+			// Messages speak YAML paths, not Go types.
+			for _, s := range []string{"fuzzTarget", "time.Duration", "config.", "not found in type"} {
+				if strings.Contains(err.Error(), s) {
+					t.Fatalf("error names a Go type (%s): %v", s, err)
+				}
+			}
+		}
 		if err == nil {
 			// Whatever decoded must print safely.
 			_ = fmt.Sprintf("%+v %#v", dst, dst)

@@ -41,7 +41,7 @@ func TestLoadConfigErrorMessages(t *testing.T) {
 		{"list for a section", "  sasl: [a]\n", nil, []string{"kafka.sasl (line 3): must be a section of keys (key: value lines), not a list"}},
 		{"misspelt variable", "", []string{misspelt + "=5"}, []string{misspelt + ": unknown variable: it sets no configuration key (did you mean ERASURED_KAFKA_MAX_IN_FLIGHT?)"}},
 		{"_FILE of a plain field", "", []string{"ERASURED_KAFKA_TOPIC_FILE=/t"}, []string{"ERASURED_KAFKA_TOPIC_FILE: unknown variable: only a secret has a _FILE form; set ERASURED_KAFKA_TOPIC itself"}},
-		{"everything at once", "  max_inflight: 5\n  commit_interval: 1 second\n  start_offset: newest\n",
+		{"everything at once", "  max_inflight: 5\n  commit_interval: 1 second\n  start_offset: newest\n  max_in_flight: 0\n",
 			[]string{misspelt + "=5", "ERASURED_LOG_LEVEL=loud", "ERASURED_VENDORS_PLIVO_AUTH_TOKEN_FILE=/nonexistent/plivo-token"},
 			[]string{
 				"kafka.max_inflight (line 3): unknown key (did you mean max_in_flight?)",
@@ -49,6 +49,7 @@ func TestLoadConfigErrorMessages(t *testing.T) {
 				"vendors.plivo.auth_token: from ERASURED_VENDORS_PLIVO_AUTH_TOKEN_FILE: file /nonexistent/plivo-token: no such file or directory",
 				misspelt + ": unknown variable: it sets no configuration key (did you mean ERASURED_KAFKA_MAX_IN_FLIGHT?)",
 				`kafka.start_offset: must be earliest or latest, got "newest"`,
+				"kafka.max_in_flight: must be in [1, 100000], got 0",
 				`log.level: must be trace, debug, info, warn or error, got "loud"`,
 			}},
 	}
