@@ -194,18 +194,12 @@ type structField struct {
 // in field order.
 func structFields(t reflect.Type) []structField {
 	var out []structField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
-			continue
-		}
-		name, inline := yamlName(f)
+	for _, f := range yamlFields(t) {
 		switch {
-		case name == "-":
-		case inline && f.Type.Kind() == reflect.Struct:
+		case f.Inline && f.Type.Kind() == reflect.Struct:
 			out = append(out, structFields(f.Type)...)
-		case !inline:
-			out = append(out, structField{name: name, typ: f.Type})
+		case !f.Inline:
+			out = append(out, structField{name: f.Key, typ: f.Type})
 		}
 	}
 	return out

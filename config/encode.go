@@ -45,22 +45,14 @@ func sourceNodes(n *yaml.Node, v reflect.Value) {
 	}
 	drop := map[int]bool{}
 	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
-			continue
-		}
-		name, inline := yamlName(f)
-		if name == "-" {
-			continue
-		}
+	for i, f := range yamlFields(t) {
 		fv := v.Field(i)
-		if inline {
+		if f.Inline {
 			// The embedded struct's keys sit in this mapping.
 			sourceNodes(n, fv)
 			continue
 		}
-		k := keyIndex(n, name)
+		k := keyIndex(n, f.Key)
 		if k < 0 {
 			continue
 		}

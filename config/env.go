@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"reflect"
 	"slices"
 	"strconv"
@@ -62,23 +63,12 @@ type envApplier struct {
 func (a *envApplier) applyStruct(v reflect.Value, envPrefix, path string) bool {
 	t := v.Type()
 	applied := false
-	for i := range t.NumField() {
-		f := t.Field(i)
-		// An embedded struct of unexported type still has exported,
-		// settable fields, and yaml decodes them (with ,inline); so must
-		// the environment.
-		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
-			continue
-		}
-		name, inline := yamlName(f)
-		if name == "-" {
-			continue
-		}
+	for i, f := range yamlFields(t) {
 		fv := v.Field(i)
 		fieldEnv, fieldPath := envPrefix, path
-		if !inline {
-			fieldEnv = joinEnv(envPrefix, name)
-			fieldPath = joinPath(path, name)
+		if !f.Inline {
+			fieldEnv = joinEnv(envPrefix, f.Key)
+			fieldPath = joinPath(path, f.Key)
 		}
 		if a.applyValue(fv, fieldEnv, fieldPath) {
 			applied = true
@@ -146,18 +136,10 @@ func (a *envApplier) applyValue(fv reflect.Value, name, path string) bool {
 // field order: each field's, and a Secret's NAME_FILE too.
 func envNames(t reflect.Type, prefix string) []string {
 	var out []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
-			continue
-		}
-		name, inline := yamlName(f)
-		if name == "-" {
-			continue
-		}
+	for _, f := range yamlFields(t) {
 		n := prefix
-		if !inline {
-			n = joinEnv(prefix, name)
+		if !f.Inline {
+			n = joinEnv(prefix, f.Key)
 		}
 		ft := f.Type
 		switch {
@@ -288,18 +270,10 @@ func resolveSecrets(dst any, env map[string]string, skip bool) error {
 
 func resolveStruct(v reflect.Value, path string, env map[string]string, skip bool, errs *Errors) {
 	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
-			continue
-		}
-		name, inline := yamlName(f)
-		if name == "-" {
-			continue
-		}
+	for i, f := range yamlFields(t) {
 		fieldPath := path
-		if !inline {
-			fieldPath = joinPath(path, name)
+		if !f.Inline {
+			fieldPath = joinPath(path, f.Key)
 		}
 		fv := v.Field(i)
 		switch {
@@ -352,6 +326,37 @@ func yamlName(f reflect.StructField) (name string, inline bool) {
 		name = strings.ToLower(f.Name)
 	}
 	return name, false
+}
+
+// yamlFields yields the index, YAML key and inline flag of each field of
+// struct type t that YAML decodes: exported fields, and embedded structs
+// even of unexported type (their exported fields are settable, and yaml
+// decodes them with ,inline). Fields tagged `yaml:"-"` are left out. Every
+// walk over a configuration struct (environment, secrets, sources, key
+// suggestions) goes through it, so they agree on what a field is.
+func yamlFields(t reflect.Type) iter.Seq2[int, yamlField] {
+	return func(yield func(int, yamlField) bool) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
+				continue
+			}
+			name, inline := yamlName(f)
+			if name == "-" {
+				continue
+			}
+			if !yield(i, yamlField{StructField: f, Key: name, Inline: inline}) {
+				return
+			}
+		}
+	}
+}
+
+// yamlField is one field yamlFields yields.
+type yamlField struct {
+	reflect.StructField
+	Key    string
+	Inline bool
 }
 
 func joinEnv(prefix, name string) string {
