@@ -134,8 +134,15 @@ func TestKnownEnvIsAccepted(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for _, n := range re.FindAllString(string(b), -1) {
-			names[n] = true
+		for line := range strings.Lines(string(b)) {
+			if strings.Contains(line, "did you mean") {
+				// An example of the error itself (docs/configuration.md):
+				// its misspelling is deliberate.
+				continue
+			}
+			for _, n := range re.FindAllString(line, -1) {
+				names[n] = true
+			}
 		}
 		return nil
 	})
