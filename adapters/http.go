@@ -57,6 +57,10 @@ func Send(ctx context.Context, client *http.Client, req *http.Request, vendor st
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
+		if errors.Is(err, ErrCircuitOpen) {
+			// Nothing was sent: the vendor's breaker refused it.
+			return nil, circuitOpenError(vendor)
+		}
 		return nil, &Error{Vendor: vendor, Class: ClassRetryable, Message: "request failed: " + Redact(transportMessage(err), redact...)}
 	}
 	defer resp.Body.Close()

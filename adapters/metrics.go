@@ -72,3 +72,61 @@ func (m *LimiterMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.wt, prometheus.CounterValue, s.Waited.Seconds(), nl.vendor)
 	}
 }
+
+// BreakerMetrics exports each vendor's circuit breaker, read when
+// scraped. Every series exists from the start: the state at 0 (closed),
+// each possible transition and the refusals at 0. Labels are vendor names
+// and state names only.
+type BreakerMetrics struct {
+	mu       sync.Mutex
+	breakers []*Breaker
+
+	state, transitions, refused *prometheus.Desc
+}
+
+// NewBreakerMetrics registers the breaker metrics with reg.
+func NewBreakerMetrics(reg prometheus.Registerer) *BreakerMetrics {
+	m := &BreakerMetrics{
+		state: prometheus.NewDesc("erasured_vendor_circuit_state",
+			"The vendor's circuit breaker: 0 closed (requests flow), 1 half-open (probe requests only), 2 open (no request is sent).", []string{"vendor"}, nil),
+		transitions: prometheus.NewDesc("erasured_vendor_circuit_transitions_total",
+			"State changes of the vendor's circuit breaker, by from and to state (closed, half_open, open).", []string{"vendor", "from", "to"}, nil),
+		refused: prometheus.NewDesc("erasured_vendor_circuit_refused_total",
+			"Attempts the vendor's circuit breaker refused without sending a request (open, or half-open with its probes taken).", []string{"vendor"}, nil),
+	}
+	reg.MustRegister(m)
+	return m
+}
+
+// Add exports b; a nil b (breaker disabled) exports nothing.
+func (m *BreakerMetrics) Add(b *Breaker) {
+	if b == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.breakers = append(m.breakers, b)
+}
+
+// Describe implements prometheus.Collector.
+func (m *BreakerMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.state
+	ch <- m.transitions
+	ch <- m.refused
+}
+
+// Collect implements prometheus.Collector.
+func (m *BreakerMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	bs := append([]*Breaker(nil), m.breakers...)
+	m.mu.Unlock()
+	for _, b := range bs {
+		s := b.Stats()
+		ch <- prometheus.MustNewConstMetric(m.state, prometheus.GaugeValue, float64(s.State), b.vendor)
+		for _, tr := range CircuitTransitions {
+			ch <- prometheus.MustNewConstMetric(m.transitions, prometheus.CounterValue,
+				float64(s.Transitions[tr[0]][tr[1]]), b.vendor, tr[0].String(), tr[1].String())
+		}
+		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(s.Refused), b.vendor)
+	}
+}

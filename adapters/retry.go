@@ -88,6 +88,10 @@ type Result struct {
 	Exhausted bool
 	// Attempts counts requests made.
 	Attempts int
+	// Refused counts attempts the vendor's circuit breaker refused
+	// without sending anything (see ErrCircuitOpen); the retry policy
+	// counts them as retryable failures, Attempts does not.
+	Refused int
 	// FirstFailure and LastFailure bound the failed attempts (zero if none).
 	FirstFailure, LastFailure time.Time
 	// Duration is the time from first attempt to the result, waits included.
@@ -124,6 +128,7 @@ type Retrier struct {
 	observer Observer
 	timer    backoff.Timer
 	limiter  *Limiter
+	breaker  *Breaker
 	log      zerolog.Logger
 }
 
@@ -175,6 +180,14 @@ func WithConcurrency(n int) RetrierOption {
 // takes permits itself, per request, and the Retrier leaves it alone.
 func WithLimiter(l *Limiter) RetrierOption { return func(r *Retrier) { r.limiter = l } }
 
+// WithBreaker makes the Retrier ask b before each attempt: while the
+// circuit is open the attempt fails at once as retryable, with
+// ErrCircuitOpen, without taking a limiter permit or calling the adapter,
+// and the policy waits and retries as for any retryable failure. b must
+// also sit in the adapter's HTTP transport (Breaker.Wrap), which is where
+// requests are counted and half-open probes are handed out.
+func WithBreaker(b *Breaker) RetrierOption { return func(r *Retrier) { r.breaker = b } }
+
 // SelfLimited is implemented by an adapter whose one request serves
 // several events (CleverTap's batched delete): it takes the vendor's
 // limiter permits and bounds each request's time itself, per request. For
@@ -220,7 +233,22 @@ func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Resu
 
 	self := selfLimited(a)
 	var lastErr error
+	// refused records an attempt the circuit refused: a retryable
+	// failure for the policy, not a request.
+	refused := func(err error) error {
+		res.Refused++
+		now := time.Now()
+		if res.FirstFailure.IsZero() {
+			res.FirstFailure = now
+		}
+		res.LastFailure = now
+		lastErr = err
+		return err
+	}
 	op := func() error {
+		if r.breaker.Refuses() {
+			return refused(circuitOpenError(a.Name()))
+		}
 		var permit Permit
 		if r.limiter != nil && !self {
 			t0 := time.Now()
@@ -243,6 +271,12 @@ func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Resu
 		cancel()
 		if r.limiter != nil && !self {
 			r.limiter.Release(permit, err)
+		}
+		if err != nil && ctx.Err() == nil && errors.Is(err, ErrCircuitOpen) {
+			// Refused in the transport: opened meanwhile, or the
+			// half-open probes were taken.
+			res.Attempts--
+			return refused(err)
 		}
 		if err == nil && !out.Final() {
 			err = &Error{Vendor: a.Name(), Class: ClassUnexpected, Message: "adapter returned outcome " + out.String()}

@@ -106,6 +106,8 @@ type Config struct {
 	// Limit shapes the request rate and concurrency at the vendor. With
 	// batching, each permit is one request carrying up to batch_size ids.
 	Limit adapters.LimitConfig `yaml:"limit"`
+	// Breaker stops requests to the vendor while it is down.
+	Breaker adapters.BreakerConfig `yaml:"breaker"`
 	// BatchSize bounds the ids coalesced into one request, at most
 	// MaxBatch; 1 sends one request per event.
 	BatchSize int `yaml:"batch_size"`
@@ -132,6 +134,7 @@ func DefaultConfig() Config {
 		IDType:    IDTypeIdentity,
 		Retry:     adapters.DefaultRetryConfig(),
 		Limit:     adapters.DefaultLimitConfig(),
+		Breaker:   adapters.DefaultBreakerConfig(),
 		BatchSize: MaxBatch,
 		BatchWait: DefaultBatchWait,
 	}
@@ -187,6 +190,7 @@ func (c *Config) Validate() error {
 	}
 	errs.Add(config.Nest("retry", c.Retry.Validate()))
 	errs.Add(config.Nest("limit", c.Limit.Validate()))
+	errs.Add(config.Nest("breaker", c.Breaker.Validate()))
 	return errs.Err()
 }
 

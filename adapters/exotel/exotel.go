@@ -93,6 +93,8 @@ type Config struct {
 	Retry        adapters.RetryConfig `yaml:"retry"`
 	// Limit shapes the request rate and concurrency at the vendor.
 	Limit adapters.LimitConfig `yaml:"limit"`
+	// Breaker stops requests to the vendor while it is down.
+	Breaker adapters.BreakerConfig `yaml:"breaker"`
 }
 
 // DefaultRegion is Config.Region's default, the cluster DefaultBaseURL
@@ -108,6 +110,7 @@ func DefaultConfig() Config {
 		ContactField: DefaultContactField,
 		Retry:        adapters.DefaultRetryConfig(),
 		Limit:        adapters.DefaultLimitConfig(),
+		Breaker:      adapters.DefaultBreakerConfig(),
 	}
 }
 
@@ -154,6 +157,7 @@ func (c *Config) Validate() error {
 	}
 	errs.Add(config.Nest("retry", c.Retry.Validate()))
 	errs.Add(config.Nest("limit", c.Limit.Validate()))
+	errs.Add(config.Nest("breaker", c.Breaker.Validate()))
 	return errs.Err()
 }
 

@@ -56,6 +56,8 @@ type Config struct {
 	Retry        adapters.RetryConfig `yaml:"retry"`
 	// Limit shapes the request rate and concurrency at the vendor.
 	Limit adapters.LimitConfig `yaml:"limit"`
+	// Breaker stops requests to the vendor while it is down.
+	Breaker adapters.BreakerConfig `yaml:"breaker"`
 }
 
 // DefaultConfig is the configuration YAML and the environment are
@@ -66,6 +68,7 @@ func DefaultConfig() Config {
 		ProfileField: DefaultProfileField,
 		Retry:        adapters.DefaultRetryConfig(),
 		Limit:        adapters.DefaultLimitConfig(),
+		Breaker:      adapters.DefaultBreakerConfig(),
 	}
 }
 
@@ -86,6 +89,7 @@ func (c *Config) Validate() error {
 	}
 	errs.Add(config.Nest("retry", c.Retry.Validate()))
 	errs.Add(config.Nest("limit", c.Limit.Validate()))
+	errs.Add(config.Nest("breaker", c.Breaker.Validate()))
 	return errs.Err()
 }
 

@@ -28,35 +28,41 @@ import (
 
 // buildVendors returns the enabled vendors, each with its retry policy
 // and its limiter, which every in-flight event shares; lm exports the
-// limiters' learned rates. Each vendor's HTTP transport holds as many
+// limiters' learned rates. Each vendor's circuit breaker sits in its
+// HTTP transport, where it counts and gates every request, and in its
+// Retrier, which fails an attempt at once while the circuit is open; bm
+// exports the breakers, and each state change is logged to blog. Each vendor's HTTP transport holds as many
 // connections as its limiter lets requests run at once, so requests reuse
 // them rather than queue inside the transport or reconnect. Retries are
 // logged to log at debug.
-func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics, log zerolog.Logger) []consumer.Vendor {
+func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics, bm *adapters.BreakerMetrics, log, blog zerolog.Logger) []consumer.Vendor {
 	var vs []consumer.Vendor
 	v := &cfg.Vendors
-	add := func(lc adapters.LimitConfig, rc adapters.RetryConfig, build func(*http.Client, *adapters.Limiter) adapters.Adapter) {
+	add := func(name string, lc adapters.LimitConfig, rc adapters.RetryConfig, bc adapters.BreakerConfig, build func(*http.Client, *adapters.Limiter) adapters.Adapter) {
 		conns := lc.MaxConcurrency
 		if conns == 0 {
 			conns = v.MaxConnsPerVendor
 		}
 		l := adapters.NewLimiter(lc, conns)
-		a := build(adapters.NewHTTPClient(conns), l)
+		b := adapters.NewBreaker(name, bc, adapters.WithBreakerLogger(blog))
+		a := build(b.Wrap(adapters.NewHTTPClient(conns)), l)
 		lm.Add(a.Name(), l)
-		vs = append(vs, consumer.Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc, adapters.WithObserver(o), adapters.WithLimiter(l), adapters.WithLogger(log))})
+		bm.Add(b)
+		vs = append(vs, consumer.Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc,
+			adapters.WithObserver(o), adapters.WithLimiter(l), adapters.WithBreaker(b), adapters.WithLogger(log))})
 	}
 	if v.Plivo.Enabled {
-		add(v.Plivo.Limit, v.Plivo.Retry, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return plivo.New(v.Plivo, c) })
+		add(plivo.Name, v.Plivo.Limit, v.Plivo.Retry, v.Plivo.Breaker, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return plivo.New(v.Plivo, c) })
 	}
 	if v.Webex.Enabled {
-		add(v.Webex.Limit, v.Webex.Retry, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return webex.New(v.Webex, c) })
+		add(webex.Name, v.Webex.Limit, v.Webex.Retry, v.Webex.Breaker, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return webex.New(v.Webex, c) })
 	}
 	if v.Exotel.Enabled {
-		add(v.Exotel.Limit, v.Exotel.Retry, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return exotel.New(v.Exotel, c) })
+		add(exotel.Name, v.Exotel.Limit, v.Exotel.Retry, v.Exotel.Breaker, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return exotel.New(v.Exotel, c) })
 	}
 	if v.CleverTap.Enabled {
 		// CleverTap batches: it takes one permit per request itself.
-		add(v.CleverTap.Limit, v.CleverTap.Retry, func(c *http.Client, l *adapters.Limiter) adapters.Adapter {
+		add(clevertap.Name, v.CleverTap.Limit, v.CleverTap.Retry, v.CleverTap.Breaker, func(c *http.Client, l *adapters.Limiter) adapters.Adapter {
 			return clevertap.New(v.CleverTap, c, clevertap.WithLimiter(l))
 		})
 	}
@@ -88,7 +94,8 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 
 	w := dlq.NewWriter(cfg.DeadLetter, cfg.Kafka.Brokers, transport)
 	pub := dlq.NewPublisher(cfg.DeadLetter, w, log.With().Str("component", "dlq").Logger(), dlqObservers{m, ready})
-	vendors := buildVendors(cfg, m, adapters.NewLimiterMetrics(reg), log.With().Str("component", "retry").Logger())
+	vendors := buildVendors(cfg, m, adapters.NewLimiterMetrics(reg), adapters.NewBreakerMetrics(reg),
+		log.With().Str("component", "retry").Logger(), log.With().Str("component", "breaker").Logger())
 	for _, v := range vendors {
 		m.InitVendor(v.Adapter.Name())
 	}
