@@ -1,0 +1,118 @@
+package daemon_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/internal/devstack"
+)
+
+// TestDownVendorGetsOnlyProbes runs a workload with Exotel answering 503
+// to every request, once with Exotel's circuit breaker and once without
+// (the code before it). With it, the requests that reach Exotel stay
+// within what the breaker lets through: the failures that open it, the
+// requests already in flight then (at most Exotel's concurrency cap), and
+// half_open_probes per half-open spell, counted from the transitions
+// metric. Without it, every event's retry policy keeps calling, which the
+// test shows is far above that budget. Either way the healthy vendors
+// delete every profile with their circuits closed, and each event is
+// dead-lettered for Exotel alone: none lost. Nothing is timed.
+func TestDownVendorGetsOnlyProbes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	const (
+		n           = 150
+		failures    = 5
+		probes      = 2
+		concurrency = 8
+	)
+	counts := map[bool]int{}
+	var budgetWith int
+	for _, withBreaker := range []bool{true, false} {
+		t.Run(fmt.Sprintf("breaker=%v", withBreaker), func(t *testing.T) {
+			knobs := map[string]sandbox.Knobs{
+				"plivo":     {},
+				"webex":     {},
+				"exotel":    {Force: "503"},
+				"clevertap": {Latency: time.Millisecond},
+			}
+			s := startStack(t, 3, knobs)
+			cfg := testConfig(s)
+			cfg.Kafka.MaxInFlight = 64
+			cfg.Vendors.Exotel.Retry.MaxElapsedTime = 4 * time.Second
+			cfg.Vendors.Exotel.Limit.MaxConcurrency = concurrency
+			br := adapters.DefaultBreakerConfig()
+			br.Enabled = withBreaker
+			br.ConsecutiveFailures = failures
+			br.MinRequests = 20
+			br.Window = 10 * time.Second
+			br.Cooldown = 500 * time.Millisecond
+			br.HalfOpenProbes = probes
+			cfg.Vendors.Exotel.Breaker = br
+			w := devstack.NewWorkload(n, n, 0)
+			produce(t, s, w)
+			m := startMember(t, cfg)
+
+			acc := waitComplete(t, s, w, 90*time.Second)
+			// The ledger first, then the metrics: half-open spells only
+			// grow, so the budget read second covers every request
+			// counted first.
+			requests := s.Exotel.Ledger.Requests()
+			sc := scrapeMetrics(t, m.addr)
+			counts[withBreaker] = requests
+
+			for _, v := range []string{"plivo", "webex", "clevertap"} {
+				if got := countDeleted(s, w, v); got != n {
+					t.Errorf("%s deleted %d of %d: a down Exotel must not hold healthy vendors", v, got, n)
+				}
+				if withBreaker {
+					if st := sc.sum("erasured_vendor_circuit_state", "vendor="+v); st != 0 {
+						t.Errorf("%s circuit state = %g, want 0 (closed)", v, st)
+					}
+					if tr := sc.sum("erasured_vendor_circuit_transitions_total", "vendor="+v); tr != 0 {
+						t.Errorf("%s circuit changed state %g times, want never", v, tr)
+					}
+				}
+			}
+			if acc.Complete != n || len(acc.Missing) != 0 {
+				t.Errorf("complete %d of %d, missing %v: every event must be deleted or dead-lettered", acc.Complete, n, first(acc.Missing, 5))
+			}
+			if got := acc.DeadLettered[dlq.ReasonRetriesExhausted]; got != n {
+				t.Errorf("dead-lettered for exhausted retries: %d, want %d (each event's Exotel part)", got, n)
+			}
+			if got := countDeleted(s, w, "exotel"); got != 0 {
+				t.Errorf("exotel deleted %d while answering 503 to everything", got)
+			}
+
+			halfOpens := int(sc.sum("erasured_vendor_circuit_transitions_total", "vendor=exotel", "from=open", "to=half_open"))
+			opened := int(sc.sum("erasured_vendor_circuit_transitions_total", "vendor=exotel", "from=closed", "to=open"))
+			refused := int(sc.sum("erasured_vendor_circuit_refused_total", "vendor=exotel"))
+			budget := failures + concurrency - 1 + probes*halfOpens
+			t.Logf("exotel: %d requests reached the sandbox for %d events; breaker opened %d times, half-opened %d times, refused %d attempts; budget %d + %d - 1 + %d x %d = %d",
+				requests, n, opened, halfOpens, refused, failures, concurrency, probes, halfOpens, budget)
+			if withBreaker {
+				if opened != 1 {
+					t.Errorf("closed->open transitions = %d, want 1: no probe can succeed", opened)
+				}
+				if requests > budget {
+					t.Errorf("exotel received %d requests, above the breaker's budget %d", requests, budget)
+				}
+				if refused == 0 {
+					t.Error("no attempt was refused: the breaker never held a retry back")
+				}
+				budgetWith = budget
+			}
+		})
+	}
+	t.Logf("requests to the down vendor: with the breaker %d (budget %d), without %d", counts[true], budgetWith, counts[false])
+	// Without the breaker the same run breaks the budget, or the
+	// assertion on it would prove nothing.
+	if counts[false] <= budgetWith {
+		t.Errorf("without the breaker the down vendor got %d requests, within the budget %d: the test cannot tell a breaker from none", counts[false], budgetWith)
+	}
+}
