@@ -365,5 +365,7 @@ func (b *Breaker) Vendor() string { return b.vendor }
 // circuitOpenError is the retryable failure of an attempt the circuit
 // refused.
 func circuitOpenError(vendor string) *Error {
-	return &Error{Vendor: vendor, Class: ClassRetryable, Message: "vendor circuit open, request not sent", Err: ErrCircuitOpen}
+	// No Message: ErrCircuitOpen's text says it all
+	// ("exotel: retryable: circuit open: request not sent").
+	return &Error{Vendor: vendor, Class: ClassRetryable, Err: ErrCircuitOpen}
 }

@@ -346,7 +346,8 @@ func TestRetrierOpenCircuitIsRetryableWithoutACall(t *testing.T) {
 		b := testBreaker(BreakerConfig{ConsecutiveFailures: 3, Cooldown: time.Minute, HalfOpenProbes: 1}, nil)
 		a := &sendAdapter{client: b.Wrap(&http.Client{Transport: v})}
 		cfg := RetryConfig{InitialInterval: time.Second, MaxInterval: 10 * time.Second, Multiplier: 2, MaxElapsedTime: 30 * time.Second, MaxAttempts: 50, RequestTimeout: time.Second}
-		r := NewRetrier(cfg, WithBreaker(b))
+		var log bytes.Buffer
+		r := NewRetrier(cfg, WithBreaker(b), WithLogger(zerolog.New(&log).Level(zerolog.DebugLevel)))
 		ev := &event.UserDeleted{EventID: "e1"}
 
 		res := r.Do(context.Background(), a, ev)
@@ -360,6 +361,12 @@ func TestRetrierOpenCircuitIsRetryableWithoutACall(t *testing.T) {
 			t.Fatal("no attempt refused")
 		}
 		t.Logf("attempts %d, refused %d", res.Attempts, res.Refused)
+		if !strings.Contains(log.String(), `"circuit_open":true`) {
+			t.Errorf("no retry line says the circuit refused:\n%s", log.String())
+		}
+		if got := res.Err.Error(); got != "exotel: retryable: circuit open: request not sent" {
+			t.Errorf("error text = %q", got)
+		}
 
 		// The vendor recovers; the next event waits for the cooldown,
 		// probes and is deleted.

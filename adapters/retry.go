@@ -351,6 +351,9 @@ func (r *Retrier) logRetry(vendor string, ev *event.UserDeleted, attempt int, wa
 			e = e.Int("status", ae.Status)
 		}
 	}
+	if errors.Is(err, ErrCircuitOpen) {
+		e = e.Bool("circuit_open", true)
+	}
 	msg := "retrying after " + source
 	if source == WaitLimiter {
 		msg = "retry held by the vendor's limiter"
