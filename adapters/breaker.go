@@ -109,6 +109,21 @@ func (c *BreakerConfig) Validate() error {
 	return nil
 }
 
+// ValidateBreaker checks b, then b against the vendor's retry policy r:
+// with a cooldown longer than max_elapsed_time, every event that meets a
+// newly opened circuit exhausts its retries before the first probe, and
+// after an outage ends the vendor stays unused for a cooldown that outlives
+// any event's retries.
+func ValidateBreaker(b *BreakerConfig, r *RetryConfig) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	if b.Enabled && b.Cooldown > r.MaxElapsedTime {
+		return config.Invalid("cooldown", "must not exceed retry.max_elapsed_time (%s), or no event waiting on an open circuit lives to see a probe; got %s", r.MaxElapsedTime, b.Cooldown)
+	}
+	return nil
+}
+
 // CircuitState is a breaker's state as erasured_vendor_circuit_state
 // exports it: 0 closed, 1 half-open, 2 open.
 type CircuitState int

@@ -421,6 +421,32 @@ func TestBreakerConfigValidate(t *testing.T) {
 	}
 }
 
+func TestValidateBreakerAgainstRetry(t *testing.T) {
+	t.Parallel()
+	b, r := DefaultBreakerConfig(), DefaultRetryConfig()
+	if err := ValidateBreaker(&b, &r); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	b.Cooldown = r.MaxElapsedTime
+	if err := ValidateBreaker(&b, &r); err != nil {
+		t.Fatalf("cooldown = max_elapsed_time: %v", err)
+	}
+	b.Cooldown = r.MaxElapsedTime + time.Second
+	var fe *config.FieldError
+	if err := ValidateBreaker(&b, &r); !errors.As(err, &fe) || fe.Field != "cooldown" {
+		t.Fatalf("cooldown > max_elapsed_time: %v, want cooldown invalid", err)
+	}
+	b.Enabled = false
+	if err := ValidateBreaker(&b, &r); err != nil {
+		t.Fatalf("disabled: %v", err)
+	}
+	b = DefaultBreakerConfig()
+	b.HalfOpenProbes = 0
+	if err := ValidateBreaker(&b, &r); !errors.As(err, &fe) || fe.Field != "half_open_probes" {
+		t.Fatalf("own fields first: %v", err)
+	}
+}
+
 func TestBreakerMetricsStartAtZero(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {

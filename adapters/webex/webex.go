@@ -123,7 +123,7 @@ func (c *Config) Validate() error {
 	}
 	errs.Add(config.Nest("retry", c.Retry.Validate()))
 	errs.Add(config.Nest("limit", c.Limit.Validate()))
-	errs.Add(config.Nest("breaker", c.Breaker.Validate()))
+	errs.Add(config.Nest("breaker", adapters.ValidateBreaker(&c.Breaker, &c.Retry)))
 	return errs.Err()
 }
 

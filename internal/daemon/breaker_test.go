@@ -20,7 +20,9 @@ import (
 // metric. Without it, every event's retry policy keeps calling, which the
 // test shows is far above that budget. Either way the healthy vendors
 // delete every profile with their circuits closed, and each event is
-// dead-lettered for Exotel alone: none lost. Nothing is timed.
+// dead-lettered for Exotel alone: none lost. Then the outage ends and the
+// same events come again: the circuit closes and Exotel deletes them all.
+// Nothing is timed.
 func TestDownVendorGetsOnlyProbes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
@@ -106,6 +108,22 @@ func TestDownVendorGetsOnlyProbes(t *testing.T) {
 					t.Error("no attempt was refused: the breaker never held a retry back")
 				}
 				budgetWith = budget
+
+				// The outage ends; the same events again: the circuit
+				// half-opens, its probes succeed, it closes, and Exotel
+				// deletes every one (the others answer 404, final).
+				s.Exotel.Chaos.Set(sandbox.Knobs{})
+				produce(t, s, w)
+				waitUntil(t, 60*time.Second, "exotel to delete every event after its recovery", func() bool {
+					return countDeleted(s, w, "exotel") == n
+				})
+				sc := scrapeMetrics(t, m.addr)
+				closed := int(sc.sum("erasured_vendor_circuit_transitions_total", "vendor=exotel", "from=half_open", "to=closed"))
+				t.Logf("after recovery: exotel deleted %d of %d; circuit half_open->closed %d times, state %g",
+					countDeleted(s, w, "exotel"), n, closed, sc.sum("erasured_vendor_circuit_state", "vendor=exotel"))
+				if closed != 1 || sc.sum("erasured_vendor_circuit_state", "vendor=exotel") != 0 {
+					t.Errorf("after recovery the circuit closed %d times, state %g; want closed once, state 0", closed, sc.sum("erasured_vendor_circuit_state", "vendor=exotel"))
+				}
 			}
 		})
 	}
