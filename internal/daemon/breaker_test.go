@@ -27,6 +27,7 @@ func TestDownVendorGetsOnlyProbes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
+	t.Parallel()
 	const (
 		n           = 150
 		failures    = 5
