@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,11 +88,24 @@ func TestCheckConfigExample(t *testing.T) {
 	if code != exitConfig {
 		t.Errorf("exit %d, want %d", code, exitConfig)
 	}
+	src, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// lineOf is the line of the example that holds s, so that the test
+	// follows the file as it grows.
+	lineOf := func(s string) int {
+		before, _, ok := strings.Cut(string(src), s)
+		if !ok {
+			t.Fatalf("the example has no %q", s)
+		}
+		return strings.Count(before, "\n") + 1
+	}
 	for _, want := range []string{
-		"erasured: vendors.plivo.auth_token (line 55): file /var/run/secrets/erasured/plivo-auth-token: no such file or directory\n",
-		"erasured: vendors.webex.token (line 73): file /var/run/secrets/erasured/webex-token: no such file or directory\n",
-		"erasured: vendors.exotel.api_token (line 81): file /var/run/secrets/erasured/exotel-api-token: no such file or directory\n",
-		"erasured: vendors.clevertap.passcode (line 87): environment variable CLEVERTAP_PASSCODE is not set\n",
+		fmt.Sprintf("erasured: vendors.plivo.auth_token (line %d): file /var/run/secrets/erasured/plivo-auth-token: no such file or directory\n", lineOf("plivo-auth-token}")),
+		fmt.Sprintf("erasured: vendors.webex.token (line %d): file /var/run/secrets/erasured/webex-token: no such file or directory\n", lineOf("webex-token}")),
+		fmt.Sprintf("erasured: vendors.exotel.api_token (line %d): file /var/run/secrets/erasured/exotel-api-token: no such file or directory\n", lineOf("exotel-api-token}")),
+		fmt.Sprintf("erasured: vendors.clevertap.passcode (line %d): environment variable CLEVERTAP_PASSCODE is not set\n", lineOf("{env: CLEVERTAP_PASSCODE}")),
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
