@@ -251,7 +251,9 @@ func TestVendorOutage(t *testing.T) {
 	knobs := healthy(5 * time.Millisecond)
 	knobs["exotel"] = sandbox.Knobs{Force: "503"}
 	s := newSuite(t, suiteOptions{partitions: 4, knobs: knobs,
-		env: []string{"ERASURED_VENDORS_EXOTEL_RETRY_MAX_ELAPSED_TIME=3s"}})
+		// The breaker's cooldown must fit in the retry budget; 1s lets
+		// its probes find the vendor back within the 3s an event waits.
+		env: []string{"ERASURED_VENDORS_EXOTEL_RETRY_MAX_ELAPSED_TIME=3s", "ERASURED_VENDORS_EXOTEL_BREAKER_COOLDOWN=1s"}})
 	w := devstack.NewWorkload(1000, 1000, 0)
 	s.produce(w)
 	p := s.start()
