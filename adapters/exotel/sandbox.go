@@ -96,9 +96,10 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Ledger.Called(id)
 
-	switch f := s.Chaos.Decide(r.Context()); f.Kind {
+	f := s.Chaos.Decide(r.Context(), w.Header())
+	defer f.Release()
+	switch f.Kind {
 	case sandbox.FaultThrottle:
-		w.Header().Set("Retry-After", sandbox.RetryAfterSeconds(f.RetryAfter))
 		writeStatus(w, r, http.StatusTooManyRequests)
 		return
 	case sandbox.FaultFailure:

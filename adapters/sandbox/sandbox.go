@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Knobs shape a sandbox's behaviour. The zero value is a fast, healthy
@@ -30,8 +28,12 @@ type Knobs struct {
 	FailureRate float64
 	// ThrottleRPS, when positive, admits that many requests per second
 	// (with a burst of the same size); the rest get the vendor's 429 with a
-	// Retry-After saying when a request would be admitted.
+	// Retry-After saying when a request would be admitted. Limit, when
+	// its Shape is set, replaces it.
 	ThrottleRPS float64
+	// Limit is the vendor's limit in one of its shapes, with or without
+	// Retry-After and rate-limit header fields.
+	Limit Limit
 	// Force, when set, answers every request with the named fault: a
 	// vendor-specific name such as an HTTP status ("503") or a code in the
 	// body ("1010"). ForceCount, when positive, limits it to that many
@@ -48,6 +50,16 @@ type Fault struct {
 	RetryAfter time.Duration
 	// Name is the forced fault's name with FaultForced.
 	Name string
+	// release frees a Concurrency slot; see Release.
+	release func()
+}
+
+// Release ends the request's hold on a Concurrency slot. The handler
+// defers it, so a request is in flight until its answer is written.
+func (f Fault) Release() {
+	if f.release != nil {
+		f.release()
+	}
 }
 
 // FaultKind names a Fault.
@@ -74,7 +86,10 @@ func RetryAfterSeconds(d time.Duration) string {
 type Chaos struct {
 	mu       sync.Mutex
 	knobs    Knobs
-	limiter  *rate.Limiter
+	limit    Limit   // the limit in force: Knobs.Limit, or ThrottleRPS as a token bucket
+	counter  counter // limit's time-based shape, or nil
+	inFlight *inFlight
+	now      func() time.Time
 	forced   int
 	rnd      *rand.Rand
 	requests int64
@@ -82,9 +97,17 @@ type Chaos struct {
 
 // NewChaos returns a Chaos with k.
 func NewChaos(k Knobs) *Chaos {
-	c := &Chaos{rnd: rand.New(rand.NewPCG(1, 2))}
+	c := &Chaos{rnd: rand.New(rand.NewPCG(1, 2)), now: time.Now}
 	c.Set(k)
 	return c
+}
+
+// SetClock makes the limits read the time from now, so tests can step it.
+// Latency still waits on real timers.
+func (c *Chaos) SetClock(now func() time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = now
 }
 
 // Set replaces the knobs, for example to end an outage.
@@ -93,10 +116,14 @@ func (c *Chaos) Set(k Knobs) {
 	defer c.mu.Unlock()
 	c.knobs = k
 	c.forced = 0
-	c.limiter = nil
-	if k.ThrottleRPS > 0 {
-		burst := int(math.Max(1, k.ThrottleRPS))
-		c.limiter = rate.NewLimiter(rate.Limit(k.ThrottleRPS), burst)
+	c.limit, c.counter, c.inFlight = k.Limit, newCounter(k.Limit), nil
+	switch {
+	case k.Limit.Shape == Concurrency && k.Limit.N > 0:
+		c.inFlight = &inFlight{n: k.Limit.N}
+	case k.Limit.Shape == ShapeNone && k.ThrottleRPS > 0:
+		// The old knob: a bucket of one second's worth, at least 1.
+		c.limit = Limit{Shape: TokenBucket, N: int(math.Max(1, k.ThrottleRPS))}
+		c.counter = newBucket(k.ThrottleRPS, c.limit.N, false)
 	}
 }
 
@@ -108,12 +135,16 @@ func (c *Chaos) Knobs() Knobs {
 }
 
 // Decide waits out the latency (or until ctx ends) and says which fault, if
-// any, replaces the normal answer. Forced faults come first, then the
-// throttle, then random failures, as a real vendor's edge would reject an
-// over-limit request before its backend fails.
-func (c *Chaos) Decide(ctx context.Context) Fault {
+// any, replaces the normal answer; it adds the limit's Retry-After and
+// rate-limit fields to h. The caller defers the Fault's Release. A
+// Concurrency cap is checked first, on arrival, since a request holds its
+// slot while it is served; an over-cap request is answered at once. Then
+// come forced faults, the time-based limit, and random failures, as a
+// real vendor's edge would reject an over-limit request before its backend
+// fails.
+func (c *Chaos) Decide(ctx context.Context, h http.Header) Fault {
 	c.mu.Lock()
-	k := c.knobs
+	k, limit, slots, now := c.knobs, c.limit, c.inFlight, c.now
 	delay := k.Latency
 	if k.Jitter > 0 {
 		delay += time.Duration(c.rnd.Int64N(int64(k.Jitter)))
@@ -121,6 +152,20 @@ func (c *Chaos) Decide(ctx context.Context) Fault {
 	c.requests++
 	c.mu.Unlock()
 
+	var release func()
+	if slots != nil {
+		if release = slots.acquire(); release == nil {
+			u := usage{retryAfter: time.Second}
+			limit.writeHeaders(h, u, now())
+			return Fault{Kind: FaultThrottle, RetryAfter: u.retryAfter}
+		}
+	}
+	f := c.decide(ctx, h, delay)
+	f.release = release
+	return f
+}
+
+func (c *Chaos) decide(ctx context.Context, h http.Header, delay time.Duration) Fault {
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
@@ -133,15 +178,17 @@ func (c *Chaos) Decide(ctx context.Context) Fault {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	k := c.knobs
 	if k.Force != "" && (k.ForceCount <= 0 || c.forced < k.ForceCount) {
 		c.forced++
 		return Fault{Kind: FaultForced, Name: k.Force}
 	}
-	if c.limiter != nil {
-		r := c.limiter.Reserve()
-		if d := r.Delay(); d > 0 {
-			r.Cancel()
-			return Fault{Kind: FaultThrottle, RetryAfter: d}
+	if c.counter != nil {
+		now := c.now()
+		u := c.counter.admit(now)
+		c.limit.writeHeaders(h, u, now)
+		if !u.admitted {
+			return Fault{Kind: FaultThrottle, RetryAfter: u.retryAfter}
 		}
 	}
 	if k.FailureRate > 0 && c.rnd.Float64() < k.FailureRate {

@@ -101,9 +101,10 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Ledger.Called(LedgerID(profile, key))
 	}
 
-	switch f := s.Chaos.Decide(r.Context()); f.Kind {
+	f := s.Chaos.Decide(r.Context(), w.Header())
+	defer f.Release()
+	switch f.Kind {
 	case sandbox.FaultThrottle:
-		w.Header().Set("Retry-After", sandbox.RetryAfterSeconds(f.RetryAfter))
 		s.writeCode(w, "429")
 		return
 	case sandbox.FaultFailure:
