@@ -41,6 +41,13 @@ func NewSandbox(accountID, passcode string, knobs sandbox.Knobs) *Sandbox {
 	return &Sandbox{AccountID: accountID, Passcode: passcode, Chaos: sandbox.NewChaos(knobs), Ledger: sandbox.NewLedger()}
 }
 
+// SandboxLimit is CleverTap's limit as issue 13 describes it: a 429 "Too
+// many concurrent requests" is a cap on requests in flight, not a time
+// window (CleverTap's API Request Limit page: it enforces no per-minute,
+// hour or day limit). That page's example cap is 15 concurrent requests;
+// the sandbox takes 15. Set it as Knobs.Limit.
+var SandboxLimit = sandbox.Limit{Shape: sandbox.Concurrency, N: 15}
+
 // FaultInBody prefixes a forced fault that answers HTTP 200 with a fail
 // body carrying the code after the prefix: "body:401". Other forced faults
 // are HTTP statuses from 400 to 599 ("400", "401", "429", "500", "503"),

@@ -44,6 +44,14 @@ func NewSandbox(accountSID, apiKey, apiToken string, knobs sandbox.Knobs) *Sandb
 	return &Sandbox{AccountSID: accountSID, APIKey: apiKey, APIToken: apiToken, Chaos: sandbox.NewChaos(knobs), Ledger: sandbox.NewLedger()}
 }
 
+// SandboxLimit is Exotel's limit as issue 13 describes its newer pages: a
+// per-minute budget, X-RateLimit-* fields and Retry-After on the 429.
+// Exotel's rate-limiting page gives 200 requests a minute for its voice
+// API and X-RateLimit-Reset as a Unix time; it names no figure for
+// contacts, so the sandbox takes 200. Its Retry-After counts down to the
+// window's end where the page shows a flat 30. Set it as Knobs.Limit.
+var SandboxLimit = sandbox.Limit{Shape: sandbox.FixedWindow, N: 200, Window: time.Minute, XRateLimit: sandbox.XRateLimitEpoch}
+
 // Forced fault names this sandbox understands, besides any HTTP status from
 // 400 to 599 ("400", "401", "403", "404", "429", "500", "502", "503"), each
 // answered with Exotel's envelope.

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/erasured/erasured/adapters/sandbox"
 )
@@ -33,6 +34,11 @@ type Sandbox struct {
 func NewSandbox(authID, authToken string, knobs sandbox.Knobs) *Sandbox {
 	return &Sandbox{AuthID: authID, AuthToken: authToken, Chaos: sandbox.NewChaos(knobs), Ledger: sandbox.NewLedger()}
 }
+
+// SandboxLimit is Plivo's documented limit, as issue 13 quotes Plivo's
+// pages: 300 requests per five seconds, a fixed window, and a 429 that
+// carries no Retry-After. Set it as Knobs.Limit.
+var SandboxLimit = sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: 5 * time.Second, NoRetryAfter: true}
 
 // Forced fault names this sandbox understands, besides any HTTP status
 // ("400", "401", "404", "500", "503", ...).

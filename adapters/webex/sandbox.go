@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/erasured/erasured/adapters/sandbox"
 )
@@ -56,6 +57,13 @@ func LedgerID(profileName, key string) string {
 	}
 	return profileName + "\x00" + key
 }
+
+// SandboxLimit is Webex Campaign's limit as issue 13 reads its page: 429
+// "Throttle limit reached for the time window", a fixed window. The page
+// names neither the window nor the count; the sandbox takes 300 per
+// second, the independent fake's figure in issue 13. Set it as
+// Knobs.Limit.
+var SandboxLimit = sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: time.Second}
 
 // Forced fault names (sandbox.Knobs.Force) this sandbox understands: any
 // code the page lists ("102", "1010", "1020", "430", "498", "405", "429",
