@@ -21,15 +21,20 @@ func header(kv ...string) http.Header {
 	return h
 }
 
+// parseCase is one header set and what a parser makes of it: want and
+// wantErr (nil or ErrNoRateLimit), or, when field is set, a *HeaderError
+// for that field.
+type parseCase struct {
+	name    string
+	h       http.Header
+	want    adapters.RateLimit
+	wantErr error
+	field   string
+}
+
 func TestParseXRateLimit(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		h       http.Header
-		want    adapters.RateLimit
-		wantErr error // ErrNoRateLimit, or a *HeaderError when errField is set
-		field   string
-	}{
+	tests := []parseCase{
 		{"all three, reset in seconds", header("X-RateLimit-Limit", "300", "X-RateLimit-Remaining", "12", "X-RateLimit-Reset", "3"),
 			adapters.RateLimit{Limit: 300, Remaining: 12, Reset: 3 * time.Second}, nil, ""},
 		{"reset as a Unix time", header("X-RateLimit-Limit", "200", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "1796126430"),
@@ -83,13 +88,7 @@ func checkParsed(t *testing.T, got adapters.RateLimit, err error, want adapters.
 
 func TestParseRateLimitFields(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		h       http.Header
-		want    adapters.RateLimit
-		wantErr error
-		field   string
-	}{
+	tests := []parseCase{
 		{"the draft's example", header("RateLimit-Policy", `"default";q=300;w=5`, "RateLimit", `"default";r=12;t=3`),
 			adapters.RateLimit{Limit: 300, Remaining: 12, Reset: 3 * time.Second, Window: 5 * time.Second}, nil, ""},
 		{"token names", header("RateLimit-Policy", `default;q=300;w=5`, "RateLimit", `default;r=12;t=3`),
