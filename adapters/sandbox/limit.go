@@ -50,6 +50,7 @@ const (
 
 // Limit is a vendor's enforced limit, one of the shapes. Every request
 // that reaches the limit is counted; one over it gets the vendor's 429.
+// A Limit with N < 1, or a time-based one without a Window, limits nothing.
 type Limit struct {
 	Shape Shape
 	// N is the requests admitted per Window (TokenBucket: the bucket's
