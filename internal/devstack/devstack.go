@@ -192,14 +192,18 @@ func (s *Stack) Config() *daemon.Config {
 		enabled *bool
 		baseURL *string
 		retry   *adapters.RetryConfig
+		breaker *adapters.BreakerConfig
 		name    string
 	}{
-		{&v.Plivo.Enabled, &v.Plivo.BaseURL, &v.Plivo.Retry, plivo.Name},
-		{&v.Webex.Enabled, &v.Webex.BaseURL, &v.Webex.Retry, webex.Name},
-		{&v.Exotel.Enabled, &v.Exotel.BaseURL, &v.Exotel.Retry, exotel.Name},
-		{&v.CleverTap.Enabled, &v.CleverTap.BaseURL, &v.CleverTap.Retry, clevertap.Name},
+		{&v.Plivo.Enabled, &v.Plivo.BaseURL, &v.Plivo.Retry, &v.Plivo.Breaker, plivo.Name},
+		{&v.Webex.Enabled, &v.Webex.BaseURL, &v.Webex.Retry, &v.Webex.Breaker, webex.Name},
+		{&v.Exotel.Enabled, &v.Exotel.BaseURL, &v.Exotel.Retry, &v.Exotel.Breaker, exotel.Name},
+		{&v.CleverTap.Enabled, &v.CleverTap.BaseURL, &v.CleverTap.Retry, &v.CleverTap.Breaker, clevertap.Name},
 	} {
 		*c.enabled, *c.baseURL, *c.retry = true, s.URLs[c.name], retry
+		// The cooldown must fit in the shorter dev retry budget, so that
+		// an event waiting on an open circuit lives to see a probe.
+		c.breaker.Cooldown = 10 * time.Second
 	}
 	v.Plivo.AuthID, v.Plivo.AuthToken = s.Plivo.AuthID, config.NewSecret(s.Plivo.AuthToken)
 	v.Webex.Token, v.Webex.EventIDParam = config.NewSecret("dev-webex-token"), "exparam1"
