@@ -31,6 +31,7 @@ func TestValidate(t *testing.T) {
 	}
 	pass := config.NewSecret("pw")
 	tlsOn := kafkaauth.TLSConfig{Enabled: true, CAFile: pki.CAFile}
+	skipVerify := kafkaauth.TLSConfig{Enabled: true, InsecureSkipVerify: true}
 	tests := []struct {
 		name      string
 		cfg       kafkaauth.Config
@@ -52,6 +53,15 @@ func TestValidate(t *testing.T) {
 		{"no username", kafkaauth.Config{SASL: kafkaauth.SASLConfig{Mechanism: "SCRAM-SHA-256", Password: pass}}, "sasl.username"},
 		{"no password", kafkaauth.Config{SASL: kafkaauth.SASLConfig{Mechanism: "SCRAM-SHA-256", Username: "u"}}, "sasl.password"},
 		{"credentials without a mechanism", kafkaauth.Config{SASL: kafkaauth.SASLConfig{Username: "u", Password: pass}}, "sasl.mechanism"},
+		// PLAIN hands the password to whoever answers, and with
+		// insecure_skip_verify anyone on the path can answer. SCRAM never
+		// sends the password, so there the setting stays the documented
+		// test-only knob.
+		{"PLAIN with insecure_skip_verify", kafkaauth.Config{TLS: skipVerify, SASL: kafkaauth.SASLConfig{Mechanism: kafkaauth.MechanismPlain, Username: "u", Password: pass}}, "tls.insecure_skip_verify"},
+		{"PLAIN with insecure_skip_verify and a server name", kafkaauth.Config{TLS: kafkaauth.TLSConfig{Enabled: true, InsecureSkipVerify: true, ServerName: "kafka"}, SASL: kafkaauth.SASLConfig{Mechanism: kafkaauth.MechanismPlain, Username: "u", Password: pass}}, "tls.insecure_skip_verify"},
+		{"SCRAM-SHA-256 with insecure_skip_verify", kafkaauth.Config{TLS: skipVerify, SASL: kafkaauth.SASLConfig{Mechanism: kafkaauth.MechanismSCRAMSHA256, Username: "u", Password: pass}}, ""},
+		{"SCRAM-SHA-512 with insecure_skip_verify", kafkaauth.Config{TLS: skipVerify, SASL: kafkaauth.SASLConfig{Mechanism: kafkaauth.MechanismSCRAMSHA512, Username: "u", Password: pass}}, ""},
+		{"insecure_skip_verify without SASL", kafkaauth.Config{TLS: skipVerify}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
