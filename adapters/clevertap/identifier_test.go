@@ -2,10 +2,11 @@ package clevertap
 
 import (
 	"context"
-	"strings"
+	"fmt"
 	"testing"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/adaptertest"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/event"
 )
@@ -18,53 +19,41 @@ import (
 // id it does not know, so a mangled id would be a deletion silently lost.
 func TestMalformedIdentifierNeverSent(t *testing.T) {
 	t.Parallel()
-	type tc struct{ idType, id string }
-	bad := map[string]tc{
-		"identity, leading space":    {IDTypeIdentity, " client-19827239"},
-		"identity, trailing newline": {IDTypeIdentity, "client-19827239\n"},
-		"identity, nul":              {IDTypeIdentity, "client-\x0019827239"},
-		"identity, bidi override":    {IDTypeIdentity, "client-\u202e19827239"},
-		"identity, invalid utf-8":    {IDTypeIdentity, "client-\xff19827239"},
-		"guid, space":                {IDTypeGUID, "ctid 123"},
-		"guid, punctuation":          {IDTypeGUID, "ctid!123"},
-		"guid, email":                {IDTypeGUID, "ada@example.com"},
-		"guid, non-ASCII":            {IDTypeGUID, "ctidé123"},
-		"guid, slash":                {IDTypeGUID, "ctid/123"},
-	}
-	for _, batch := range []int{1, MaxBatch} {
-		for name, c := range bad {
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				sb, srv := startSandbox(t, sandbox.Knobs{})
-				cfg := validConfig(srv.URL)
-				cfg.IDType, cfg.BatchSize = c.idType, batch
-				a := newAdapter(t, cfg, srv.Client())
-				ev := &event.UserDeleted{EventID: "evt-1", UserID: "user-1", Identifiers: map[string]string{DefaultIdentityField: c.id, DefaultGUIDField: c.id}}
-				out, err := a.Delete(context.Background(), ev)
-				if out != adapters.Failed || adapters.ErrorClass(err).String() != "invalid_identifier" {
-					t.Errorf("batch %d: Delete(%q) = %v, %v (class %s); want failed, invalid_identifier", batch, c.id, out, err, adapters.ErrorClass(err))
-				}
-				if err != nil && strings.Contains(err.Error(), c.id) {
-					t.Errorf("error %q names the id", err)
-				}
-				if n := sb.Ledger.Requests(); n != 0 {
-					t.Errorf("batch %d: Delete(%q) sent %d requests, want none", batch, c.id, n)
-				}
-			})
-		}
+	bad := map[string]map[string]string{
+		IDTypeIdentity: {
+			"leading space":    " client-19827239",
+			"trailing newline": "client-19827239\n",
+			"nul":              "client-\x0019827239",
+			"bidi override":    "client-\u202e19827239",
+			"invalid utf-8":    "client-\xff19827239",
+		},
+		IDTypeGUID: {
+			"space":       "ctid 123",
+			"punctuation": "ctid!123",
+			"email":       "ada@example.com",
+			"non-ASCII":   "ctidé123",
+			"slash":       "ctid/123",
+		},
 	}
 	// The page's examples are sent, and identities JSON carries faithfully
 	// ("/" and "\" mean nothing in a body).
-	for _, c := range []tc{{IDTypeIdentity, "client-19827239"}, {IDTypeIdentity, "abc"}, {IDTypeIdentity, "ada@example.com"}, {IDTypeIdentity, "a/b"}, {IDTypeIdentity, `a\b`}, {IDTypeGUID, "df2e224d90874887b4d61153ef3a2508"}, {IDTypeGUID, "ctid123"}, {IDTypeGUID, "__g1234-ab_c"}} {
-		sb, srv := startSandbox(t, sandbox.Knobs{})
-		cfg := validConfig(srv.URL)
-		cfg.IDType, cfg.BatchSize = c.idType, 1
-		ev := &event.UserDeleted{EventID: "evt-1", UserID: "user-1", Identifiers: map[string]string{DefaultIdentityField: c.id, DefaultGUIDField: c.id}}
-		if _, err := newAdapter(t, cfg, srv.Client()).Delete(context.Background(), ev); adapters.ErrorClass(err).String() == "invalid_identifier" {
-			t.Errorf("Delete(%q) refused: %v", c.id, err)
-		}
-		if n := sb.Ledger.Requests(); n != 1 {
-			t.Errorf("Delete(%q): %d requests, want 1", c.id, n)
+	good := map[string][]string{
+		IDTypeIdentity: {"client-19827239", "abc", "ada@example.com", "a/b", `a\b`},
+		IDTypeGUID:     {"df2e224d90874887b4d61153ef3a2508", "ctid123", "__g1234-ab_c"},
+	}
+	for _, batch := range []int{1, MaxBatch} {
+		for _, idType := range []string{IDTypeIdentity, IDTypeGUID} {
+			t.Run(fmt.Sprintf("batch %d/%s", batch, idType), func(t *testing.T) {
+				t.Parallel()
+				adaptertest.IdentifierShapes(t, bad[idType], good[idType], func(t *testing.T, id string) (adapters.Outcome, error, int) {
+					sb, srv := startSandbox(t, sandbox.Knobs{})
+					cfg := validConfig(srv.URL)
+					cfg.IDType, cfg.BatchSize = idType, batch
+					ev := &event.UserDeleted{EventID: "evt-1", UserID: "user-1", Identifiers: map[string]string{DefaultIdentityField: id, DefaultGUIDField: id}}
+					out, err := newAdapter(t, cfg, srv.Client()).Delete(context.Background(), ev)
+					return out, err, sb.Ledger.Requests()
+				})
+			})
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/adaptertest"
 	"github.com/erasured/erasured/adapters/sandbox"
 )
 
@@ -31,27 +32,9 @@ func TestMalformedContactSIDNeverSent(t *testing.T) {
 		"query":             testContact + "?x=1",
 		"phone number":      "+919101234511",
 	}
-	for name, id := range bad {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			sb, srv := startSandbox(t, sandbox.Knobs{})
-			out, err := newAdapter(t, srv).Delete(context.Background(), userDeleted(id))
-			if out != adapters.Failed || adapters.ErrorClass(err).String() != "invalid_identifier" {
-				t.Errorf("Delete(%q) = %v, %v (class %s); want failed, invalid_identifier", id, out, err, adapters.ErrorClass(err))
-			}
-			if err != nil && strings.Contains(err.Error(), id) {
-				t.Errorf("error %q names the identifier", err)
-			}
-			if n := sb.Ledger.Requests(); n != 0 {
-				t.Errorf("Delete(%q) sent %d requests, want none", id, n)
-			}
-		})
-	}
-	sb, srv := startSandbox(t, sandbox.Knobs{})
-	if _, err := newAdapter(t, srv).Delete(context.Background(), userDeleted(testContact)); adapters.ErrorClass(err).String() == "invalid_identifier" {
-		t.Errorf("the page's sid refused: %v", err)
-	}
-	if n := sb.Ledger.Requests(); n != 1 {
-		t.Errorf("the page's sid: %d requests, want 1", n)
-	}
+	adaptertest.IdentifierShapes(t, bad, []string{testContact}, func(t *testing.T, id string) (adapters.Outcome, error, int) {
+		sb, srv := startSandbox(t, sandbox.Knobs{})
+		out, err := newAdapter(t, srv).Delete(context.Background(), userDeleted(id))
+		return out, err, sb.Ledger.Requests()
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/adaptertest"
 	"github.com/erasured/erasured/adapters/sandbox"
 )
 
@@ -31,30 +32,10 @@ func TestMalformedProfileUUIDNeverSent(t *testing.T) {
 		"non-hex":              "g8ca5a50-50b8-438d-8068-28427b1c0e90",
 		"braced":               "{" + testProfile + "}",
 	}
-	for name, id := range bad {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			e := newTestEnv(t, sandbox.Knobs{})
-			out, err := e.adapter().Delete(context.Background(), profileEvent(id))
-			if out != adapters.Failed || adapters.ErrorClass(err).String() != "invalid_identifier" {
-				t.Errorf("Delete(%q) = %v, %v (class %s); want failed, invalid_identifier", id, out, err, adapters.ErrorClass(err))
-			}
-			if err != nil && strings.Contains(err.Error(), id) {
-				t.Errorf("error %q names the identifier", err)
-			}
-			if n := e.sb.Ledger.Requests(); n != 0 {
-				t.Errorf("Delete(%q) sent %d requests, want none", id, n)
-			}
-		})
-	}
 	// Either case of a UUID is one (RFC 9562): both are sent.
-	for _, id := range []string{testProfile, strings.ToUpper(testOther)} {
+	adaptertest.IdentifierShapes(t, bad, []string{testProfile, strings.ToUpper(testOther)}, func(t *testing.T, id string) (adapters.Outcome, error, int) {
 		e := newTestEnv(t, sandbox.Knobs{})
-		if _, err := e.adapter().Delete(context.Background(), profileEvent(id)); adapters.ErrorClass(err).String() == "invalid_identifier" {
-			t.Errorf("Delete(%q): %v", id, err)
-		}
-		if n := e.sb.Ledger.Requests(); n != 1 {
-			t.Errorf("Delete(%q) sent %d requests, want 1", id, n)
-		}
-	}
+		out, err := e.adapter().Delete(context.Background(), profileEvent(id))
+		return out, err, e.sb.Ledger.Requests()
+	})
 }

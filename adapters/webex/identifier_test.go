@@ -2,10 +2,10 @@ package webex
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/adaptertest"
 	"github.com/erasured/erasured/adapters/sandbox"
 )
 
@@ -28,31 +28,12 @@ func TestMalformedKeyNeverSent(t *testing.T) {
 		"invalid utf-8":    "key-\xff9463183918",
 		"only white space": "   ",
 	}
-	for name, key := range bad {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			sb, srv := startSandbox(t, sandbox.Knobs{})
-			out, err := newAdapter(t, srv, nil).Delete(context.Background(), newEvent(key))
-			if out != adapters.Failed || adapters.ErrorClass(err).String() != "invalid_identifier" {
-				t.Errorf("Delete(%q) = %v, %v (class %s); want failed, invalid_identifier", key, out, err, adapters.ErrorClass(err))
-			}
-			if err != nil && strings.Contains(err.Error(), key) {
-				t.Errorf("error %q names the key", err)
-			}
-			if n := sb.Ledger.Requests(); n != 0 {
-				t.Errorf("Delete(%q) sent %d requests, want none", key, n)
-			}
-		})
-	}
 	// The page's example key, a phone number, and other keys JSON carries
 	// faithfully are sent: "/" and "\" mean nothing in a body.
-	for _, key := range []string{"9463183918", testKey, "ada@example.com", "Ünïcødé key", "a/b", `a\b`, ".."} {
+	good := []string{"9463183918", testKey, "ada@example.com", "Ünïcødé key", "a/b", `a\b`, ".."}
+	adaptertest.IdentifierShapes(t, bad, good, func(t *testing.T, key string) (adapters.Outcome, error, int) {
 		sb, srv := startSandbox(t, sandbox.Knobs{})
-		if _, err := newAdapter(t, srv, nil).Delete(context.Background(), newEvent(key)); adapters.ErrorClass(err).String() == "invalid_identifier" {
-			t.Errorf("Delete(%q) refused: %v", key, err)
-		}
-		if n := sb.Ledger.Requests(); n != 1 {
-			t.Errorf("Delete(%q): %d requests, want 1", key, n)
-		}
-	}
+		out, err := newAdapter(t, srv, nil).Delete(context.Background(), newEvent(key))
+		return out, err, sb.Ledger.Requests()
+	})
 }
