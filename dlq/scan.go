@@ -369,3 +369,40 @@ func (c *cluster) fetch(ctx context.Context, topic string, p int, s span, fetchW
 		}
 	}
 }
+
+// ScanConfig says where Scan reads.
+type ScanConfig struct {
+	Brokers        []string
+	Dialer         *kafka.Dialer
+	Transport      kafka.RoundTripper
+	RequestTimeout time.Duration
+	FetchMaxWait   time.Duration
+}
+
+// Scan reads topic from a start point (StartResume means earliest: Scan
+// has no group) to its end as of the call, handing each record to handle
+// in offset order per partition. total, called once before the first
+// record, is how many records the run will read, for progress. Inspect,
+// and other topics' readers such as `erasured receipts`, share it.
+func Scan(ctx context.Context, cfg ScanConfig, topic string, from Start, total func(int64), handle func(kafka.Message) error) error {
+	cl := newCluster(cfg.Brokers, cfg.Dialer, cfg.Transport, cfg.RequestTimeout)
+	if !from.Explicit() {
+		from = Start{Kind: StartEarliest}
+	}
+	snap, err := cl.snapshot(ctx, topic, from)
+	if err != nil {
+		return err
+	}
+	spans := map[int]span{}
+	var n int64
+	for _, p := range snap.parts {
+		if inScope(from, p) {
+			spans[p] = snap.spanOf(p, snap.startOf(from, p, -1), false)
+			n += spans[p].records()
+		}
+	}
+	if total != nil {
+		total(n)
+	}
+	return cl.consume(ctx, topic, spans, cfg.FetchMaxWait, handle)
+}

@@ -53,9 +53,6 @@ var Outcomes = []Outcome{Deleted, AlreadyAbsent, NotApplicable, Parked, Paused, 
 // final either: an SRE still owes them a replay or a manual outcome.
 func (o Outcome) Final() bool { return o == Deleted || o == AlreadyAbsent || o == NotApplicable }
 
-// Owed reports whether erasured still works on the part by itself.
-func (o Outcome) Owed() bool { return o == Parked || o == Paused }
-
 func (o Outcome) valid() bool {
 	for _, k := range Outcomes {
 		if o == k {
@@ -111,7 +108,10 @@ type Status string
 const (
 	// StatusDone: every part final.
 	StatusDone Status = "done"
-	// StatusOwed: some part parked or paused, none dead-lettered.
+	// StatusOwed: some part not final (parked or paused), none
+	// dead-lettered. As a filter (-status owed) it selects every event
+	// not done, dead-lettered ones included: a deletion is owed until a
+	// vendor or an operator settles it.
 	StatusOwed Status = "owed"
 	// StatusParked is StatusOwed for the -status filter's sake: some part
 	// parked.
@@ -128,7 +128,7 @@ func (r *Receipt) Status() Status {
 		switch {
 		case p.Outcome == DeadLettered:
 			return StatusDeadLettered
-		case p.Outcome.Owed():
+		case !p.Outcome.Final():
 			owed = true
 		}
 	}

@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runReplay(ctx, args, stdout, stderr)
 	case "dlq":
 		return runDLQ(ctx, args, stdout, stderr)
+	case "receipts":
+		return runReceipts(ctx, args, stdout, stderr)
 	case "help":
 		if len(args) > 0 {
 			// help CMD is CMD -h.
@@ -100,6 +102,7 @@ commands:
   check-config  load and validate the configuration, report every mistake, print it (secrets as their source)
   replay        republish dead-letter records to the main topic, for the vendors that failed
   dlq inspect   list and count dead-letter records with their headers decoded; changes nothing
+  receipts      the proof of erasure: latest state of each event per vendor, owed and overdue deletions; receipts mark
   help          this text; help COMMAND (or COMMAND -h) for the command's flags
 
 exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or configuration
