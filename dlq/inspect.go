@@ -83,20 +83,11 @@ func inspect(ctx context.Context, cfg InspectConfig, cl *cluster, rep *Report, s
 	if !from.Explicit() {
 		from = Start{Kind: StartEarliest}
 	}
-	snap, err := cl.snapshot(ctx, cfg.Topic, from)
-	if err != nil {
-		return err
-	}
-	spans := map[int]span{}
-	for _, p := range snap.parts {
-		if inScope(from, p) {
-			spans[p] = snap.spanOf(p, snap.startOf(from, p, -1), cfg.Follow)
-			sum.Total += spans[p].records()
-		}
-	}
-	rep.Notice("inspecting %s from %s: %d records", cfg.Topic, from, sum.Total)
 	policy := Policy{MaxReplays: cfg.MaxReplays}
-	return cl.consume(ctx, cfg.Topic, spans, cfg.FetchMaxWait, func(m kafka.Message) error {
+	return cl.scan(ctx, cfg.Topic, from, cfg.Follow, cfg.FetchMaxWait, func(n int64) {
+		sum.Total = n
+		rep.Notice("inspecting %s from %s: %d records", cfg.Topic, from, sum.Total)
+	}, func(m kafka.Message) error {
 		e := ParseEntry(m)
 		d := Decide(&e, &cfg.Filter, policy)
 		sum.add(&e, d, true)

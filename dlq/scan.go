@@ -386,10 +386,15 @@ type ScanConfig struct {
 // and other topics' readers such as `erasured receipts`, share it.
 func Scan(ctx context.Context, cfg ScanConfig, topic string, from Start, total func(int64), handle func(kafka.Message) error) error {
 	cl := newCluster(cfg.Brokers, cfg.Dialer, cfg.Transport, cfg.RequestTimeout)
+	return cl.scan(ctx, topic, from, false, cfg.FetchMaxWait, total, handle)
+}
+
+// scan is Scan on a cluster; follow keeps reading past the end.
+func (c *cluster) scan(ctx context.Context, topic string, from Start, follow bool, fetchWait time.Duration, total func(int64), handle func(kafka.Message) error) error {
 	if !from.Explicit() {
 		from = Start{Kind: StartEarliest}
 	}
-	snap, err := cl.snapshot(ctx, topic, from)
+	snap, err := c.snapshot(ctx, topic, from)
 	if err != nil {
 		return err
 	}
@@ -397,12 +402,12 @@ func Scan(ctx context.Context, cfg ScanConfig, topic string, from Start, total f
 	var n int64
 	for _, p := range snap.parts {
 		if inScope(from, p) {
-			spans[p] = snap.spanOf(p, snap.startOf(from, p, -1), false)
+			spans[p] = snap.spanOf(p, snap.startOf(from, p, -1), follow)
 			n += spans[p].records()
 		}
 	}
 	if total != nil {
 		total(n)
 	}
-	return cl.consume(ctx, topic, spans, cfg.FetchMaxWait, handle)
+	return c.consume(ctx, topic, spans, fetchWait, handle)
 }
