@@ -377,6 +377,8 @@ type ScanConfig struct {
 	Transport      kafka.RoundTripper
 	RequestTimeout time.Duration
 	FetchMaxWait   time.Duration
+	// Follow keeps reading what arrives after the end until ctx ends.
+	Follow bool
 }
 
 // Scan reads topic from a start point (StartResume means earliest: Scan
@@ -386,7 +388,7 @@ type ScanConfig struct {
 // and other topics' readers such as `erasured receipts`, share it.
 func Scan(ctx context.Context, cfg ScanConfig, topic string, from Start, total func(int64), handle func(kafka.Message) error) error {
 	cl := newCluster(cfg.Brokers, cfg.Dialer, cfg.Transport, cfg.RequestTimeout)
-	return cl.scan(ctx, topic, from, false, cfg.FetchMaxWait, total, handle)
+	return cl.scan(ctx, topic, from, cfg.Follow, cfg.FetchMaxWait, total, handle)
 }
 
 // scan is Scan on a cluster; follow keeps reading past the end.
