@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -170,6 +171,11 @@ type Breaker struct {
 	// line: gobreaker clears them before it reports the change. Both
 	// callbacks run under gobreaker's lock, so no lock of its own.
 	tripped gobreaker.Counts
+
+	// openMu guards opened, the channel Opened hands out: closed, and
+	// replaced, each time the circuit opens.
+	openMu sync.Mutex
+	opened chan struct{}
 }
 
 // BreakerOption adjusts a Breaker.
@@ -192,7 +198,7 @@ func NewBreaker(vendor string, cfg BreakerConfig, opts ...BreakerOption) *Breake
 	if !cfg.Enabled {
 		return nil
 	}
-	b := &Breaker{vendor: vendor, cfg: cfg, log: zerolog.Nop()}
+	b := &Breaker{vendor: vendor, cfg: cfg, log: zerolog.Nop(), opened: make(chan struct{})}
 	for _, o := range opts {
 		o(b)
 	}
@@ -240,6 +246,12 @@ func (b *Breaker) changed(_ string, from, to gobreaker.State) {
 	if f >= 0 && f < 3 && t >= 0 && t < 3 {
 		b.transitions[f][t].Add(1)
 	}
+	if t == CircuitOpen {
+		b.openMu.Lock()
+		close(b.opened)
+		b.opened = make(chan struct{})
+		b.openMu.Unlock()
+	}
 	e := b.log.Info()
 	if t == CircuitOpen {
 		e = b.log.Warn()
@@ -268,6 +280,20 @@ func (b *Breaker) State() CircuitState {
 		return CircuitClosed
 	}
 	return CircuitState(b.cb.State())
+}
+
+// Opened returns a channel that is closed the next time the circuit
+// opens (closed to open, or a failed probe). Work waiting on a retry at
+// the vendor selects on it to be set aside (parked) at once rather than
+// wait for a vendor that is down. A nil Breaker never opens: its channel
+// is nil.
+func (b *Breaker) Opened() <-chan struct{} {
+	if b == nil {
+		return nil
+	}
+	b.openMu.Lock()
+	defer b.openMu.Unlock()
+	return b.opened
 }
 
 // Refuses reports whether a request now would be refused without asking:

@@ -30,6 +30,14 @@ type RetryConfig struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// RequestTimeout bounds one attempt.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// InlineBudget bounds the time the main flow spends on one event at
+	// this vendor, waits included; a part not final by then is parked on
+	// the vendor's retry topic, so one slow or failing vendor never holds
+	// an event's offset (and the other vendors' work) beyond it.
+	InlineBudget time.Duration `yaml:"inline_budget"`
+	// Topic is the vendor's retry topic; empty means
+	// <kafka.topic>.retry.<vendor> (retrytopic.TopicFor).
+	Topic string `yaml:"topic"`
 }
 
 // DefaultRetryConfig is the policy used where configuration is silent.
@@ -45,6 +53,7 @@ func DefaultRetryConfig() RetryConfig {
 		MaxElapsedTime:      5 * time.Minute,
 		MaxAttempts:         12,
 		RequestTimeout:      10 * time.Second,
+		InlineBudget:        30 * time.Second,
 	}
 }
 
@@ -71,6 +80,9 @@ func (c *RetryConfig) Validate() error {
 	}
 	if c.RequestTimeout <= 0 {
 		errs.Invalid("request_timeout", "must be positive, got %s", c.RequestTimeout)
+	}
+	if c.InlineBudget <= 0 {
+		errs.Invalid("inline_budget", "must be positive, got %s", c.InlineBudget)
 	}
 	return errs.Err()
 }

@@ -123,6 +123,7 @@ func testRetryConfig() RetryConfig {
 		MaxElapsedTime:      24 * time.Hour,
 		MaxAttempts:         5,
 		RequestTimeout:      5 * time.Second,
+		InlineBudget:        24 * time.Hour,
 	}
 }
 
@@ -565,6 +566,8 @@ func TestRetryConfigValidate(t *testing.T) {
 		{"max_attempts", func(c *RetryConfig) { c.MaxAttempts = 0 }},
 		{"max_attempts", func(c *RetryConfig) { c.MaxAttempts = -3 }},
 		{"request_timeout", func(c *RetryConfig) { c.RequestTimeout = 0 }},
+		{"inline_budget", func(c *RetryConfig) { c.InlineBudget = 0 }},
+		{"inline_budget", func(c *RetryConfig) { c.InlineBudget = -time.Second }},
 		{"", func(c *RetryConfig) { c.RandomizationFactor = 0; c.Multiplier = 1; c.MaxAttempts = 1 }},
 	}
 	for _, tc := range tests {
@@ -595,11 +598,12 @@ func TestRetryConfigValidate(t *testing.T) {
 func TestRetryConfigDecode(t *testing.T) {
 	t.Parallel()
 	var c RetryConfig
-	doc := "initial_interval: 100ms\nmax_interval: 1m30s\nmultiplier: 3\nrandomization_factor: 0.25\nmax_elapsed_time: 10m\nmax_attempts: 4\nrequest_timeout: 2s\n"
+	doc := "initial_interval: 100ms\nmax_interval: 1m30s\nmultiplier: 3\nrandomization_factor: 0.25\nmax_elapsed_time: 10m\nmax_attempts: 4\nrequest_timeout: 2s\ninline_budget: 45s\ntopic: erasure.retry.fake\n"
 	if err := config.Decode(strings.NewReader(doc), &c); err != nil {
 		t.Fatal(err)
 	}
-	want := RetryConfig{100 * time.Millisecond, 90 * time.Second, 3, 0.25, 10 * time.Minute, 4, 2 * time.Second}
+	want := RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: 90 * time.Second, Multiplier: 3, RandomizationFactor: 0.25,
+		MaxElapsedTime: 10 * time.Minute, MaxAttempts: 4, RequestTimeout: 2 * time.Second, InlineBudget: 45 * time.Second, Topic: "erasure.retry.fake"}
 	if c != want {
 		t.Errorf("decoded %+v, want %+v", c, want)
 	}

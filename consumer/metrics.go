@@ -10,6 +10,7 @@ import (
 
 	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/retrytopic"
 )
 
 // Metrics is erasured's Prometheus instrumentation. It observes the
@@ -29,6 +30,8 @@ type Metrics struct {
 	retryWaitSecs   *prometheus.CounterVec
 	deadLettered    *prometheus.CounterVec
 	dlqWriteFails   prometheus.Counter
+	parked          *prometheus.CounterVec
+	parkWriteFails  *prometheus.CounterVec
 	commits         *prometheus.CounterVec
 	commitDuration  prometheus.Histogram
 	committedOffset *prometheus.GaugeVec
@@ -60,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		vendorResults: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "erasured_vendor_results_total",
-			Help: "Per-vendor results, by vendor and outcome: deleted, already_absent, not_applicable, failed (dead-lettered), interrupted (cut short by a stop or rebalance; redelivered).",
+			Help: "Per-vendor results, by vendor and outcome: deleted, already_absent, not_applicable, failed (dead-lettered), parked (on the vendor's retry topic), interrupted (cut short by a stop or rebalance; redelivered).",
 		}, []string{"vendor", "outcome"}),
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "erasured_vendor_requests_total",
@@ -91,6 +94,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "erasured_dead_letter_write_failures_total",
 			Help: "Failed dead-letter write attempts (each is retried; nothing is dropped).",
 		}),
+		parked: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "erasured_parked_total",
+			Help: "Vendor parts the main flow parked on the vendor's retry topic, by vendor and reason (inline_budget, circuit_open, paused, behind).",
+		}, []string{"vendor", "reason"}),
+		parkWriteFails: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "erasured_park_write_failures_total",
+			Help: "Failed retry-topic write attempts, by vendor (each is retried; the event's offset is not committed meanwhile).",
+		}, []string{"vendor"}),
 		commits: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "erasured_offset_commits_total",
 			Help: "Offset commits, by result (ok, error).",
@@ -119,7 +130,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	// Series that alerts and rate() read exist from the start at 0, so an
 	// alert on the first dead letter does not wait for a second one.
-	for _, o := range []Outcome{OutcomeDone, OutcomeDeadLettered, OutcomeInvalid, OutcomeInterrupted} {
+	for _, o := range []Outcome{OutcomeDone, OutcomeDeadLettered, OutcomeParked, OutcomeInvalid, OutcomeInterrupted} {
 		m.finished.WithLabelValues(string(o))
 	}
 	for _, r := range []dlq.Reason{dlq.ReasonInvalidEvent, dlq.ReasonRetriesExhausted, dlq.ReasonPermanentError} {
@@ -136,6 +147,10 @@ func (m *Metrics) InitVendor(vendor string) {
 		m.requests.WithLabelValues(vendor, class)
 	}
 	m.throttled.WithLabelValues(vendor)
+	for _, r := range []retrytopic.Reason{retrytopic.ReasonInlineBudget, retrytopic.ReasonCircuitOpen, retrytopic.ReasonPaused, retrytopic.ReasonBehind} {
+		m.parked.WithLabelValues(vendor, string(r))
+	}
+	m.parkWriteFails.WithLabelValues(vendor)
 	for _, src := range []string{"backoff", "retry_after"} {
 		m.retryWaits.WithLabelValues(vendor, src)
 		m.retryWaitSecs.WithLabelValues(vendor, src)
@@ -194,6 +209,20 @@ func (m *Metrics) Waiting(vendor string, wait time.Duration, fromRetryAfter bool
 	m.retryWaits.WithLabelValues(vendor, src).Inc()
 	m.retryWaitSecs.WithLabelValues(vendor, src).Add(wait.Seconds())
 }
+
+// VendorParked is the per-vendor outcome, in erasured_vendor_results_total,
+// of a part parked on the vendor's retry topic.
+const VendorParked = "parked"
+
+// Parked implements retrytopic.Observer: a part is safe on its retry
+// topic.
+func (m *Metrics) Parked(vendor string, r retrytopic.Reason) {
+	m.parked.WithLabelValues(vendor, string(r)).Inc()
+	m.vendorResults.WithLabelValues(vendor, VendorParked).Inc()
+}
+
+// ParkFailed implements retrytopic.Observer.
+func (m *Metrics) ParkFailed(vendor string, _ error) { m.parkWriteFails.WithLabelValues(vendor).Inc() }
 
 // Published implements dlq.Observer.
 func (m *Metrics) Published(r dlq.Reason) { m.deadLettered.WithLabelValues(string(r)).Inc() }

@@ -14,10 +14,23 @@ import (
 	"github.com/erasured/erasured/event"
 )
 
-// Vendor pairs an adapter with its retry policy.
+// Vendor pairs an adapter with its retry policy and, when the Processor
+// parks (WithParking), what parking needs to know about it.
 type Vendor struct {
 	Adapter adapters.Adapter
 	Retrier *adapters.Retrier
+	// Breaker is the vendor's circuit breaker, also in Retrier; nil when
+	// off. A part meeting an open circuit is parked at once, and parts
+	// waiting on a retry are parked as soon as it opens.
+	Breaker *adapters.Breaker
+	// RetryTopic is where the vendor's parts are parked
+	// (vendors.<name>.retry.topic).
+	RetryTopic string
+	// InlineBudget is vendors.<name>.retry.inline_budget: a part not
+	// final within it is parked.
+	InlineBudget time.Duration
+	// Paused is vendors.<name>.paused: every part is parked, unsent.
+	Paused bool
 }
 
 // DeadLetterer durably records what could not be done. Publish returns nil
@@ -37,6 +50,9 @@ type Outcome string
 const (
 	OutcomeDone         Outcome = "done"
 	OutcomeDeadLettered Outcome = "dead_lettered"
+	// OutcomeParked: every vendor is final or parked, at least one
+	// parked, none dead-lettered.
+	OutcomeParked Outcome = "parked"
 	OutcomeInvalid      Outcome = "invalid"
 	OutcomeInterrupted  Outcome = "interrupted"
 )
@@ -65,6 +81,8 @@ type Processor struct {
 	restrictions restrictionCheck
 	// fp names the user in logs; see WithFingerprinter.
 	fp *event.Fingerprinter
+	// parking, when set, parks instead of holding; see WithParking.
+	parking *Parking
 }
 
 // NewProcessor returns a Processor. o may be nil.
@@ -89,7 +107,8 @@ func (p *Processor) Decode(msg kafka.Message) (*event.UserDeleted, error) {
 }
 
 // Process returns nil when msg is finished: every applicable vendor reached
-// a final outcome, or the failures are durably dead-lettered. ev and decErr
+// a final outcome, or is durably parked on its retry topic (WithParking),
+// or the failures are durably dead-lettered. ev and decErr
 // are what Decode returned for msg. Process returns an error wrapping
 // ErrInterrupted when ctx ended first.
 func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.UserDeleted, decErr error) error {
@@ -99,22 +118,43 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 	}
 
 	vendors, unconfigured := p.selectVendors(msg, ev)
-	results := make([]adapters.Result, len(vendors))
+	parts := make([]part, len(vendors))
 	var wg sync.WaitGroup
 	for i, v := range vendors {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = v.Retrier.Do(ctx, v.Adapter, ev)
+			parts[i] = p.runVendor(ctx, v, msg, ev)
 		}()
 	}
 	wg.Wait()
+	results := make([]adapters.Result, len(parts))
+	var parked *zerolog.Event
+	var parkErr error
+	for i, pt := range parts {
+		results[i] = pt.res
+		if pt.parked == "" {
+			continue
+		}
+		if parked == nil {
+			parked = zerolog.Dict()
+		}
+		parked = parked.Str(pt.res.Vendor, string(pt.parked))
+		if pt.parkErr != nil {
+			parkErr = errors.Join(parkErr, pt.parkErr)
+		}
+	}
 
 	var failures []dlq.Failure
 	var first, last time.Time
 	reason := dlq.ReasonRetriesExhausted
 	interrupted := false
-	for _, r := range results {
+	for i, r := range results {
+		if parts[i].parked != "" {
+			// Counted by the parker once safe (parked_total and
+			// vendor_results{outcome="parked"}).
+			continue
+		}
 		p.observer.VendorResult(r)
 		if r.Outcome.Final() {
 			continue
@@ -154,11 +194,25 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 		p.observer.Finished(OutcomeInterrupted, time.Since(start))
 		return ErrInterrupted
 	}
+	if parkErr != nil {
+		// Exactly as for a failed dead-letter write: the event is not
+		// finished and the commit point holds. The parts parked already
+		// are parked again on redelivery (the retry worker deletes
+		// twice; deletes are idempotent).
+		p.logEvent(zerolog.WarnLevel, msg, ev, results, OutcomeInterrupted, start).Func(withParked(parked)).Err(parkErr).Msg("event not finished: retry-topic write abandoned; it will be redelivered")
+		p.observer.Finished(OutcomeInterrupted, time.Since(start))
+		return errors.Join(ErrInterrupted, parkErr)
+	}
 	if len(failures) == 0 {
-		// One line per event is a flood at info; the dev stack's summary
-		// and the metrics count them instead.
-		p.logEvent(zerolog.DebugLevel, msg, ev, results, OutcomeDone, start).Msg("event done")
-		p.observer.Finished(OutcomeDone, time.Since(start))
+		outcome, msgText := OutcomeDone, "event done"
+		if parked != nil {
+			outcome, msgText = OutcomeParked, "event finished: parts parked on retry topics"
+		}
+		// One line per event is a flood at info (and an outage parks
+		// every event); the dev stack's summary and the metrics count
+		// them instead.
+		p.logEvent(zerolog.DebugLevel, msg, ev, results, outcome, start).Func(withParked(parked)).Msg(msgText)
+		p.observer.Finished(outcome, time.Since(start))
 		return nil
 	}
 	rec := dlq.Record{
@@ -170,7 +224,7 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 		p.observer.Finished(OutcomeInterrupted, time.Since(start))
 		return errors.Join(ErrInterrupted, err)
 	}
-	p.logEvent(zerolog.WarnLevel, msg, ev, results, OutcomeDeadLettered, start).Str("reason", string(reason)).Msg("event dead-lettered")
+	p.logEvent(zerolog.WarnLevel, msg, ev, results, OutcomeDeadLettered, start).Func(withParked(parked)).Str("reason", string(reason)).Msg("event dead-lettered")
 	p.observer.Finished(OutcomeDeadLettered, time.Since(start))
 	return nil
 }
@@ -268,6 +322,16 @@ func (p *Processor) logEvent(level zerolog.Level, msg kafka.Message, ev *event.U
 		Str("outcome", string(o)).
 		Dur("took_ms", time.Since(start)).
 		Dict("vendors", vendors)
+}
+
+// withParked adds the parked vendors and their reasons to a line, when
+// any was parked.
+func withParked(parked *zerolog.Event) func(*zerolog.Event) {
+	return func(e *zerolog.Event) {
+		if parked != nil {
+			e.Dict("parked", parked)
+		}
+	}
 }
 
 func eventHeaders(hs []kafka.Header) []event.Header {

@@ -98,6 +98,7 @@ func fastRetry() adapters.RetryConfig {
 		MaxElapsedTime:  time.Minute,
 		MaxAttempts:     2,
 		RequestTimeout:  time.Minute,
+		InlineBudget:    time.Minute,
 	}
 }
 

@@ -83,6 +83,11 @@ func knownRegion(r string) bool {
 // Config configures the CleverTap adapter.
 type Config struct {
 	Enabled bool `yaml:"enabled"`
+	// Paused parks every part for this vendor on its retry topic, reason
+	// paused, without calling it (revoked credentials, an incident at the
+	// vendor): the deletions stay owed, and the retry worker drains them
+	// once unpaused. vendors.pause_file pauses at runtime too.
+	Paused bool `yaml:"paused"`
 	// Region is the account's data centre ("eu1", "in1", ...), which picks
 	// the API host. BaseURL, when set, wins.
 	Region string `yaml:"region"`

@@ -73,6 +73,11 @@ var contactShape = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // Config configures the Exotel adapter.
 type Config struct {
 	Enabled bool `yaml:"enabled"`
+	// Paused parks every part for this vendor on its retry topic, reason
+	// paused, without calling it (revoked credentials, an incident at the
+	// vendor): the deletions stay owed, and the retry worker drains them
+	// once unpaused. vendors.pause_file pauses at runtime too.
+	Paused bool `yaml:"paused"`
 	// BaseURL is scheme and host, without a path. When set it wins over
 	// Region.
 	BaseURL string `yaml:"base_url"`

@@ -41,6 +41,11 @@ var profileShape = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F
 // Config configures the Plivo adapter.
 type Config struct {
 	Enabled bool `yaml:"enabled"`
+	// Paused parks every part for this vendor on its retry topic, reason
+	// paused, without calling it (revoked credentials, an incident at the
+	// vendor): the deletions stay owed, and the retry worker drains them
+	// once unpaused. vendors.pause_file pauses at runtime too.
+	Paused bool `yaml:"paused"`
 	// BaseURL is scheme and host, without a path.
 	BaseURL string `yaml:"base_url"`
 	// AllowInsecureHTTP permits a plain http base_url to a host other

@@ -42,6 +42,11 @@ const MaxExparams = 10
 // Config configures the Webex Campaign adapter.
 type Config struct {
 	Enabled bool `yaml:"enabled"`
+	// Paused parks every part for this vendor on its retry topic, reason
+	// paused, without calling it (revoked credentials, an incident at the
+	// vendor): the deletions stay owed, and the retry worker drains them
+	// once unpaused. vendors.pause_file pauses at runtime too.
+	Paused bool `yaml:"paused"`
 	// BaseURL is scheme and host of the customer's API endpoint, such as
 	// https://yourdomain.webexcampaign.io; it has no default.
 	BaseURL string `yaml:"base_url"`

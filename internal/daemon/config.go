@@ -14,6 +14,7 @@ import (
 	"github.com/erasured/erasured/consumer"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
+	"github.com/erasured/erasured/retrytopic"
 )
 
 // LoadConfig starts from DefaultConfig, reads the YAML file at path (or
@@ -106,6 +107,48 @@ type VendorsConfig struct {
 	CleverTap clevertap.Config `yaml:"clevertap"`
 	// MaxConnsPerVendor bounds concurrent connections to one vendor.
 	MaxConnsPerVendor int `yaml:"max_conns_per_vendor"`
+	// PauseFile lists vendors paused at runtime, one name a line ('#'
+	// starts a comment), re-read every few seconds: a vendor is paused
+	// when vendors.<name>.paused is set or the file names it. Empty: no
+	// file. A missing file pauses nothing (the ConfigMap is optional).
+	PauseFile string `yaml:"pause_file"`
+}
+
+// vendorSection is what the daemon reads from each vendor's section.
+type vendorSection struct {
+	name    string
+	enabled bool
+	paused  bool
+	retry   adapters.RetryConfig
+}
+
+func (c *Config) vendorSections() []vendorSection {
+	v := &c.Vendors
+	return []vendorSection{
+		{plivo.Name, v.Plivo.Enabled, v.Plivo.Paused, v.Plivo.Retry},
+		{webex.Name, v.Webex.Enabled, v.Webex.Paused, v.Webex.Retry},
+		{exotel.Name, v.Exotel.Enabled, v.Exotel.Paused, v.Exotel.Retry},
+		{clevertap.Name, v.CleverTap.Enabled, v.CleverTap.Paused, v.CleverTap.Retry},
+	}
+}
+
+// RetryTopics maps each enabled vendor to its retry topic:
+// vendors.<name>.retry.topic, or <kafka.topic>.retry.<name>.
+func (c *Config) RetryTopics() map[string]string {
+	out := map[string]string{}
+	for _, v := range c.vendorSections() {
+		if v.enabled {
+			out[v.name] = c.retryTopic(v)
+		}
+	}
+	return out
+}
+
+func (c *Config) retryTopic(v vendorSection) string {
+	if t := strings.TrimSpace(v.retry.Topic); t != "" {
+		return t
+	}
+	return retrytopic.TopicFor(c.Kafka.Topic, v.name)
 }
 
 // LogConfig configures logging.
@@ -216,6 +259,22 @@ func (c *Config) Validate() error {
 	}
 	if enabled == 0 {
 		errs.Invalid("vendors", "no vendor is enabled; set vendors.<name>.enabled: true for at least one")
+	}
+	seen := map[string]string{}
+	for _, v := range c.vendorSections() {
+		if !v.enabled {
+			continue
+		}
+		t, field := c.retryTopic(v), "vendors."+v.name+".retry.topic"
+		switch {
+		case t == c.Kafka.Topic:
+			errs.Invalid(field, "must differ from kafka.topic (%q)", t)
+		case t == c.DeadLetter.Topic:
+			errs.Invalid(field, "must differ from dead_letter.topic (%q)", t)
+		case seen[t] != "":
+			errs.Invalid(field, "%q is vendors.%s's retry topic too; each vendor needs its own", t, seen[t])
+		}
+		seen[t] = v.name
 	}
 	if c.Vendors.MaxConnsPerVendor < 1 {
 		errs.Invalid("vendors.max_conns_per_vendor", "must be at least 1, got %d", c.Vendors.MaxConnsPerVendor)

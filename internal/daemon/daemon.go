@@ -24,6 +24,7 @@ import (
 	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/consumer"
 	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/retrytopic"
 )
 
 // buildVendors returns the enabled vendors, each with its retry policy
@@ -38,6 +39,11 @@ import (
 func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics, bm *adapters.BreakerMetrics, log, blog zerolog.Logger) []consumer.Vendor {
 	var vs []consumer.Vendor
 	v := &cfg.Vendors
+	topics := cfg.RetryTopics()
+	paused := map[string]bool{}
+	for _, s := range cfg.vendorSections() {
+		paused[s.name] = s.paused
+	}
 	add := func(name string, lc adapters.LimitConfig, rc adapters.RetryConfig, bc adapters.BreakerConfig, build func(*http.Client, *adapters.Limiter) adapters.Adapter) {
 		conns := lc.MaxConcurrency
 		if conns == 0 {
@@ -49,7 +55,8 @@ func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics,
 		lm.Add(a.Name(), l)
 		bm.Add(b)
 		vs = append(vs, consumer.Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc,
-			adapters.WithObserver(o), adapters.WithLimiter(l), adapters.WithBreaker(b), adapters.WithLogger(log))})
+			adapters.WithObserver(o), adapters.WithLimiter(l), adapters.WithBreaker(b), adapters.WithLogger(log)),
+			Breaker: b, RetryTopic: topics[name], InlineBudget: rc.InlineBudget, Paused: paused[name]})
 	}
 	if v.Plivo.Enabled {
 		add(plivo.Name, v.Plivo.Limit, v.Plivo.Retry, v.Plivo.Breaker, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return plivo.New(v.Plivo, c) })
@@ -72,12 +79,16 @@ func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics,
 // Daemon is the wired process: consumer, dead-letter publisher, HTTP
 // endpoint.
 type Daemon struct {
-	cfg      *Config
-	log      zerolog.Logger
-	reg      *prometheus.Registry
-	consumer *consumer.Consumer
-	pub      *dlq.Publisher
-	ready    *readiness
+	cfg       *Config
+	log       zerolog.Logger
+	reg       *prometheus.Registry
+	consumer  *consumer.Consumer
+	pub       *dlq.Publisher
+	parker    *retrytopic.Publisher
+	pauses    *consumer.Pauses
+	index     *consumer.Index
+	transport kafka.RoundTripper
+	ready     *readiness
 }
 
 // New wires a daemon for cfg, which must be valid. dialer and transport
@@ -96,16 +107,77 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 	pub := dlq.NewPublisher(cfg.DeadLetter, w, log.With().Str("component", "dlq").Logger(), dlqObservers{m, ready})
 	vendors := buildVendors(cfg, m, adapters.NewLimiterMetrics(reg), adapters.NewBreakerMetrics(reg),
 		log.With().Str("component", "retry").Logger(), log.With().Str("component", "breaker").Logger())
+	var names []string
+	configPaused := map[string]bool{}
 	for _, v := range vendors {
 		m.InitVendor(v.Adapter.Name())
+		names = append(names, v.Adapter.Name())
+		configPaused[v.Adapter.Name()] = v.Paused
 	}
-	proc := consumer.NewProcessor(vendors, pub, cfg.DecodeOptions(), log, m, consumer.WithFingerprinter(cfg.Fingerprinter()))
+	parker := retrytopic.NewPublisher(cfg.DeadLetter, retrytopic.NewWriter(cfg.DeadLetter, cfg.Kafka.Brokers, transport),
+		log.With().Str("component", "park").Logger(), m)
+	pauses := consumer.NewPauses(names, configPaused, cfg.Vendors.PauseFile, log.With().Str("component", "pause").Logger())
+	pauses.Register(reg)
+	index := consumer.NewIndex(names, consumer.DefaultParkedIndexCap, log.With().Str("component", "park").Logger())
+	index.Register(reg, names)
+	proc := consumer.NewProcessor(vendors, pub, cfg.DecodeOptions(), log, m, consumer.WithFingerprinter(cfg.Fingerprinter()),
+		consumer.WithParking(consumer.Parking{Parker: parker, Index: index, Pauses: pauses}))
 	proc.VerifyRestrictions(cfg.Replay.Keyring(), consumer.NewRestrictionMetrics(reg))
 	for _, n := range cfg.Notices() {
 		log.Warn().Msg(n)
 	}
 	c := consumer.New(cfg.Kafka, proc, dialer, log.With().Str("component", "consumer").Logger(), ready)
-	return &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, ready: ready}
+	return &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, parker: parker, pauses: pauses, index: index, transport: transport, ready: ready}
+}
+
+// ParkedIndex is the index the main flow parks behind; a retry worker
+// calls its Done and Drained.
+func (d *Daemon) ParkedIndex() consumer.ParkedIndex { return d.index }
+
+// ErrMissingTopic is wrapped by Run's error when a topic erasured writes
+// to does not exist. Topics are created by the platform, like the
+// dead-letter topic: erasured never creates one.
+var ErrMissingTopic = errors.New("topic does not exist")
+
+// checkTopics asks the brokers for every enabled vendor's retry topic and
+// names the first one missing, with the key that sets it.
+func (d *Daemon) checkTopics(ctx context.Context) error {
+	topics := d.cfg.RetryTopics()
+	if len(topics) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(topics))
+	byTopic := map[string]string{}
+	for v, t := range topics {
+		names = append(names, t)
+		byTopic[t] = v
+	}
+	cl := &kafka.Client{Addr: kafka.TCP(d.cfg.Kafka.Brokers...), Timeout: d.cfg.Kafka.RequestTimeout, Transport: d.transport}
+	cctx, cancel := context.WithTimeout(ctx, d.cfg.Kafka.RequestTimeout)
+	md, err := cl.Metadata(cctx, &kafka.MetadataRequest{Topics: names})
+	cancel()
+	if err != nil {
+		// Brokers unreachable, or refusing erasured: the consumer
+		// reports that better (and retries while a broker restarts).
+		// Only a definite "no such topic" stops startup.
+		d.log.Warn().Err(err).Msg("could not check the retry topics at startup; a missing one will show as failing parks")
+		return nil
+	}
+	found := map[string]bool{}
+	for _, t := range md.Topics {
+		if !errors.Is(t.Error, kafka.UnknownTopicOrPartition) && (t.Error != nil || len(t.Partitions) > 0) {
+			// Present (an error other than unknown, such as no leader
+			// yet, is not "missing").
+			found[t.Name] = true
+		}
+	}
+	var errs []error
+	for _, t := range names {
+		if !found[t] {
+			errs = append(errs, fmt.Errorf("retry topic %s (vendors.%s.retry.topic): %w; create it like the dead-letter topic (see README, Outages)", t, byTopic[t], ErrMissingTopic))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 type dlqObservers []dlq.Observer
@@ -152,6 +224,18 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 
+	if err := d.checkTopics(ctx); err != nil {
+		_ = d.pub.Close()
+		_ = d.parker.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return err
+	}
+	pctx, stopPauses := context.WithCancel(ctx)
+	defer stopPauses()
+	go d.pauses.Run(pctx, consumer.DefaultPauseInterval)
+
 	done := make(chan error, 1)
 	go func() { done <- d.consumer.Run(ctx) }()
 
@@ -168,6 +252,9 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if cerr := d.pub.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing dead-letter writer: %w", cerr)
+	}
+	if cerr := d.parker.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("closing retry-topic writer: %w", cerr)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -14,13 +14,15 @@ import (
 	"github.com/erasured/erasured/internal/devstack"
 )
 
-// outageStack runs a stack where down answers 503 to everything, and a
-// daemon whose retry budget for it is short, so that every event is
-// dead-lettered with retries_exhausted listing down alone.
+// outageStack runs a stack where down refuses erasured's credentials
+// (401) for everything, so that every event is dead-lettered with
+// permanent_error listing down alone. (A vendor answering 503 is an outage,
+// whose parts are parked on its retry topic, not dead-lettered: see
+// TestVendorDownParksItsParts.)
 func outageStack(t *testing.T, down string, n int) (*devstack.Stack, *devstack.Workload, *daemon.Config) {
 	t.Helper()
 	knobs := map[string]sandbox.Knobs{"plivo": {}, "webex": {}, "exotel": {}, "clevertap": {}}
-	knobs[down] = sandbox.Knobs{Force: "503"}
+	knobs[down] = sandbox.Knobs{Force: "401"}
 	s := startStack(t, 4, knobs)
 	w := devstack.NewWorkload(n, n, 0)
 	produce(t, s, w)

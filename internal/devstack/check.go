@@ -17,6 +17,7 @@ import (
 	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
+	"github.com/erasured/erasured/retrytopic"
 )
 
 // Workload is a set of events with unique identifiers at every vendor, so
@@ -170,8 +171,9 @@ func ReadAll(ctx context.Context, brokers []string, topic string, partition int)
 // Account is what a run achieved, by event.
 type Account struct {
 	Produced, Poison int
-	// Complete counts events deleted at every vendor or dead-lettered for
-	// exactly the vendors that did not delete them.
+	// Complete counts events deleted at every vendor or, at each vendor
+	// that did not delete them, dead-lettered or parked on its retry
+	// topic.
 	Complete int
 	// DeletedEverywhere counts events deleted at every vendor.
 	DeletedEverywhere int
@@ -182,8 +184,12 @@ type Account struct {
 	// was already dead-lettered: redelivery after a crash or rebalance,
 	// harmless but worth seeing.
 	DuplicateDeadLetters int
-	// Missing lists event ids neither deleted nor dead-lettered at some
-	// vendor: lost deletions.
+	// Parked counts, by vendor, the distinct events whose part for that
+	// vendor is on its retry topic and not deleted there yet: finished
+	// for the main flow, owed by the retry worker.
+	Parked map[string]int
+	// Missing lists event ids neither deleted, dead-lettered nor parked
+	// at some vendor: lost deletions.
 	Missing []string
 	// Redelivered counts events whose Plivo profile was asked for more
 	// than once (Plivo's sandbox in tests is healthy, so only
@@ -192,14 +198,50 @@ type Account struct {
 }
 
 func (a Account) String() string {
-	return fmt.Sprintf("produced=%d poison=%d complete=%d deleted_everywhere=%d dead_lettered=%v duplicate_dead_letters=%d missing=%d redelivered=%d",
-		a.Produced, a.Poison, a.Complete, a.DeletedEverywhere, a.DeadLettered, a.DuplicateDeadLetters, len(a.Missing), a.Redelivered)
+	return fmt.Sprintf("produced=%d poison=%d complete=%d deleted_everywhere=%d dead_lettered=%v parked=%v duplicate_dead_letters=%d missing=%d redelivered=%d",
+		a.Produced, a.Poison, a.Complete, a.DeletedEverywhere, a.DeadLettered, a.Parked, a.DuplicateDeadLetters, len(a.Missing), a.Redelivered)
 }
 
 // Reconcile accounts for every event of w using the sandboxes' ledgers and
 // the dead-letter records.
 func (s *Stack) Reconcile(w *Workload, deadLetters []kafka.Message) (Account, error) {
-	acc := Account{Produced: len(w.Events), Poison: w.poison, DeadLettered: map[dlq.Reason]int{}}
+	return s.reconcile(w, deadLetters, nil)
+}
+
+// ReadParked reads every vendor's retry topic: vendor -> event ids parked.
+func (s *Stack) ReadParked(ctx context.Context) (map[string]map[string]bool, error) {
+	out := map[string]map[string]bool{}
+	for i, topic := range RetryTopics(s.Topic) {
+		conn, err := kafka.DialContext(ctx, "tcp", s.Brokers[0])
+		if err != nil {
+			return nil, err
+		}
+		parts, err := conn.ReadPartitions(topic)
+		conn.Close()
+		if err != nil {
+			return nil, err
+		}
+		ids := map[string]bool{}
+		for _, p := range parts {
+			msgs, err := ReadAll(ctx, s.Brokers, topic, p.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range msgs {
+				rec, err := retrytopic.Decode(m)
+				if err != nil {
+					return nil, fmt.Errorf("%s[%d]@%d: %w", topic, p.ID, m.Offset, err)
+				}
+				ids[rec.EventID] = true
+			}
+		}
+		out[Vendors[i]] = ids
+	}
+	return out, nil
+}
+
+func (s *Stack) reconcile(w *Workload, deadLetters []kafka.Message, parked map[string]map[string]bool) (Account, error) {
+	acc := Account{Produced: len(w.Events), Poison: w.poison, DeadLettered: map[dlq.Reason]int{}, Parked: map[string]int{}}
 	failedAt := map[string]map[string]bool{} // event id -> vendors
 	seen := map[string]bool{}
 	for _, m := range deadLetters {
@@ -233,7 +275,11 @@ func (s *Stack) Reconcile(w *Workload, deadLetters []kafka.Message) (Account, er
 		for vendor, id := range VendorIDs(ev) {
 			deleted := ledgers[vendor].Deleted(id)
 			all = all && deleted
-			if !deleted && !failedAt[ev.EventID][vendor] {
+			isParked := !deleted && parked[vendor][ev.EventID]
+			if isParked {
+				acc.Parked[vendor]++
+			}
+			if !deleted && !failedAt[ev.EventID][vendor] && !isParked {
 				ok = false
 			}
 		}
@@ -261,8 +307,12 @@ func (s *Stack) WaitComplete(ctx context.Context, w *Workload) (Account, error) 
 	var acc Account
 	for {
 		dls, err := ReadAll(ctx, s.Brokers, s.DLQTopic, 0)
+		var parked map[string]map[string]bool
 		if err == nil {
-			acc, err = s.Reconcile(w, dls)
+			parked, err = s.ReadParked(ctx)
+		}
+		if err == nil {
+			acc, err = s.reconcile(w, dls, parked)
 			if err == nil && acc.Complete == acc.Produced && acc.DeadLettered[dlq.ReasonInvalidEvent] >= acc.Poison {
 				return acc, nil
 			}

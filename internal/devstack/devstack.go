@@ -25,6 +25,7 @@ import (
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/internal/daemon"
+	"github.com/erasured/erasured/retrytopic"
 )
 
 // Stack is a Kafka (in-process unless Options.Brokers names one) plus one
@@ -93,6 +94,20 @@ func DevKnobs() map[string]sandbox.Knobs {
 	}
 }
 
+// Vendors are the stack's vendors, in the order the daemon builds them.
+var Vendors = []string{plivo.Name, webex.Name, exotel.Name, clevertap.Name}
+
+// RetryTopics are the vendors' retry topics for the main topic (the
+// daemon's defaults, retrytopic.TopicFor): the platform creates them, so
+// the stack, the tests and the scripts do too.
+func RetryTopics(topic string) []string {
+	out := make([]string, len(Vendors))
+	for i, v := range Vendors {
+		out[i] = retrytopic.TopicFor(topic, v)
+	}
+	return out
+}
+
 // Start starts the stack.
 func Start(o Options) (*Stack, error) {
 	if o.Partitions <= 0 {
@@ -106,7 +121,8 @@ func Start(o Options) (*Stack, error) {
 	}
 	s := &Stack{Brokers: o.Brokers, Topic: o.Topic, DLQTopic: o.DLQTopic, URLs: map[string]string{}, ReplayKey: randomHex(32), FingerprintKey: randomHex(32)}
 	if len(o.Brokers) == 0 {
-		opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(o.Partitions, o.Topic), kfake.SeedTopics(1, o.DLQTopic)}
+		opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(o.Partitions, o.Topic), kfake.SeedTopics(1, o.DLQTopic),
+			kfake.SeedTopics(o.Partitions, RetryTopics(o.Topic)...)}
 		if o.KafkaPort > 0 {
 			opts = append(opts, kfake.Ports(o.KafkaPort))
 		}

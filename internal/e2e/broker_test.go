@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/erasured/erasured/internal/devstack"
 	"github.com/testcontainers/testcontainers-go"
 	tckafka "github.com/testcontainers/testcontainers-go/modules/kafka"
 )
@@ -131,10 +133,15 @@ func createTopics(t *testing.T, addrs []string, topic string, partitions int, dl
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	client := newClient(addrs)
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+	topics := []kafka.TopicConfig{
 		{Topic: topic, NumPartitions: partitions, ReplicationFactor: -1},
 		{Topic: dlqTopic, NumPartitions: 1, ReplicationFactor: -1},
-	}})
+	}
+	// The vendors' retry topics: the daemon refuses to start without them.
+	for _, rt := range devstack.RetryTopics(topic) {
+		topics = append(topics, kafka.TopicConfig{Topic: rt, NumPartitions: partitions, ReplicationFactor: -1})
+	}
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
 	if err != nil {
 		t.Fatalf("creating topics: %v", err)
 	}
@@ -145,6 +152,9 @@ func createTopics(t *testing.T, addrs []string, topic string, partitions int, dl
 	}
 	waitForLeaders(t, addrs, topic, partitions)
 	waitForLeaders(t, addrs, dlqTopic, 1)
+	for _, rt := range devstack.RetryTopics(topic) {
+		waitForLeaders(t, addrs, rt, partitions)
+	}
 }
 
 func waitForLeaders(t *testing.T, addrs []string, topic string, partitions int) {

@@ -1,0 +1,210 @@
+package daemon_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/internal/daemon"
+	"github.com/erasured/erasured/internal/devstack"
+	"github.com/erasured/erasured/retrytopic"
+)
+
+// readParked reads every partition of a retry topic and decodes each
+// record, failing the test on one that does not decode.
+func readParked(t *testing.T, s *devstack.Stack, topic string, partitions int) []retrytopic.Parked {
+	t.Helper()
+	var out []retrytopic.Parked
+	for p := 0; p < partitions; p++ {
+		msgs, err := devstack.ReadAll(context.Background(), s.Brokers, topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			rec, err := retrytopic.Decode(m)
+			if err != nil {
+				t.Fatalf("%s[%d]@%d does not decode: %v", topic, p, m.Offset, err)
+			}
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// parkedEvents counts the distinct event ids parked, and the reasons.
+func parkedEvents(recs []retrytopic.Parked) (map[string]bool, map[retrytopic.Reason]int) {
+	ids, reasons := map[string]bool{}, map[retrytopic.Reason]int{}
+	for _, r := range recs {
+		ids[r.EventID] = true
+		reasons[r.Reason]++
+	}
+	return ids, reasons
+}
+
+func committedAll(s *devstack.Stack, partitions int32) int64 {
+	var n int64
+	for p := int32(0); p < partitions; p++ {
+		if c := committed(s, p); c > 0 {
+			n += c
+		}
+	}
+	return n
+}
+
+// TestVendorDownParksItsParts: Exotel answers 503 to everything for the
+// whole run. The three healthy vendors finish every event, every event's
+// Exotel part is on Exotel's retry topic, the main offsets are committed
+// to the end, and Exotel sees a bounded number of requests.
+func TestVendorDownParksItsParts(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	const partitions = 4
+	knobs := fastKnobs()
+	knobs["webex"] = sandbox.Knobs{}
+	knobs["exotel"] = sandbox.Knobs{Force: "503"}
+	s := startStack(t, partitions, knobs)
+	w := devstack.NewWorkload(2000, 2000, 0)
+	produce(t, s, w)
+	cfg := testConfig(s)
+	cfg.Vendors.Exotel.Breaker.Cooldown = 2 * time.Second
+	startMember(t, cfg)
+
+	waitUntil(t, 120*time.Second, "every event deleted at the healthy vendors and committed", func() bool {
+		return countDeleted(s, w, "plivo") == len(w.Events) && countDeleted(s, w, "webex") == len(w.Events) &&
+			countDeleted(s, w, "clevertap") == len(w.Events) && committedAll(s, partitions) == int64(len(w.Records))
+	})
+	recs := readParked(t, s, retrytopic.TopicFor(devstack.Topic, "exotel"), partitions)
+	ids, reasons := parkedEvents(recs)
+	missing := 0
+	for _, ev := range w.Events {
+		if !ids[ev.EventID] {
+			missing++
+		}
+	}
+	reqs := s.Exotel.Ledger.Requests()
+	t.Logf("events %d; healthy vendors deleted all; committed %d; exotel retry topic: %d records, %d distinct events, reasons %v; exotel requests %d; exotel deleted %d",
+		len(w.Events), committedAll(s, partitions), len(recs), len(ids), reasons, reqs, countDeleted(s, w, "exotel"))
+	if missing > 0 {
+		t.Errorf("%d events have no Exotel part on the retry topic", missing)
+	}
+	if reasons[retrytopic.ReasonCircuitOpen] == 0 {
+		t.Error("no part was parked because the circuit was open")
+	}
+	// 20 consecutive failures open the circuit; each cooldown (2s)
+	// lets 3 probes through. Far below one request per event.
+	if reqs > 500 {
+		t.Errorf("exotel got %d requests for %d events; the breaker should bound them", reqs, len(w.Events))
+	}
+	for _, r := range recs {
+		if r.Vendor != "exotel" || r.Due.Before(r.ParkedAt) || r.OriginalTopic != devstack.Topic {
+			t.Fatalf("bad parked record: vendor %q due %v parked %v topic %q", r.Vendor, r.Due, r.ParkedAt, r.OriginalTopic)
+		}
+	}
+}
+
+// TestPausedVendorIsNotCalled: webex paused in configuration gets no
+// request, and every event's Webex part is parked with reason paused.
+func TestPausedVendorIsNotCalled(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	const partitions = 2
+	s := startStack(t, partitions, map[string]sandbox.Knobs{})
+	w := devstack.NewWorkload(300, 100, 0)
+	produce(t, s, w)
+	cfg := testConfig(s)
+	cfg.Vendors.Webex.Paused = true
+	m := startMember(t, cfg)
+	waitUntil(t, 60*time.Second, "every event committed", func() bool {
+		return committedAll(s, partitions) == int64(len(w.Records)) && countDeleted(s, w, "plivo") == len(w.Events)
+	})
+	recs := readParked(t, s, retrytopic.TopicFor(devstack.Topic, "webex"), partitions)
+	ids, reasons := parkedEvents(recs)
+	t.Logf("webex requests %d; webex retry topic: %d records, %d events, reasons %v", s.Webex.Ledger.Requests(), len(recs), len(ids), reasons)
+	if n := s.Webex.Ledger.Requests(); n != 0 {
+		t.Errorf("paused webex got %d requests", n)
+	}
+	if len(ids) != len(w.Events) || reasons[retrytopic.ReasonPaused] != len(recs) {
+		t.Errorf("parked %d events (reasons %v), want all %d with reason paused", len(ids), reasons, len(w.Events))
+	}
+	if !strings.Contains(m.log.String(), "vendor paused") {
+		t.Error("no log line says webex is paused")
+	}
+}
+
+// TestUnwritableRetryTopicHoldsCommits: with Exotel paused and its
+// retry topic gone mid-run, no event can finish, so the committed offset
+// does not move; once the topic is back, everything completes.
+func TestUnwritableRetryTopicHoldsCommits(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	s := startStack(t, 1, map[string]sandbox.Knobs{})
+	topic := retrytopic.TopicFor(devstack.Topic, "exotel")
+	w1 := devstack.NewWorkload(20, 20, 0)
+	produce(t, s, w1)
+	cfg := testConfig(s)
+	cfg.Vendors.Exotel.Paused = true
+	cfg.DeadLetter.RetryMax = 200 * time.Millisecond
+	cfg.DeadLetter.WriteTimeout = 500 * time.Millisecond
+	m := startMember(t, cfg)
+	waitUntil(t, 60*time.Second, "the first events committed", func() bool { return committed(s, 0) == int64(len(w1.Records)) })
+	if err := s.Cluster.DeleteTopic(topic); err != nil {
+		t.Fatal(err)
+	}
+	// Fewer than max_in_flight (32), so all are fetched while the
+	// first of them cannot finish.
+	w2 := devstack.NewWorkload(20, 20, 0)
+	produce(t, s, w2)
+	waitUntil(t, 60*time.Second, "the later events deleted at plivo", func() bool { return countDeleted(s, w2, "plivo") == len(w2.Events) })
+	waitUntil(t, 30*time.Second, "a log line saying the retry-topic write fails", func() bool {
+		return strings.Contains(m.log.String(), "retry-topic write failed; retrying, offset not committed")
+	})
+	// Commits happen every 100ms; give them a few rounds.
+	time.Sleep(500 * time.Millisecond)
+	c := committed(s, 0)
+	t.Logf("with %s gone: committed offset %d (first batch %d records, %d more produced and deleted at plivo)", topic, c, len(w1.Records), len(w2.Records))
+	if c != int64(len(w1.Records)) {
+		t.Fatalf("committed offset %d moved past %d while the retry topic is unwritable", c, len(w1.Records))
+	}
+	if err := s.Cluster.CreateTopic(topic, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "the commit to pass every record", func() bool { return committed(s, 0) == int64(len(w1.Records)+len(w2.Records)) })
+}
+
+// TestMissingRetryTopicStopsStartup: a retry topic that does not exist is
+// a startup error naming it.
+func TestMissingRetryTopicStopsStartup(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	s := startStack(t, 1, map[string]sandbox.Knobs{})
+	topic := retrytopic.TopicFor(devstack.Topic, "clevertap")
+	if err := s.Cluster.DeleteTopic(topic); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(s)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = daemon.New(cfg, zerolog.Nop(), nil, nil).Run(ctx, ln)
+	t.Logf("startup error: %v", err)
+	if !errors.Is(err, daemon.ErrMissingTopic) || !strings.Contains(err.Error(), topic) || !strings.Contains(err.Error(), "vendors.clevertap.retry.topic") {
+		t.Fatalf("Run = %v, want ErrMissingTopic naming %s", err, topic)
+	}
+}
