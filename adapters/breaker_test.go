@@ -478,3 +478,42 @@ erasured_vendor_circuit_transitions_total{from="open",to="half_open",vendor="exo
 		check(2, 1)
 	})
 }
+
+// TestBreakerOpened: the channel Opened hands out is closed when the
+// circuit opens, and a fresh one waits for the next opening; a nil
+// Breaker's never fires.
+func TestBreakerOpened(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultBreakerConfig()
+	cfg.ConsecutiveFailures, cfg.FailureRatio, cfg.Cooldown = 2, 0, time.Hour
+	b := NewBreaker("fake", cfg)
+	ch := b.Opened()
+	fail := func() {
+		done, err := b.Allow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done(context.Background(), nil, errors.New("connection refused"))
+	}
+	fail()
+	select {
+	case <-ch:
+		t.Fatal("closed after one failure")
+	default:
+	}
+	fail()
+	select {
+	case <-ch:
+	default:
+		t.Fatal("not closed when the circuit opened")
+	}
+	select {
+	case <-b.Opened():
+		t.Fatal("the next channel is already closed")
+	default:
+	}
+	var nb *Breaker
+	if nb.Opened() != nil {
+		t.Error("a nil Breaker's channel should be nil")
+	}
+}

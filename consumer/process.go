@@ -52,9 +52,9 @@ const (
 	OutcomeDeadLettered Outcome = "dead_lettered"
 	// OutcomeParked: every vendor is final or parked, at least one
 	// parked, none dead-lettered.
-	OutcomeParked Outcome = "parked"
-	OutcomeInvalid      Outcome = "invalid"
-	OutcomeInterrupted  Outcome = "interrupted"
+	OutcomeParked      Outcome = "parked"
+	OutcomeInvalid     Outcome = "invalid"
+	OutcomeInterrupted Outcome = "interrupted"
 )
 
 // ProcessObserver hears about finished records, for metrics.

@@ -88,8 +88,14 @@ type Daemon struct {
 	pauses    *consumer.Pauses
 	index     *consumer.Index
 	transport kafka.RoundTripper
+	dialer    *kafka.Dialer
 	ready     *readiness
 }
+
+// rebuildTimeout bounds the startup read of one vendor's retry topic
+// (RebuildIndex); past it the vendor's parts all park behind until its
+// retry worker drains the topic.
+const rebuildTimeout = 30 * time.Second
 
 // New wires a daemon for cfg, which must be valid. dialer and transport
 // may be nil (plain TCP to the brokers).
@@ -127,7 +133,7 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 		log.Warn().Msg(n)
 	}
 	c := consumer.New(cfg.Kafka, proc, dialer, log.With().Str("component", "consumer").Logger(), ready)
-	return &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, parker: parker, pauses: pauses, index: index, transport: transport, ready: ready}
+	return &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, parker: parker, pauses: pauses, index: index, transport: transport, dialer: dialer, ready: ready}
 }
 
 // ParkedIndex is the index the main flow parks behind; a retry worker
@@ -232,6 +238,17 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		_ = srv.Shutdown(sctx)
 		return err
 	}
+	// Before the first event: a user parked before this process started
+	// stays parked behind (order across restarts and rebalances).
+	groups := map[string]string{}
+	topics := d.cfg.RetryTopics()
+	for v := range topics {
+		groups[v] = retrytopic.GroupFor(d.cfg.Kafka.GroupID, v)
+	}
+	consumer.RebuildIndex(ctx, d.index, consumer.RebuildSource{
+		Brokers: d.cfg.Kafka.Brokers, Dialer: d.dialer, Transport: d.transport,
+		Topics: topics, Groups: groups, Decode: d.cfg.DecodeOptions(), Timeout: rebuildTimeout,
+	}, d.log.With().Str("component", "park").Logger())
 	pctx, stopPauses := context.WithCancel(ctx)
 	defer stopPauses()
 	go d.pauses.Run(pctx, consumer.DefaultPauseInterval)

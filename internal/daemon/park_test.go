@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -206,5 +207,65 @@ func TestMissingRetryTopicStopsStartup(t *testing.T) {
 	t.Logf("startup error: %v", err)
 	if !errors.Is(err, daemon.ErrMissingTopic) || !strings.Contains(err.Error(), topic) || !strings.Contains(err.Error(), "vendors.clevertap.retry.topic") {
 		t.Fatalf("Run = %v, want ErrMissingTopic naming %s", err, topic)
+	}
+}
+
+// TestOrderHoldsAcrossRestart: a member parks users' Exotel parts (Exotel
+// paused) and stops; the next member, Exotel no longer paused, reads the
+// retry topic at startup, so those users' later events park behind their
+// parked parts instead of running ahead, while other users' run.
+func TestOrderHoldsAcrossRestart(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	s := startStack(t, 2, map[string]sandbox.Knobs{})
+	w1 := devstack.NewWorkload(40, 40, 0)
+	produce(t, s, w1)
+	cfg := testConfig(s)
+	cfg.Vendors.Exotel.Paused = true
+	m1 := startMember(t, cfg)
+	waitUntil(t, 60*time.Second, "the first events committed", func() bool { return committedAll(s, 2) == int64(len(w1.Records)) })
+	m1.stop(t)
+
+	// The same users again (their second events), and new users.
+	w2 := devstack.NewWorkload(80, 80, 0)
+	for i, ev := range w2.Events {
+		ev.EventID = fmt.Sprintf("second-%03d", i)
+	}
+	w2 = rebuild(t, w2)
+	produce(t, s, w2)
+	cfg2 := testConfig(s)
+	m2 := startMember(t, cfg2)
+	waitUntil(t, 60*time.Second, "every event committed", func() bool {
+		return committedAll(s, 2) == int64(len(w1.Records)+len(w2.Records))
+	})
+	recs := readParked(t, s, retrytopic.TopicFor(devstack.Topic, "exotel"), 2)
+	_, reasons := parkedEvents(recs)
+	behind, ranAhead, newUsersDeleted := 0, 0, 0
+	parked := map[string]bool{}
+	for _, r := range recs {
+		parked[r.EventID] = true
+	}
+	for i, ev := range w2.Events {
+		deleted := s.Exotel.Ledger.Deleted(devstack.VendorIDs(ev)["exotel"])
+		switch {
+		case i < 40 && parked[ev.EventID]:
+			behind++
+		case i < 40 && deleted:
+			ranAhead++
+		case i >= 40 && deleted:
+			newUsersDeleted++
+		}
+	}
+	t.Logf("retry topic reasons %v; of 40 parked users' second events: %d parked behind, %d ran ahead; of 40 new users: %d deleted at exotel", reasons, behind, ranAhead, newUsersDeleted)
+	if behind != 40 || ranAhead != 0 || reasons[retrytopic.ReasonBehind] != 40 {
+		t.Errorf("after a restart, a parked user's later part ran ahead (%d behind, %d ahead)", behind, ranAhead)
+	}
+	if newUsersDeleted != 40 {
+		t.Errorf("new users deleted at exotel: %d, want 40", newUsersDeleted)
+	}
+	if !strings.Contains(m2.log.String(), "parked-user index rebuilt from the retry topic") {
+		t.Error("no log line says the index was rebuilt")
 	}
 }
