@@ -179,6 +179,11 @@ func TestParkBehindKeepsOrder(t *testing.T) {
 	if got := a.calls.Load() - callsBefore; got != 1 {
 		t.Errorf("vendor called %d times after the park, want once (bob's event only)", got)
 	}
+	// Two records parked for alice: one finished is not enough.
+	ix.Done("exotel", retrytopic.UserKey(m1, e1))
+	if !ix.Parked("exotel", "alice") {
+		t.Fatal("alice unparked while her second record is still parked")
+	}
 	ix.Done("exotel", retrytopic.UserKey(m2, e2))
 	m4, e4 := recordFor(t, "alice", "ev-4", 4)
 	if err := p.Process(context.Background(), m4, e4, nil); err != nil {

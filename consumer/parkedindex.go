@@ -12,18 +12,20 @@ import (
 
 // ParkedIndex says which users have a part parked at a vendor, so that
 // their later parts there are parked behind it (retrytopic.ReasonBehind)
-// and never run ahead. Users are named by retrytopic.UserKey. The main
-// flow calls Add after each park it writes; a vendor's retry worker calls
-// Done when a user's parked parts at the vendor are all final (deleted,
-// absent, not applicable, or dead-lettered on giving up), and Drained
-// when its retry topic holds nothing unfinished, which also ends an
-// overflow. Safe for concurrent use.
+// and never run ahead. Users are named by retrytopic.UserKey. The index
+// counts parked records: the main flow calls Add once per record it
+// parks (and once per unfinished record it reads back at startup); a
+// vendor's retry worker calls Done once per parked record that became
+// final (deleted, absent, not applicable, or dead-lettered on giving up),
+// not when it reschedules one; a user is parked while the count is above
+// zero. The worker calls Drained when its retry topic holds nothing
+// unfinished, which also ends an overflow. Safe for concurrent use.
 type ParkedIndex interface {
 	// Parked reports whether user may have a part parked at vendor.
 	Parked(vendor, user string) bool
-	// Add records that user has a part parked at vendor.
+	// Add records one more record parked for user at vendor.
 	Add(vendor, user string)
-	// Done records that user's parts at vendor are all final.
+	// Done records that one of user's parked records at vendor is final.
 	Done(vendor, user string)
 	// Drained records that vendor's retry topic holds nothing
 	// unfinished: no user has a part parked there.
@@ -50,7 +52,7 @@ type Index struct {
 }
 
 type vendorIndex struct {
-	users      map[[16]byte]struct{}
+	users      map[[16]byte]uint32
 	overflowed bool
 	overflows  uint64
 }
@@ -67,7 +69,7 @@ func NewIndex(vendors []string, capPerVendor int, log zerolog.Logger) *Index {
 	}
 	ix := &Index{key: key, cap: capPerVendor, log: log, vendors: map[string]*vendorIndex{}}
 	for _, v := range vendors {
-		ix.vendors[v] = &vendorIndex{users: map[[16]byte]struct{}{}}
+		ix.vendors[v] = &vendorIndex{users: map[[16]byte]uint32{}}
 	}
 	return ix
 }
@@ -83,7 +85,7 @@ func (ix *Index) hash(user string) [16]byte {
 func (ix *Index) vendor(v string) *vendorIndex {
 	vi := ix.vendors[v]
 	if vi == nil {
-		vi = &vendorIndex{users: map[[16]byte]struct{}{}}
+		vi = &vendorIndex{users: map[[16]byte]uint32{}}
 		ix.vendors[v] = vi
 	}
 	return vi
@@ -111,18 +113,21 @@ func (ix *Index) Add(vendor, user string) {
 	if vi.overflowed {
 		return
 	}
-	if _, ok := vi.users[h]; ok {
+	if n, ok := vi.users[h]; ok {
+		if n < ^uint32(0) {
+			vi.users[h] = n + 1
+		}
 		return
 	}
 	if len(vi.users) >= ix.cap {
 		vi.overflowed = true
 		vi.overflows++
-		vi.users = map[[16]byte]struct{}{}
+		vi.users = map[[16]byte]uint32{}
 		ix.log.Warn().Str("vendor", vendor).Int("cap", ix.cap).
 			Msg("parked-user index full: every later part for this vendor parks behind until its retry topic is drained")
 		return
 	}
-	vi.users[h] = struct{}{}
+	vi.users[h] = 1
 }
 
 // Done implements ParkedIndex.
@@ -130,7 +135,12 @@ func (ix *Index) Done(vendor, user string) {
 	h := ix.hash(user)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	delete(ix.vendor(vendor).users, h)
+	vi := ix.vendor(vendor)
+	if n := vi.users[h]; n > 1 {
+		vi.users[h] = n - 1
+	} else {
+		delete(vi.users, h)
+	}
 }
 
 // Drained implements ParkedIndex.
@@ -142,7 +152,7 @@ func (ix *Index) Drained(vendor string) {
 		ix.log.Info().Str("vendor", vendor).Msg("parked-user index tracks users again: the retry topic is drained")
 	}
 	vi.overflowed = false
-	vi.users = map[[16]byte]struct{}{}
+	vi.users = map[[16]byte]uint32{}
 }
 
 // IndexStats is one vendor's index, for metrics.

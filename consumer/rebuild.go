@@ -24,7 +24,7 @@ func (ix *Index) Overflow(vendor string) {
 	if !vi.overflowed {
 		vi.overflowed = true
 		vi.overflows++
-		vi.users = map[[16]byte]struct{}{}
+		vi.users = map[[16]byte]uint32{}
 	}
 }
 

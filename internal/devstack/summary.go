@@ -48,8 +48,9 @@ type VendorCounters struct {
 	// {outcome="failed"}; interrupted results are counted apart).
 	DeadLettered float64
 	// Parked counts results parked for later (erasured_vendor_results_total
-	// {outcome="parked"}). No vendor parks yet: this is the hook for the
-	// outcome a later change adds; the line shows it once it is non-zero.
+	// {outcome="parked"}): parts the main flow wrote to the vendor's
+	// retry topic (consumer.Metrics.Parked); the line shows it once it is
+	// non-zero.
 	Parked float64
 }
 

@@ -12,15 +12,16 @@ import (
 	"github.com/erasured/erasured/internal/devstack"
 )
 
-// TestReplayAfterVendorOutage: Exotel is down longer than its retry
-// budget, so every event is dead-lettered listing Exotel alone; the outage
+// TestReplayAfterVendorOutage: Exotel refuses erasured's credentials
+// (401, permanent), so every event is dead-lettered listing Exotel alone
+// (a 503 outage parks on the retry topic instead); the failure
 // ends; `erasured replay -dry-run` shows the plan, `erasured replay`
 // republishes, and the daemon deletes every event at Exotel while Plivo,
 // Webex and CleverTap get no further request.
 func TestReplayAfterVendorOutage(t *testing.T) {
 	const n = 300
 	knobs := healthy(2 * time.Millisecond)
-	knobs["exotel"] = sandbox.Knobs{Force: "503"}
+	knobs["exotel"] = sandbox.Knobs{Force: "401"}
 	s := newSuite(t, suiteOptions{partitions: 4, knobs: knobs, env: []string{
 		"ERASURED_VENDORS_EXOTEL_RETRY_MAX_ATTEMPTS=3",
 		"ERASURED_VENDORS_EXOTEL_RETRY_INITIAL_INTERVAL=10ms",
