@@ -83,6 +83,9 @@ type Processor struct {
 	fp *event.Fingerprinter
 	// parking, when set, parks instead of holding; see WithParking.
 	parking *Parking
+	// receipts, when set, are written before an event is reported
+	// finished (WithReceipts).
+	receipts *Receipts
 }
 
 // NewProcessor returns a Processor. o may be nil.
@@ -204,6 +207,9 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 		return errors.Join(ErrInterrupted, parkErr)
 	}
 	if len(failures) == 0 {
+		if err := p.writeReceipt(ctx, ev, parts, unconfigured); err != nil {
+			return p.receiptFailed(msg, ev, results, start, err)
+		}
 		outcome, msgText := OutcomeDone, "event done"
 		if parked != nil {
 			outcome, msgText = OutcomeParked, "event finished: parts parked on retry topics"
@@ -224,9 +230,23 @@ func (p *Processor) Process(ctx context.Context, msg kafka.Message, ev *event.Us
 		p.observer.Finished(OutcomeInterrupted, time.Since(start))
 		return errors.Join(ErrInterrupted, err)
 	}
+	// The dead-letter record is durable before the receipt says so.
+	if err := p.writeReceipt(ctx, ev, parts, unconfigured); err != nil {
+		return p.receiptFailed(msg, ev, results, start, err)
+	}
 	p.logEvent(zerolog.WarnLevel, msg, ev, results, OutcomeDeadLettered, start).Func(withParked(parked)).Str("reason", string(reason)).Msg("event dead-lettered")
 	p.observer.Finished(OutcomeDeadLettered, time.Since(start))
 	return nil
+}
+
+// receiptFailed leaves an event unfinished because its receipt could not
+// be written: exactly as for a failed dead-letter write, the commit point
+// holds and the event is redelivered (its vendors are called again;
+// deletes are idempotent).
+func (p *Processor) receiptFailed(msg kafka.Message, ev *event.UserDeleted, results []adapters.Result, start time.Time, err error) error {
+	p.logEvent(zerolog.WarnLevel, msg, ev, results, OutcomeInterrupted, start).Err(err).Msg("event not finished: receipt write abandoned; it will be redelivered")
+	p.observer.Finished(OutcomeInterrupted, time.Since(start))
+	return errors.Join(ErrInterrupted, err)
 }
 
 // invalid dead-letters a record that could not be decoded.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/erasured/erasured/dlq"
@@ -88,7 +89,7 @@ func TestTrackerFollowsTheTopic(t *testing.T) {
 	}
 	defer c.Close()
 	brokers := c.ListenAddrs()
-	w := NewWriter(WriterConfig{Brokers: brokers, Topic: "r"})
+	w := NewWriter(WriterConfig{Brokers: brokers, Topic: "r"}, zerolog.Nop(), nil)
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

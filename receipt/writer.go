@@ -2,43 +2,68 @@ package receipt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 )
 
 // WriterConfig says where receipts go.
 type WriterConfig struct {
-	Brokers      []string
-	Topic        string
-	Transport    kafka.RoundTripper
-	WriteTimeout time.Duration
+	Brokers   []string
+	Topic     string
+	Transport kafka.RoundTripper
+	// WriteTimeout bounds one attempt; Write retries past it, waiting
+	// RetryInitial, doubling up to RetryMax, until its context ends.
+	WriteTimeout           time.Duration
+	RetryInitial, RetryMax time.Duration
 }
 
 // Writer writes receipts synchronously, each acknowledged by every
 // in-sync replica before Write returns: a receipt gates the offset
-// commit that finishes its event, exactly as a dead-letter write does.
+// commit that finishes its event, exactly as a dead-letter write does,
+// and like it Write never gives up on its own.
 type Writer struct {
-	w *kafka.Writer
+	w       *kafka.Writer
+	cfg     WriterConfig
+	log     zerolog.Logger
+	written prometheus.Counter
+	failed  prometheus.Counter
 }
 
 // NewWriter returns a Writer. Receipts are keyed by event id, so every
-// receipt of an event lands in one partition, in order.
-func NewWriter(cfg WriterConfig) *Writer {
+// receipt of an event lands in one partition, in order. reg may be nil.
+func NewWriter(cfg WriterConfig, log zerolog.Logger, reg prometheus.Registerer) *Writer {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
-	return &Writer{w: &kafka.Writer{
-		Addr:         kafka.TCP(cfg.Brokers...),
-		Topic:        cfg.Topic,
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 2 * time.Millisecond,
-		MaxAttempts:  3,
-		WriteTimeout: cfg.WriteTimeout,
-		Transport:    cfg.Transport,
-	}}
+	if cfg.RetryInitial <= 0 {
+		cfg.RetryInitial = 100 * time.Millisecond
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 5 * time.Second
+	}
+	w := &Writer{cfg: cfg, log: log,
+		written: prometheus.NewCounter(prometheus.CounterOpts{Name: "erasured_receipts_written_total", Help: "Receipts written to the receipts topic and acknowledged by every in-sync replica."}),
+		failed:  prometheus.NewCounter(prometheus.CounterOpts{Name: "erasured_receipt_write_failures_total", Help: "Failed receipt write attempts; each is retried and holds its event's offset."}),
+		w: &kafka.Writer{
+			Addr:         kafka.TCP(cfg.Brokers...),
+			Topic:        cfg.Topic,
+			Balancer:     &kafka.Hash{},
+			RequiredAcks: kafka.RequireAll,
+			BatchTimeout: 2 * time.Millisecond,
+			MaxAttempts:  3,
+			WriteTimeout: cfg.WriteTimeout,
+			Transport:    cfg.Transport,
+		}}
+	if reg != nil {
+		reg.MustRegister(w.written, w.failed)
+	}
+	return w
 }
 
 // Message is the record a receipt is written as.
@@ -50,7 +75,9 @@ func Message(r *Receipt) (kafka.Message, error) {
 	return kafka.Message{Key: []byte(r.EventID), Value: b}, nil
 }
 
-// Write writes receipts and returns once all are durable.
+// Write writes receipts and returns once all are durable, or with ctx's
+// error (wrapped) when ctx ends first. A receipt that does not encode is
+// a bug, returned at once.
 func (w *Writer) Write(ctx context.Context, rs ...*Receipt) error {
 	msgs := make([]kafka.Message, 0, len(rs))
 	for _, r := range rs {
@@ -60,9 +87,32 @@ func (w *Writer) Write(ctx context.Context, rs ...*Receipt) error {
 		}
 		msgs = append(msgs, m)
 	}
-	if err := w.w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("writing %d receipts to %s: %w", len(rs), w.w.Topic, err)
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = w.cfg.RetryInitial, w.cfg.RetryMax, 0
+	attempt := 0
+	op := func() error {
+		attempt++
+		wctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
+		defer cancel()
+		err := w.w.WriteMessages(wctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return backoff.Permanent(ctx.Err())
+		}
+		w.failed.Inc()
+		w.log.Warn().Err(err).Str("topic", w.cfg.Topic).Int("attempt", attempt).Int("receipts", len(msgs)).
+			Msg("receipt write failed; retrying, offset not committed")
+		return err
 	}
+	if err := backoff.Retry(op, backoff.WithContext(b, ctx)); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("receipt write to %s abandoned after %d attempts: %w", w.cfg.Topic, attempt, err)
+		}
+		return fmt.Errorf("receipt write to %s: %w", w.cfg.Topic, err)
+	}
+	w.written.Add(float64(len(msgs)))
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/config"
@@ -339,7 +340,7 @@ func runReceiptsMark(ctx context.Context, args []string, stdout, stderr io.Write
 	p.Manual = &receipt.Manual{By: *by, Note: *note, At: now.UTC()}
 	r.Vendors[*vendor] = p
 	r.FinishedAt = now.UTC()
-	w := receipt.NewWriter(receipt.WriterConfig{Brokers: s.scan.Brokers, Topic: s.topic, Transport: s.scan.Transport})
+	w := receipt.NewWriter(receipt.WriterConfig{Brokers: s.scan.Brokers, Topic: s.topic, Transport: s.scan.Transport}, zerolog.Nop(), nil)
 	defer w.Close()
 	if err := w.Write(ctx, r); err != nil {
 		fmt.Fprintf(stderr, "erasured receipts mark: %v\n", err)

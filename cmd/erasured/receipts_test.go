@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/erasured/erasured/event"
@@ -30,7 +31,7 @@ func receiptsCluster(t *testing.T, n int, fp *event.Fingerprinter) (string, map[
 	}
 	t.Cleanup(c.Close)
 	brokers := c.ListenAddrs()[0]
-	w := receipt.NewWriter(receipt.WriterConfig{Brokers: []string{brokers}, Topic: receiptsTopic})
+	w := receipt.NewWriter(receipt.WriterConfig{Brokers: []string{brokers}, Topic: receiptsTopic}, zerolog.Nop(), nil)
 	defer w.Close()
 	t0 := time.Now().Add(-40 * 24 * time.Hour).UTC().Truncate(time.Second)
 	want := map[receipt.Outcome]int{}

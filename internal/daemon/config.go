@@ -14,6 +14,7 @@ import (
 	"github.com/erasured/erasured/consumer"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
+	"github.com/erasured/erasured/receipt"
 	"github.com/erasured/erasured/retrytopic"
 )
 
@@ -84,6 +85,10 @@ type Config struct {
 	// Replay holds the key `erasured replay` signs vendor restrictions
 	// with; without it no restriction is honoured.
 	Replay dlq.SigningConfig `yaml:"replay"`
+	// Receipts places the receipts topic; Compliance holds the deadline
+	// receipts and the owed metrics count to.
+	Receipts   receipt.Config           `yaml:"receipts"`
+	Compliance receipt.ComplianceConfig `yaml:"compliance"`
 	// ShutdownTimeout bounds a graceful stop; keep the pod's
 	// terminationGracePeriodSeconds above it.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -144,6 +149,14 @@ func (c *Config) RetryTopics() map[string]string {
 	return out
 }
 
+// ReceiptsTopic is receipts.topic, or <kafka.topic>.receipts.
+func (c *Config) ReceiptsTopic() string {
+	if t := strings.TrimSpace(c.Receipts.Topic); t != "" {
+		return t
+	}
+	return receipt.TopicFor(c.Kafka.Topic)
+}
+
 func (c *Config) retryTopic(v vendorSection) string {
 	if t := strings.TrimSpace(v.retry.Topic); t != "" {
 		return t
@@ -199,6 +212,8 @@ func DefaultConfig() Config {
 			CleverTap:         clevertap.DefaultConfig(),
 			MaxConnsPerVendor: 64,
 		},
+		Receipts:        receipt.DefaultConfig(),
+		Compliance:      receipt.DefaultComplianceConfig(),
 		Log:             LogConfig{Level: "info"},
 		HTTP:            HTTPConfig{Listen: ":9090", StallTimeout: 10 * time.Minute},
 		ShutdownTimeout: 30 * time.Second,
@@ -237,6 +252,11 @@ func (c *Config) Validate() error {
 		errs.Invalid("dead_letter.topic", "must differ from kafka.topic (%q)", c.Kafka.Topic)
 	}
 	errs.Add(config.Nest("replay", c.Replay.Validate()))
+	errs.Add(config.Nest("receipts", c.Receipts.Validate()))
+	errs.Add(config.Nest("compliance", c.Compliance.Validate()))
+	if t := c.ReceiptsTopic(); t == c.Kafka.Topic || t == c.DeadLetter.Topic {
+		errs.Invalid("receipts.topic", "must differ from kafka.topic and dead_letter.topic (%q)", t)
+	}
 	if c.Event.MaxBytes < 256 || c.Event.MaxBytes > 1<<20 {
 		errs.Invalid("event.max_bytes", "must be in [256, 1048576], got %d", c.Event.MaxBytes)
 	}
@@ -271,6 +291,8 @@ func (c *Config) Validate() error {
 			errs.Invalid(field, "must differ from kafka.topic (%q)", t)
 		case t == c.DeadLetter.Topic:
 			errs.Invalid(field, "must differ from dead_letter.topic (%q)", t)
+		case t == c.ReceiptsTopic():
+			errs.Invalid(field, "must differ from the receipts topic (%q)", t)
 		case seen[t] != "":
 			errs.Invalid(field, "%q is vendors.%s's retry topic too; each vendor needs its own", t, seen[t])
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/consumer"
 	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/receipt"
 	"github.com/erasured/erasured/retrytopic"
 )
 
@@ -85,6 +86,8 @@ type Daemon struct {
 	consumer  *consumer.Consumer
 	pub       *dlq.Publisher
 	parker    *retrytopic.Publisher
+	receipts  *receipt.Writer
+	tracker   *receipt.Tracker
 	pauses    *consumer.Pauses
 	index     *consumer.Index
 	transport kafka.RoundTripper
@@ -126,14 +129,20 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 	pauses.Register(reg)
 	index := consumer.NewIndex(names, consumer.DefaultParkedIndexCap, log.With().Str("component", "park").Logger())
 	index.Register(reg, names)
+	receipts := receipt.NewWriter(receipt.WriterConfig{Brokers: cfg.Kafka.Brokers, Topic: cfg.ReceiptsTopic(), Transport: transport,
+		WriteTimeout: cfg.Receipts.WriteTimeout, RetryInitial: cfg.DeadLetter.RetryInitial, RetryMax: cfg.DeadLetter.RetryMax},
+		log.With().Str("component", "receipts").Logger(), reg)
+	tracker := receipt.NewTracker(cfg.Compliance.Deadline, names, time.Now)
+	reg.MustRegister(tracker)
 	proc := consumer.NewProcessor(vendors, pub, cfg.DecodeOptions(), log, m, consumer.WithFingerprinter(cfg.Fingerprinter()),
-		consumer.WithParking(consumer.Parking{Parker: parker, Index: index, Pauses: pauses}))
+		consumer.WithParking(consumer.Parking{Parker: parker, Index: index, Pauses: pauses}),
+		consumer.WithReceipts(consumer.Receipts{Writer: receipts, Deadline: cfg.Compliance.Deadline}))
 	proc.VerifyRestrictions(cfg.Replay.Keyring(), consumer.NewRestrictionMetrics(reg))
 	for _, n := range cfg.Notices() {
 		log.Warn().Msg(n)
 	}
 	c := consumer.New(cfg.Kafka, proc, dialer, log.With().Str("component", "consumer").Logger(), ready)
-	return &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, parker: parker, pauses: pauses, index: index, transport: transport, dialer: dialer, ready: ready}
+	return &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, parker: parker, receipts: receipts, tracker: tracker, pauses: pauses, index: index, transport: transport, dialer: dialer, ready: ready}
 }
 
 // ParkedIndex is the index the main flow parks behind; a retry worker
@@ -149,15 +158,16 @@ var ErrMissingTopic = errors.New("topic does not exist")
 // names the first one missing, with the key that sets it.
 func (d *Daemon) checkTopics(ctx context.Context) error {
 	topics := d.cfg.RetryTopics()
-	if len(topics) == 0 {
-		return nil
-	}
-	names := make([]string, 0, len(topics))
+	names := make([]string, 0, len(topics)+1)
+	// byTopic names the key that sets each topic.
 	byTopic := map[string]string{}
 	for v, t := range topics {
 		names = append(names, t)
-		byTopic[t] = v
+		byTopic[t] = "retry topic " + t + " (vendors." + v + ".retry.topic)"
 	}
+	rt := d.cfg.ReceiptsTopic()
+	names = append(names, rt)
+	byTopic[rt] = "receipts topic " + rt + " (receipts.topic)"
 	cl := &kafka.Client{Addr: kafka.TCP(d.cfg.Kafka.Brokers...), Timeout: d.cfg.Kafka.RequestTimeout, Transport: d.transport}
 	cctx, cancel := context.WithTimeout(ctx, d.cfg.Kafka.RequestTimeout)
 	md, err := cl.Metadata(cctx, &kafka.MetadataRequest{Topics: names})
@@ -166,7 +176,7 @@ func (d *Daemon) checkTopics(ctx context.Context) error {
 		// Brokers unreachable, or refusing erasured: the consumer
 		// reports that better (and retries while a broker restarts).
 		// Only a definite "no such topic" stops startup.
-		d.log.Warn().Err(err).Msg("could not check the retry topics at startup; a missing one will show as failing parks")
+		d.log.Warn().Err(err).Msg("could not check the retry and receipts topics at startup; a missing one will show as failing writes")
 		return nil
 	}
 	found := map[string]bool{}
@@ -180,7 +190,7 @@ func (d *Daemon) checkTopics(ctx context.Context) error {
 	var errs []error
 	for _, t := range names {
 		if !found[t] {
-			errs = append(errs, fmt.Errorf("retry topic %s (vendors.%s.retry.topic): %w; create it like the dead-letter topic (see README, Outages)", t, byTopic[t], ErrMissingTopic))
+			errs = append(errs, fmt.Errorf("%s: %w; create it like the dead-letter topic (see README: Outages, Compliance)", byTopic[t], ErrMissingTopic))
 		}
 	}
 	return errors.Join(errs...)
@@ -233,6 +243,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	if err := d.checkTopics(ctx); err != nil {
 		_ = d.pub.Close()
 		_ = d.parker.Close()
+		_ = d.receipts.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
@@ -252,6 +263,21 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	pctx, stopPauses := context.WithCancel(ctx)
 	defer stopPauses()
 	go d.pauses.Run(pctx, consumer.DefaultPauseInterval)
+	// The deadline metrics follow the receipts topic from its start; a
+	// failure there costs the metrics, never a deletion.
+	go func() {
+		scan := dlq.ScanConfig{Brokers: d.cfg.Kafka.Brokers, Dialer: d.dialer, Transport: d.transport,
+			RequestTimeout: d.cfg.Kafka.RequestTimeout, FetchMaxWait: d.cfg.Kafka.FetchMaxWait}
+		for pctx.Err() == nil {
+			if err := d.tracker.Run(pctx, scan, d.cfg.ReceiptsTopic()); err != nil {
+				d.log.Warn().Err(err).Str("component", "receipts").Msg("following the receipts topic for the deadline metrics failed; retrying in 30s")
+			}
+			select {
+			case <-pctx.Done():
+			case <-time.After(30 * time.Second):
+			}
+		}
+	}()
 
 	done := make(chan error, 1)
 	go func() { done <- d.consumer.Run(ctx) }()
@@ -272,6 +298,9 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if cerr := d.parker.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing retry-topic writer: %w", cerr)
+	}
+	if cerr := d.receipts.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("closing receipts writer: %w", cerr)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

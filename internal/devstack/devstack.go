@@ -25,6 +25,7 @@ import (
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/internal/daemon"
+	"github.com/erasured/erasured/receipt"
 	"github.com/erasured/erasured/retrytopic"
 )
 
@@ -122,7 +123,7 @@ func Start(o Options) (*Stack, error) {
 	s := &Stack{Brokers: o.Brokers, Topic: o.Topic, DLQTopic: o.DLQTopic, URLs: map[string]string{}, ReplayKey: randomHex(32), FingerprintKey: randomHex(32)}
 	if len(o.Brokers) == 0 {
 		opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(o.Partitions, o.Topic), kfake.SeedTopics(1, o.DLQTopic),
-			kfake.SeedTopics(o.Partitions, RetryTopics(o.Topic)...)}
+			kfake.SeedTopics(o.Partitions, RetryTopics(o.Topic)...), kfake.SeedTopics(o.Partitions, receipt.TopicFor(o.Topic))}
 		if o.KafkaPort > 0 {
 			opts = append(opts, kfake.Ports(o.KafkaPort))
 		}

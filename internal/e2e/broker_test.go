@@ -22,6 +22,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/internal/devstack"
+	"github.com/erasured/erasured/receipt"
 	"github.com/testcontainers/testcontainers-go"
 	tckafka "github.com/testcontainers/testcontainers-go/modules/kafka"
 )
@@ -136,6 +137,8 @@ func createTopics(t *testing.T, addrs []string, topic string, partitions int, dl
 	topics := []kafka.TopicConfig{
 		{Topic: topic, NumPartitions: partitions, ReplicationFactor: -1},
 		{Topic: dlqTopic, NumPartitions: 1, ReplicationFactor: -1},
+		// The receipts topic: the daemon refuses to start without it.
+		{Topic: receipt.TopicFor(topic), NumPartitions: partitions, ReplicationFactor: -1},
 	}
 	// The vendors' retry topics: the daemon refuses to start without them.
 	for _, rt := range devstack.RetryTopics(topic) {
@@ -152,6 +155,7 @@ func createTopics(t *testing.T, addrs []string, topic string, partitions int, dl
 	}
 	waitForLeaders(t, addrs, topic, partitions)
 	waitForLeaders(t, addrs, dlqTopic, 1)
+	waitForLeaders(t, addrs, receipt.TopicFor(topic), partitions)
 	for _, rt := range devstack.RetryTopics(topic) {
 		waitForLeaders(t, addrs, rt, partitions)
 	}

@@ -1,0 +1,158 @@
+package daemon_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/internal/devstack"
+	"github.com/erasured/erasured/receipt"
+)
+
+// readReceipts folds every receipt on the stack's receipts topic, and
+// fails the test on a value that is not a receipt or names a person.
+func readReceipts(t *testing.T, s *devstack.Stack, partitions int, w *devstack.Workload) *receipt.Book {
+	t.Helper()
+	b := receipt.NewBook()
+	var personal []string
+	for _, ev := range w.Events {
+		personal = append(personal, ev.UserID)
+		for _, id := range ev.Identifiers {
+			personal = append(personal, id)
+		}
+	}
+	for p := 0; p < partitions; p++ {
+		msgs, err := devstack.ReadAll(context.Background(), s.Brokers, receipt.TopicFor(s.Topic), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if _, err := receipt.Decode(m.Value); err != nil {
+				t.Fatalf("receipt %d@%d: %v", p, m.Offset, err)
+			}
+			for _, v := range personal {
+				if strings.Contains(string(m.Value), v) {
+					t.Fatalf("receipt %d@%d names a person's identifier", p, m.Offset)
+				}
+			}
+			b.Add(m.Value)
+		}
+	}
+	return b
+}
+
+// TestReceiptsMatchWhatVendorsDid: with Exotel refusing every request
+// (401: dead-lettered), Webex paused (parked) and Plivo and CleverTap
+// healthy, every committed event has a receipt, and each vendor's outcome
+// in it matches what that vendor's sandbox recorded.
+func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	const partitions = 4
+	s := startStack(t, partitions, map[string]sandbox.Knobs{"exotel": {Force: "401"}})
+	w := devstack.NewWorkload(600, 300, 0)
+	produce(t, s, w)
+	cfg := testConfig(s)
+	cfg.Vendors.Webex.Paused = true
+	startMember(t, cfg)
+	waitUntil(t, 90*time.Second, "every event committed", func() bool { return committedAll(s, partitions) == int64(len(w.Records)) })
+
+	b := readReceipts(t, s, partitions, w)
+	counts := map[string]map[receipt.Outcome]int{}
+	mismatch := 0
+	for _, ev := range w.Events {
+		r, ok := b.Get(ev.EventID)
+		if !ok {
+			t.Fatalf("committed event %s has no receipt", ev.EventID)
+		}
+		ids := devstack.VendorIDs(ev)
+		for v, p := range r.Vendors {
+			if counts[v] == nil {
+				counts[v] = map[receipt.Outcome]int{}
+			}
+			counts[v][p.Outcome]++
+			var ledger *sandbox.Ledger
+			switch v {
+			case "plivo":
+				ledger = s.Plivo.Ledger
+			case "webex":
+				ledger = s.Webex.Ledger
+			case "exotel":
+				ledger = s.Exotel.Ledger
+			case "clevertap":
+				ledger = s.CleverTap.Ledger
+			}
+			if ids[v] == "" {
+				continue
+			}
+			// The invariant: a receipt says deleted exactly when the
+			// sandbox deleted.
+			if (p.Outcome == receipt.Deleted || p.Outcome == receipt.AlreadyAbsent) != ledger.Deleted(ids[v]) {
+				mismatch++
+			}
+		}
+	}
+	t.Logf("events %d, receipts folded %d (records read %d), outcomes %v, mismatches %d", len(w.Events), b.Len(), b.Read, counts, mismatch)
+	if b.Len() != len(w.Events) {
+		t.Errorf("%d events in the receipts, want %d", b.Len(), len(w.Events))
+	}
+	if mismatch != 0 {
+		t.Errorf("%d parts disagree with the sandboxes", mismatch)
+	}
+	if counts["webex"][receipt.Paused] == 0 || counts["webex"][receipt.Deleted] != 0 {
+		t.Errorf("webex outcomes %v, want paused only", counts["webex"])
+	}
+	if counts["exotel"][receipt.DeadLettered] == 0 || counts["exotel"][receipt.Deleted] != 0 {
+		t.Errorf("exotel outcomes %v, want dead_lettered only", counts["exotel"])
+	}
+	if counts["plivo"][receipt.Deleted] == 0 {
+		t.Errorf("plivo outcomes %v, want deleted", counts["plivo"])
+	}
+	sum := receipt.Summarize(b.Select(receipt.Filter{}), time.Now())
+	if sum.Done != 0 || sum.Owed != len(w.Events) {
+		t.Errorf("summary %+v: every event owes webex (paused) and exotel", sum)
+	}
+}
+
+// TestUnwritableReceiptsTopicHoldsCommits: with the receipts topic gone
+// mid-run, no event can finish, so the committed offset does not move,
+// although the vendors deleted; once the topic is back, everything
+// completes.
+func TestUnwritableReceiptsTopicHoldsCommits(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	s := startStack(t, 1, map[string]sandbox.Knobs{})
+	topic := receipt.TopicFor(devstack.Topic)
+	w1 := devstack.NewWorkload(20, 20, 0)
+	produce(t, s, w1)
+	cfg := testConfig(s)
+	cfg.DeadLetter.RetryMax = 200 * time.Millisecond
+	cfg.Receipts.WriteTimeout = 500 * time.Millisecond
+	m := startMember(t, cfg)
+	waitUntil(t, 60*time.Second, "the first events committed", func() bool { return committed(s, 0) == int64(len(w1.Records)) })
+	if err := s.Cluster.DeleteTopic(topic); err != nil {
+		t.Fatal(err)
+	}
+	w2 := devstack.NewWorkload(20, 20, 0)
+	produce(t, s, w2)
+	waitUntil(t, 60*time.Second, "the later events deleted at plivo", func() bool { return countDeleted(s, w2, "plivo") == len(w2.Events) })
+	waitUntil(t, 30*time.Second, "a log line saying the receipt write fails", func() bool {
+		return strings.Contains(m.log.String(), "receipt write failed; retrying, offset not committed")
+	})
+	time.Sleep(500 * time.Millisecond) // a few commit rounds (100ms)
+	c := committed(s, 0)
+	t.Logf("with %s gone: committed offset %d (first batch %d records, %d more deleted at plivo)", topic, c, len(w1.Records), len(w2.Records))
+	if c != int64(len(w1.Records)) {
+		t.Fatalf("committed offset %d moved past %d while the receipts topic is unwritable", c, len(w1.Records))
+	}
+	if err := s.Cluster.CreateTopic(topic, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "the commit to pass every record", func() bool { return committed(s, 0) == int64(len(w1.Records)+len(w2.Records)) })
+}
