@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -38,6 +39,42 @@ type RetryConfig struct {
 	// Topic is the vendor's retry topic; empty means
 	// <kafka.topic>.retry.<vendor> (retrytopic.TopicFor).
 	Topic string `yaml:"topic"`
+
+	// Schedule is the retry worker's waits between attempts at a part
+	// parked on the vendor's retry topic: the first wait after the
+	// first retry-worker failure, then the next; the last repeats.
+	Schedule []time.Duration `yaml:"schedule"`
+	// GiveUpAfter bounds how long a parked part is retried, counted from
+	// its first failure; past it the part is dead-lettered with its
+	// history. It must stay below ComplianceDeadline.
+	GiveUpAfter time.Duration `yaml:"give_up_after"`
+	// MaxPending bounds the parked records a retry worker holds per
+	// partition of the retry topic (waiting for their due time or
+	// running); past it the worker stops fetching that partition.
+	MaxPending int `yaml:"max_pending"`
+}
+
+// ComplianceDeadline is the longest a deletion may stay owed: GDPR's
+// one month, read as 30 days. give_up_after must end before it, so that a
+// part given up is dead-lettered with time left for a person to act.
+// (A configurable compliance.deadline is to come; until then, this.)
+const ComplianceDeadline = 30 * 24 * time.Hour
+
+// DefaultSchedule is the retry worker's default waits: 1m, 5m, 30m, 2h,
+// 6h, then every 6h.
+func DefaultSchedule() []time.Duration {
+	return []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour}
+}
+
+// ScheduleWait is the wait before the retry worker's attempt after step
+// failures at the retry topic: Schedule[step], the last entry once step
+// runs past it.
+func (c *RetryConfig) ScheduleWait(step int) time.Duration {
+	s := c.Schedule
+	if len(s) == 0 {
+		s = DefaultSchedule()
+	}
+	return s[min(max(step, 0), len(s)-1)]
 }
 
 // DefaultRetryConfig is the policy used where configuration is silent.
@@ -54,6 +91,9 @@ func DefaultRetryConfig() RetryConfig {
 		MaxAttempts:         12,
 		RequestTimeout:      10 * time.Second,
 		InlineBudget:        30 * time.Second,
+		Schedule:            DefaultSchedule(),
+		GiveUpAfter:         72 * time.Hour,
+		MaxPending:          1000,
 	}
 }
 
@@ -83,6 +123,20 @@ func (c *RetryConfig) Validate() error {
 	}
 	if c.InlineBudget <= 0 {
 		errs.Invalid("inline_budget", "must be positive, got %s", c.InlineBudget)
+	}
+	if len(c.Schedule) == 0 {
+		errs.Invalid("schedule", "must list at least one wait, such as [1m, 5m, 30m, 2h, 6h]")
+	}
+	for i, d := range c.Schedule {
+		if d <= 0 {
+			errs.Invalid(fmt.Sprintf("schedule[%d]", i), "must be positive, got %s", d)
+		}
+	}
+	if c.GiveUpAfter <= 0 || c.GiveUpAfter >= ComplianceDeadline {
+		errs.Invalid("give_up_after", "must be positive and below the compliance deadline (%s), got %s", ComplianceDeadline, c.GiveUpAfter)
+	}
+	if c.MaxPending < 1 || c.MaxPending > 100000 {
+		errs.Invalid("max_pending", "must be in [1, 100000], got %d", c.MaxPending)
 	}
 	return errs.Err()
 }
@@ -343,6 +397,21 @@ func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Resu
 	res.Exhausted = ErrorClass(err) == ClassRetryable
 	return res
 }
+
+// Once makes at most one attempt at a, through the same breaker and
+// limiter as Do: a retry worker's call, whose waits between attempts are
+// the retry schedule's, not the inline backoff's. A refusal by the open
+// circuit comes back as a Failed result wrapping ErrCircuitOpen, with
+// Attempts 0.
+func (r *Retrier) Once(ctx context.Context, a Adapter, ev *event.UserDeleted) Result {
+	one := *r
+	one.cfg.MaxAttempts = 1
+	return one.Do(ctx, a, ev)
+}
+
+// CircuitOpen reports whether the vendor's circuit is open: a call now
+// would be refused without reaching the vendor.
+func (r *Retrier) CircuitOpen() bool { return r.breaker.Refuses() }
 
 // minLoggedLimiterWait is the shortest limiter wait worth a line: taking a
 // free permit takes microseconds.

@@ -228,6 +228,22 @@ func setScalar(fv reflect.Value, val string) error {
 		}
 		fv.SetFloat(n)
 	case reflect.Slice:
+		if fv.Type().Elem() == durationType {
+			// A list of durations (a retry schedule): "1m,5m,30m".
+			var ds []time.Duration
+			for _, s := range strings.Split(val, ",") {
+				if s = strings.TrimSpace(s); s == "" {
+					continue
+				}
+				d := reflect.New(durationType).Elem()
+				if err := setScalar(d, s); err != nil {
+					return err
+				}
+				ds = append(ds, time.Duration(d.Int()))
+			}
+			fv.Set(reflect.ValueOf(ds))
+			return nil
+		}
 		if fv.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("unsupported list type %s", fv.Type())
 		}

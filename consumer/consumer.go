@@ -345,6 +345,7 @@ func (g *generation) runPartition(root, genCtx context.Context, a kafka.Partitio
 	// in-flight events get DrainTimeout to finish.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(root))
 	defer cancelWork()
+	workCtx = context.WithValue(workCtx, fetchStoppedKey{}, fetchCtx.Done())
 
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   c.cfg.Brokers,
@@ -390,6 +391,19 @@ func (g *generation) runPartition(root, genCtx context.Context, a kafka.Partitio
 		<-drained
 	}
 	g.commit(map[int]*partitionWorker{a.ID: w})
+}
+
+type fetchStoppedKey struct{}
+
+// Stopping returns a channel closed once the partition whose work ctx
+// belongs to stops fetching (revoked, or the daemon stopping); nil, which
+// never fires, for any other context. Work that is only waiting (a retry
+// worker's record before its due time) gives up at once on it rather
+// than hold the drain: nothing was done, so the record is redelivered as
+// it was.
+func Stopping(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(fetchStoppedKey{}).(<-chan struct{})
+	return ch
 }
 
 // commitLoop commits every CommitInterval until the generation or the

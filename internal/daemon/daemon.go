@@ -93,6 +93,8 @@ type Daemon struct {
 	transport kafka.RoundTripper
 	dialer    *kafka.Dialer
 	ready     *readiness
+	// retryWorkers consume the enabled vendors' retry topics (retry.go).
+	retryWorkers []*consumer.RetryWorker
 }
 
 // rebuildTimeout bounds the startup read of one vendor's retry topic
@@ -142,7 +144,10 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 		log.Warn().Msg(n)
 	}
 	c := consumer.New(cfg.Kafka, proc, dialer, log.With().Str("component", "consumer").Logger(), ready)
-	return &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, parker: parker, receipts: receipts, tracker: tracker, pauses: pauses, index: index, transport: transport, dialer: dialer, ready: ready}
+	d := &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, parker: parker, receipts: receipts, tracker: tracker, pauses: pauses, index: index, transport: transport, dialer: dialer, ready: ready}
+	d.retryWorkers = buildRetryWorkers(cfg, vendors, pub, consumer.NewRetryMetrics(reg), ready, index, pauses, dialer, transport,
+		log.With().Str("component", "retry_worker").Logger())
+	return d
 }
 
 // ParkedIndex is the index the main flow parks behind; a retry worker
@@ -280,7 +285,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	}()
 
 	done := make(chan error, 1)
-	go func() { done <- d.consumer.Run(ctx) }()
+	go func() { done <- d.runConsumers(ctx) }()
 
 	var err error
 	select {

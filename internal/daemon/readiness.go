@@ -40,6 +40,10 @@ type readiness struct {
 	lag      map[int]int64
 	inFlight int
 	quiet    time.Time // start of the current quiet period
+	// workers holds, per retry worker (by vendor), whether its group
+	// holds a generation: a member whose retry workers are out of their
+	// groups drains no parked part.
+	workers map[string]bool
 }
 
 func newReadiness(stall time.Duration, now func() time.Time, o consumer.Observer) *readiness {
@@ -79,6 +83,8 @@ func (r *readiness) check() (bool, string) {
 		return false, "not in the consumer group"
 	case !r.dlqOK:
 		return false, "dead-letter writes failing"
+	case r.workerOut() != "":
+		return false, "retry worker for " + r.workerOut() + " not in its consumer group"
 	case r.pending():
 		if q := r.now().Sub(r.quiet); q >= r.stall {
 			var lag int64
@@ -90,6 +96,50 @@ func (r *readiness) check() (bool, string) {
 	}
 	return true, ""
 }
+
+// workerOut names a retry worker out of its group, in name order; r.mu
+// is held.
+func (r *readiness) workerOut() string {
+	out := ""
+	for name, in := range r.workers {
+		if !in && (out == "" || name < out) {
+			out = name
+		}
+	}
+	return out
+}
+
+// worker returns the consumer.Observer of the retry worker for vendor:
+// it reports only group membership to readiness. A retry worker's records
+// wait for their due time, hours at a stretch, so its lag and quiet spells
+// say nothing about a stall.
+func (r *readiness) worker(vendor string) consumer.Observer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.workers == nil {
+		r.workers = map[string]bool{}
+	}
+	r.workers[vendor] = false
+	return &workerReadiness{r: r, vendor: vendor}
+}
+
+type workerReadiness struct {
+	r      *readiness
+	vendor string
+}
+
+func (w *workerReadiness) set(in bool) {
+	w.r.mu.Lock()
+	w.r.workers[w.vendor] = in
+	w.r.mu.Unlock()
+}
+
+func (w *workerReadiness) Assigned(int32, []int)                      { w.set(true) }
+func (w *workerReadiness) Revoked(int32)                              { w.set(false) }
+func (w *workerReadiness) Committed(int, int64, time.Duration, error) {}
+func (w *workerReadiness) Lag(int, int64)                             {}
+func (w *workerReadiness) Fetched(int)                                {}
+func (w *workerReadiness) Released(int, bool)                         {}
 
 // Assigned implements consumer.Observer.
 func (r *readiness) Assigned(gen int32, parts []int) {

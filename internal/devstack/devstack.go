@@ -218,6 +218,9 @@ func (s *Stack) Config() *daemon.Config {
 		{&v.CleverTap.Enabled, &v.CleverTap.BaseURL, &v.CleverTap.Retry, &v.CleverTap.Breaker, clevertap.Name},
 	} {
 		*c.enabled, *c.baseURL, *c.retry = true, s.URLs[c.name], retry
+		// Parked parts come back within seconds in the dev stack.
+		c.retry.Schedule = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second}
+		c.retry.GiveUpAfter = 10 * time.Minute
 		// The cooldown must fit in the shorter dev retry budget, so that
 		// an event waiting on an open circuit lives to see a probe.
 		c.breaker.Cooldown = 10 * time.Second

@@ -1,0 +1,77 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/clevertap"
+	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/plivo"
+	"github.com/erasured/erasured/adapters/webex"
+	"github.com/erasured/erasured/consumer"
+	"github.com/erasured/erasured/retrytopic"
+)
+
+// vendorRetry returns each vendor's retry section by name.
+func vendorRetry(cfg *Config) map[string]adapters.RetryConfig {
+	v := &cfg.Vendors
+	return map[string]adapters.RetryConfig{
+		plivo.Name: v.Plivo.Retry, webex.Name: v.Webex.Retry, exotel.Name: v.Exotel.Retry, clevertap.Name: v.CleverTap.Retry,
+	}
+}
+
+// buildRetryWorkers returns one retry worker per enabled vendor, each
+// calling its vendor through the same adapter and Retrier (so the same
+// breaker and limiter) as the main flow, each in a group of its own.
+// Readiness hears each worker's group, like the main consumer's; the
+// parked-user index hears each parked part that becomes final, and a
+// paused vendor's worker calls nothing.
+func buildRetryWorkers(cfg *Config, vendors []consumer.Vendor, dl consumer.DeadLetterer, m *consumer.RetryMetrics, ready *readiness,
+	index consumer.ParkedIndex, pauses *consumer.Pauses, dialer *kafka.Dialer, transport kafka.RoundTripper, log zerolog.Logger) []*consumer.RetryWorker {
+	rcs := vendorRetry(cfg)
+	topics := cfg.RetryTopics()
+	prod := consumer.NewKafkaRetryProducer(cfg.Kafka.Brokers, transport, cfg.Kafka.RequestTimeout)
+	var ws []*consumer.RetryWorker
+	for _, v := range vendors {
+		name := v.Adapter.Name()
+		m.Init(name)
+		w := consumer.NewRetryWorker(cfg.Kafka, consumer.RetryWorkerConfig{
+			Vendor: v, Topic: topics[name], GroupID: retrytopic.GroupFor(cfg.Kafka.GroupID, name), Retry: rcs[name],
+		}, dl, prod, cfg.DecodeOptions(), dialer, log,
+			consumer.WithRetryObserver(m), consumer.WithGroupObserver(m.Group(name, ready.worker(name))),
+			consumer.WithParkedIndex(index))
+		m.Oldest(name, w.OldestParkedAge)
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+// runConsumers runs the main consumer and every retry worker until ctx
+// ends, then lets each drain and commit; it returns once all stopped.
+// One that fails (the brokers refuse erasured) stops the others.
+func (d *Daemon) runConsumers(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 1+len(d.retryWorkers))
+	run := func(i int, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = f(ctx); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	run(0, d.consumer.Run)
+	for i, w := range d.retryWorkers {
+		run(i+1, w.Run)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
