@@ -569,6 +569,19 @@ func TestRetryConfigValidate(t *testing.T) {
 		{"inline_budget", func(c *RetryConfig) { c.InlineBudget = 0 }},
 		{"inline_budget", func(c *RetryConfig) { c.InlineBudget = -time.Second }},
 		{"", func(c *RetryConfig) { c.RandomizationFactor = 0; c.Multiplier = 1; c.MaxAttempts = 1 }},
+		{"schedule", func(c *RetryConfig) { c.Schedule = nil }},
+		{"schedule[1]", func(c *RetryConfig) { c.Schedule = []time.Duration{time.Second, 0} }},
+		{"give_up_after", func(c *RetryConfig) { c.GiveUpAfter = 0 }},
+		// The compliance deadline is 30 days: give_up_after must end
+		// before it, leaving time to act on the dead-letter record.
+		{"give_up_after", func(c *RetryConfig) { c.GiveUpAfter = ComplianceDeadline }},
+		{"", func(c *RetryConfig) { c.GiveUpAfter = ComplianceDeadline - time.Hour }},
+		{"max_pending", func(c *RetryConfig) { c.MaxPending = 0 }},
+		{"max_pending", func(c *RetryConfig) { c.MaxPending = 100001 }},
+		{"", func(c *RetryConfig) {
+			c.Schedule = []time.Duration{time.Second, 2 * time.Second}
+			c.GiveUpAfter = time.Minute
+		}},
 	}
 	for _, tc := range tests {
 		c := DefaultRetryConfig()
@@ -585,7 +598,7 @@ func TestRetryConfigValidate(t *testing.T) {
 			t.Errorf("%+v: error %v, want a FieldError on %s", c, err, tc.field)
 			continue
 		}
-		if !yamlName[fe.Field] {
+		if name, _, _ := strings.Cut(fe.Field, "["); !yamlName[name] {
 			t.Errorf("field %q is not a yaml name of RetryConfig", fe.Field)
 		}
 		// As a vendor's section nests it.
@@ -595,16 +608,36 @@ func TestRetryConfigValidate(t *testing.T) {
 	}
 }
 
+// TestScheduleWait: the retry worker's waits follow the schedule, and
+// its last step repeats.
+func TestScheduleWait(t *testing.T) {
+	t.Parallel()
+	c := DefaultRetryConfig()
+	var got []time.Duration
+	for step := range 8 {
+		got = append(got, c.ScheduleWait(step))
+	}
+	want := []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 6 * time.Hour, 6 * time.Hour, 6 * time.Hour}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("waits %v, want %v", got, want)
+	}
+	if c.GiveUpAfter != 72*time.Hour {
+		t.Errorf("give_up_after defaults to %s, want 72h", c.GiveUpAfter)
+	}
+}
+
 func TestRetryConfigDecode(t *testing.T) {
 	t.Parallel()
 	var c RetryConfig
-	doc := "initial_interval: 100ms\nmax_interval: 1m30s\nmultiplier: 3\nrandomization_factor: 0.25\nmax_elapsed_time: 10m\nmax_attempts: 4\nrequest_timeout: 2s\ninline_budget: 45s\ntopic: erasure.retry.fake\n"
+	doc := "initial_interval: 100ms\nmax_interval: 1m30s\nmultiplier: 3\nrandomization_factor: 0.25\nmax_elapsed_time: 10m\nmax_attempts: 4\nrequest_timeout: 2s\ninline_budget: 45s\ntopic: erasure.retry.fake\n" +
+		"schedule: [1s, 2s]\ngive_up_after: 1h\nmax_pending: 50\n"
 	if err := config.Decode(strings.NewReader(doc), &c); err != nil {
 		t.Fatal(err)
 	}
 	want := RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: 90 * time.Second, Multiplier: 3, RandomizationFactor: 0.25,
-		MaxElapsedTime: 10 * time.Minute, MaxAttempts: 4, RequestTimeout: 2 * time.Second, InlineBudget: 45 * time.Second, Topic: "erasure.retry.fake"}
-	if c != want {
+		MaxElapsedTime: 10 * time.Minute, MaxAttempts: 4, RequestTimeout: 2 * time.Second, InlineBudget: 45 * time.Second, Topic: "erasure.retry.fake",
+		Schedule: []time.Duration{time.Second, 2 * time.Second}, GiveUpAfter: time.Hour, MaxPending: 50}
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("decoded %+v, want %+v", c, want)
 	}
 	if err := config.Decode(strings.NewReader("max_attempt: 4\n"), &c); err == nil || !strings.Contains(err.Error(), "max_attempt") {

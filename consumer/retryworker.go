@@ -411,7 +411,7 @@ func (rp *retryProcessor) giveUp(ctx context.Context, log zerolog.Logger, p *ret
 func historyDetail(why string, p *retrytopic.Parked) string {
 	h := make([]string, 0, len(p.History))
 	for _, a := range p.History {
-		s := a.At.UTC().Format(time.RFC3339) + " " + a.By + " " + a.Class
+		s := a.At.UTC().Format("2006-01-02T15:04:05.000Z") + " " + a.By + " " + a.Class
 		if a.Status != 0 {
 			s += fmt.Sprintf(" %d", a.Status)
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -554,7 +555,7 @@ func TestRetrierAgainstSandbox(t *testing.T) {
 func TestDefaultConfig(t *testing.T) {
 	t.Parallel()
 	c := DefaultConfig()
-	if c.BaseURL != DefaultBaseURL || c.ProfileField != DefaultProfileField || c.Retry != adapters.DefaultRetryConfig() ||
+	if c.BaseURL != DefaultBaseURL || c.ProfileField != DefaultProfileField || !reflect.DeepEqual(c.Retry, adapters.DefaultRetryConfig()) ||
 		c.Limit != adapters.DefaultLimitConfig() || c.Enabled || c.AllowInsecureHTTP {
 		t.Errorf("defaults = %+v", c)
 	}

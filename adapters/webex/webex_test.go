@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -179,7 +180,7 @@ func TestConfigDefaults(t *testing.T) {
 	if cfg.BaseURL != "" {
 		t.Errorf("BaseURL defaulted to %q; it must be configured", cfg.BaseURL)
 	}
-	if cfg.Retry != adapters.DefaultRetryConfig() {
+	if !reflect.DeepEqual(cfg.Retry, adapters.DefaultRetryConfig()) {
 		t.Errorf("Retry = %+v", cfg.Retry)
 	}
 }

@@ -2,11 +2,18 @@ package daemon_test
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/config"
+	"github.com/erasured/erasured/internal/daemon"
 	"github.com/erasured/erasured/internal/devstack"
 	"github.com/erasured/erasured/retrytopic"
 )
@@ -102,4 +109,58 @@ func retryCommitted(s *devstack.Stack, vendor string, partition int32) int64 {
 		return -1
 	}
 	return c.Offset
+}
+
+// TestRetryScheduleFromYAMLAndEnv: vendors.<name>.retry.schedule,
+// give_up_after and max_pending are read from YAML over the defaults and
+// from ERASURED_* (a schedule as a comma-separated list), and a
+// give_up_after past the compliance deadline is refused by name.
+func TestRetryScheduleFromYAMLAndEnv(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "erasured.yaml")
+	yaml := `kafka:
+  brokers: ["127.0.0.1:9092"]
+vendors:
+  plivo:
+    enabled: true
+    auth_id: MA1
+    auth_token: {env: PLIVO_TOKEN}
+    retry:
+      schedule: [1s, 2s]
+      give_up_after: 1h
+  webex:
+    enabled: true
+    base_url: https://example.webexcampaign.io
+    token: {env: PLIVO_TOKEN}
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	environ := func() []string {
+		return []string{"PLIVO_TOKEN=t", "ERASURED_VENDORS_WEBEX_RETRY_SCHEDULE=500ms, 3s,1m", "ERASURED_VENDORS_WEBEX_RETRY_MAX_PENDING=20"}
+	}
+	cfg, err := daemon.LoadConfig(path, environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, w := cfg.Vendors.Plivo.Retry, cfg.Vendors.Webex.Retry
+	if !reflect.DeepEqual(p.Schedule, []time.Duration{time.Second, 2 * time.Second}) || p.GiveUpAfter != time.Hour {
+		t.Errorf("plivo schedule %v give_up_after %s, want [1s 2s] 1h", p.Schedule, p.GiveUpAfter)
+	}
+	if !reflect.DeepEqual(w.Schedule, []time.Duration{500 * time.Millisecond, 3 * time.Second, time.Minute}) || w.MaxPending != 20 || w.GiveUpAfter != 72*time.Hour {
+		t.Errorf("webex schedule %v max_pending %d give_up_after %s", w.Schedule, w.MaxPending, w.GiveUpAfter)
+	}
+	if got := cfg.Vendors.Exotel.Retry.Schedule; !reflect.DeepEqual(got, adapters.DefaultSchedule()) {
+		t.Errorf("exotel schedule %v, want the default", got)
+	}
+	cfg.Vendors.Plivo.Retry.GiveUpAfter = 31 * 24 * time.Hour
+	var fe *config.FieldError
+	if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != "vendors.plivo.retry.give_up_after" {
+		t.Fatalf("Validate() = %v, want vendors.plivo.retry.give_up_after named", err)
+	}
+	if _, err := daemon.LoadConfig(path, func() []string {
+		return []string{"PLIVO_TOKEN=t", "ERASURED_VENDORS_WEBEX_RETRY_SCHEDULE=1s,soon"}
+	}); err == nil || !strings.Contains(err.Error(), "vendors.webex.retry.schedule") {
+		t.Errorf("a bad schedule from env: error %v, want the field named", err)
+	}
 }

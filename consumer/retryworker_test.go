@@ -1,0 +1,292 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/event"
+	"github.com/erasured/erasured/retrytopic"
+)
+
+// scriptAdapter answers per event id: fails[id] retryable 503s first,
+// then final (or the error in final[id]); it records every call in order.
+type scriptAdapter struct {
+	mu    sync.Mutex
+	fails map[string]int
+	final map[string]error
+	calls []string
+	// down makes every call a 503 while set.
+	down bool
+}
+
+func (*scriptAdapter) Name() string { return "fake" }
+
+func (a *scriptAdapter) Delete(_ context.Context, ev *event.UserDeleted) (adapters.Outcome, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls = append(a.calls, ev.EventID)
+	if a.down || a.fails[ev.EventID] > 0 {
+		a.fails[ev.EventID]--
+		return adapters.Failed, &adapters.Error{Vendor: "fake", Class: adapters.ClassRetryable, Status: 503, Message: "503"}
+	}
+	if err := a.final[ev.EventID]; err != nil {
+		return adapters.Failed, err
+	}
+	return adapters.Deleted, nil
+}
+
+func (a *scriptAdapter) callLog() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.calls...)
+}
+
+type doneRecorder struct {
+	mu   sync.Mutex
+	done []string
+}
+
+func (d *doneRecorder) Done(vendor, user string) {
+	d.mu.Lock()
+	d.done = append(d.done, vendor+"/"+user)
+	d.mu.Unlock()
+}
+
+func (*doneRecorder) Parked(string, string) bool { return false }
+func (*doneRecorder) Add(string, string)         {}
+func (*doneRecorder) Drained(string)             {}
+
+func (d *doneRecorder) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.done)
+}
+
+type retryHarness struct {
+	t       *testing.T
+	brokers []string
+	topic   string
+	dl      *fakeDLQ
+	a       *scriptAdapter
+	idx     *doneRecorder
+	obs     *lagObserver
+}
+
+// startRetryWorker runs a retry worker for scriptAdapter on a kfake topic
+// with one partition, with records already written by write.
+func startRetryWorker(t *testing.T, a *scriptAdapter, rc adapters.RetryConfig, write func(h *retryHarness)) *retryHarness {
+	t.Helper()
+	topic := retrytopic.TopicFor("user-deleted", "fake")
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	h := &retryHarness{t: t, brokers: cluster.ListenAddrs(), topic: topic, dl: &fakeDLQ{}, a: a, idx: &doneRecorder{},
+		obs: &lagObserver{lag: map[int]int64{}, committed: map[int]int64{}}}
+	write(h)
+	cfg := DefaultConfig()
+	cfg.Brokers, cfg.CommitInterval = h.brokers, 50*time.Millisecond
+	cfg.HeartbeatInterval, cfg.SessionTimeout, cfg.RebalanceTimeout = 300*time.Millisecond, 6*time.Second, 6*time.Second
+	cfg.DrainTimeout, cfg.RequestTimeout = 2*time.Second, 2*time.Second
+	if err := rc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	w := NewRetryWorker(cfg, RetryWorkerConfig{Vendor: Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc)}, Topic: topic, GroupID: retrytopic.GroupFor("g", "fake"), Retry: rc},
+		h.dl, NewKafkaRetryProducer(h.brokers, nil, 2*time.Second), event.DecodeOptions{}, nil, zerolog.Nop(),
+		WithParkedIndex(h.idx), WithGroupObserver(h.obs))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("retry worker: %v", err)
+		}
+	})
+	return h
+}
+
+func (h *retryHarness) write(msgs ...kafka.Message) {
+	h.t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(h.brokers...), Topic: h.topic, Transport: &kafka.Transport{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// parked is a retry record for event id of user, due now, first failed
+// at first.
+func parked(t *testing.T, id, user string, first time.Time) kafka.Message {
+	t.Helper()
+	v, err := event.Encode(&event.UserDeleted{EventID: id, UserID: user, OccurredAt: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := retrytopic.Parked{Original: kafka.Message{Key: []byte(user), Value: v}, OriginalTopic: "user-deleted", OriginalPartition: 0, OriginalOffset: 1,
+		EventID: id, Vendor: "fake", Reason: retrytopic.ReasonCircuitOpen, ParkedAt: first, Due: time.Now()}
+	p.AddAttempt(retrytopic.Attempt{At: first, Status: 503, Class: "retryable", By: "inline"})
+	return p.Message()
+}
+
+// waitFor polls cond until it holds, failing after guard.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * guard)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func fastRetryConfig() adapters.RetryConfig {
+	rc := adapters.DefaultRetryConfig()
+	rc.Schedule = []time.Duration{200 * time.Millisecond, 300 * time.Millisecond}
+	rc.GiveUpAfter = time.Hour
+	rc.MaxPending = 16
+	return rc
+}
+
+// committedAt reports whether the group committed off on partition 0.
+func (h *retryHarness) committedAt(off int64) bool {
+	_, c, ok := h.obs.get(0)
+	return ok && c == off
+}
+
+// TestRetryWorkerKeepsUserOrder: user A's first parked part fails once at
+// the retry worker and is rescheduled; A's later parts, already in the
+// partition, must not reach the vendor before it: they are rescheduled
+// behind it. User B is not held by A.
+func TestRetryWorkerKeepsUserOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kfake integration test")
+	}
+	t.Parallel()
+	a := &scriptAdapter{fails: map[string]int{"a1": 1}}
+	now := time.Now()
+	h := startRetryWorker(t, a, fastRetryConfig(), func(h *retryHarness) {
+		h.write(parked(t, "a1", "A", now), parked(t, "a2", "A", now), parked(t, "b1", "B", now), parked(t, "a3", "A", now))
+	})
+	waitFor(t, "every part deleted", func() bool { return h.idx.count() == 4 })
+	calls := a.callLog()
+	first := map[string]int{}
+	for i, id := range calls {
+		if _, ok := first[id]; !ok {
+			first[id] = i
+		}
+	}
+	last := 0
+	for i, id := range calls {
+		if id == "a1" {
+			last = i
+		}
+	}
+	if first["a2"] < last || first["a3"] < last || first["a3"] < first["a2"] {
+		t.Fatalf("calls %v: a later part of A reached the vendor before A's rescheduled first part finished", calls)
+	}
+	if first["b1"] > last {
+		t.Logf("b1 ran after a1's retry (allowed, though B does not wait on A)")
+	}
+	// 4 records + a1 rescheduled + a2, a3 behind it = 7.
+	waitFor(t, "the commit at the end of the retry topic", func() bool { return h.committedAt(7) })
+	if n := len(h.dl.records()); n != 0 {
+		t.Fatalf("%d dead-lettered", n)
+	}
+	t.Logf("calls in order: %v; retry topic 7 records, committed 7; parked index told %d times", calls, h.idx.count())
+}
+
+// TestRetryWorkerGivesUpWithHistory: a vendor down past give_up_after:
+// the part is rescheduled on the schedule, each attempt in its history,
+// then dead-lettered once with that history, and the commit passes it.
+func TestRetryWorkerGivesUpWithHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kfake integration test")
+	}
+	t.Parallel()
+	a := &scriptAdapter{fails: map[string]int{}, down: true}
+	rc := fastRetryConfig()
+	rc.Schedule = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}
+	rc.GiveUpAfter = 1500 * time.Millisecond
+	h := startRetryWorker(t, a, rc, func(h *retryHarness) { h.write(parked(t, "x1", "X", time.Now())) })
+	waitFor(t, "the dead-letter record", func() bool { return len(h.dl.records()) == 1 })
+	rec := h.dl.records()[0]
+	calls := len(a.callLog())
+	if rec.Reason != dlq.ReasonRetriesExhausted || len(rec.Failures) != 1 {
+		t.Fatalf("dead-letter record: reason %s, failures %+v", rec.Reason, rec.Failures)
+	}
+	f := rec.Failures[0]
+	if f.Vendor != "fake" || f.Attempts != calls+1 || f.Status != 503 || f.Class != "retryable" {
+		t.Errorf("failure %+v, want vendor fake, %d attempts (1 inline + %d by the worker), status 503, class retryable", f, calls+1, calls)
+	}
+	if calls < 2 || !strings.Contains(rec.Detail, "gave up after 1.5s") || strings.Count(rec.Detail, "retry retryable 503") != calls {
+		t.Errorf("calls %d; detail %q: want each worker attempt in the history", calls, rec.Detail)
+	}
+	if rec.FirstFailure.IsZero() || !rec.LastFailure.After(rec.FirstFailure) || rec.Original.Topic != "user-deleted" {
+		t.Errorf("first %v last %v original topic %q", rec.FirstFailure, rec.LastFailure, rec.Original.Topic)
+	}
+	// 1 record + one rescheduled copy per worker attempt.
+	waitFor(t, "the commit past the given-up part", func() bool { return h.committedAt(int64(1 + calls)) })
+	if h.idx.count() != 1 {
+		t.Errorf("parked index told %d times, want 1", h.idx.count())
+	}
+	t.Logf("vendor called %d times by the worker, rescheduled %d times, then dead-lettered: %s", calls, calls, rec.Detail)
+}
+
+// TestRetryWorkerDeadLettersAtOnce: a malformed retry record, a part the
+// vendor refuses permanently and one with an invalid identifier are
+// dead-lettered at once, without blocking the good part after them; a
+// part the vendor does not know is final.
+func TestRetryWorkerDeadLettersAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kfake integration test")
+	}
+	t.Parallel()
+	a := &scriptAdapter{fails: map[string]int{}, final: map[string]error{
+		"perm":  &adapters.Error{Vendor: "fake", Class: adapters.ClassPermanent, Status: 400, Message: "bad request"},
+		"badid": &adapters.Error{Vendor: "fake", Class: adapters.ClassInvalidIdentifier, Message: "identifier shape"},
+	}}
+	now := time.Now()
+	bad := parked(t, "mal", "M", now)
+	for i, hd := range bad.Headers {
+		if hd.Key == retrytopic.HeaderAttempts {
+			bad.Headers[i].Value = []byte("many")
+		}
+	}
+	h := startRetryWorker(t, a, fastRetryConfig(), func(h *retryHarness) {
+		h.write(bad, parked(t, "perm", "P", now), parked(t, "badid", "I", now), parked(t, "good", "G", now))
+	})
+	waitFor(t, "three dead-letter records and the good part deleted", func() bool { return len(h.dl.records()) == 3 && h.idx.count() == 3 })
+	waitFor(t, "the commit at the end", func() bool { return h.committedAt(4) })
+	got := map[string]dlq.Reason{}
+	for _, r := range h.dl.records() {
+		key := r.EventID
+		if key == "" {
+			key = "malformed"
+			if !strings.Contains(r.Detail, retrytopic.HeaderAttempts) || strings.Contains(r.Detail, "many") {
+				t.Errorf("malformed record's detail %q: want the header named, never its value", r.Detail)
+			}
+		}
+		got[key] = r.Reason
+	}
+	want := map[string]dlq.Reason{"malformed": dlq.ReasonInvalidEvent, "perm": dlq.ReasonPermanentError, "badid": dlq.ReasonPermanentError}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("dead-lettered %v, want %v", got, want)
+	}
+	if calls := a.callLog(); len(calls) != 3 {
+		t.Errorf("vendor calls %v: want perm, badid and good once each, the malformed record never", calls)
+	}
+	t.Logf("dead-lettered %v; vendor calls %v; committed 4 of 4", got, a.callLog())
+}
