@@ -124,6 +124,9 @@ func testRetryConfig() RetryConfig {
 		MaxAttempts:         5,
 		RequestTimeout:      5 * time.Second,
 		InlineBudget:        24 * time.Hour,
+		Schedule:            DefaultSchedule(),
+		GiveUpAfter:         72 * time.Hour,
+		MaxPending:          100,
 	}
 }
 

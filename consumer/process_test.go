@@ -99,6 +99,9 @@ func fastRetry() adapters.RetryConfig {
 		MaxAttempts:     2,
 		RequestTimeout:  time.Minute,
 		InlineBudget:    time.Minute,
+		Schedule:        adapters.DefaultSchedule(),
+		GiveUpAfter:     time.Hour,
+		MaxPending:      16,
 	}
 }
 
