@@ -16,6 +16,7 @@ type RetryMetrics struct {
 	parked   *prometheus.GaugeVec
 	unparked *prometheus.CounterVec
 	attempts *prometheus.CounterVec
+	giveUp   *prometheus.GaugeVec
 }
 
 // NewRetryMetrics registers the retry workers' metrics with reg.
@@ -35,12 +36,18 @@ func NewRetryMetrics(reg prometheus.Registerer) *RetryMetrics {
 			Name: "erasured_retry_attempts_total",
 			Help: "Requests a retry worker made to its vendor (refusals by an open circuit not counted).",
 		}, []string{"vendor"}),
+		giveUp: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "erasured_retry_give_up_after_seconds",
+			Help: "vendors.<name>.retry.give_up_after: a parked part this old is dead-lettered. Alerts compare the oldest parked age with it.",
+		}, []string{"vendor"}),
 	}
 }
 
 // Init makes vendor's series exist at zero before anything happens, so
-// alerts and rate() see them from the start.
-func (m *RetryMetrics) Init(vendor string) {
+// alerts and rate() see them from the start, and exports its
+// give_up_after.
+func (m *RetryMetrics) Init(vendor string, giveUpAfter time.Duration) {
+	m.giveUp.WithLabelValues(vendor).Set(giveUpAfter.Seconds())
 	m.parked.WithLabelValues(vendor)
 	m.attempts.WithLabelValues(vendor)
 	for _, o := range []RetryOutcome{RetryDeleted, RetryAlreadyAbsent, RetryNotApplicable, RetryRescheduled, RetryDeadLettered} {

@@ -142,7 +142,8 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 		sort.Strings(alerts)
-		for _, want := range []string{"ErasuredDeadLetters", "ErasuredConsumerLagGrowing", "ErasuredVendorThrottled", "ErasuredNotReady"} {
+		for _, want := range []string{"ErasuredDeadLetters", "ErasuredConsumerLagGrowing", "ErasuredVendorThrottled", "ErasuredNotReady",
+			"ErasuredVendorCircuitOpen", "ErasuredParkedPartsAging", "ErasuredParkedPartsNearGiveUp"} {
 			if !slices.Contains(alerts, want) {
 				t.Errorf("%s: no %s alert (have %v)", dir, want, alerts)
 			}
@@ -228,6 +229,8 @@ func TestGrafanaDashboard(t *testing.T) {
 		"erasured_vendor_requests_total", "erasured_vendor_request_duration_seconds_bucket", "erasured_vendor_throttled_total",
 		"erasured_retry_waits_total", "erasured_dead_lettered_total", "erasured_consumer_lag",
 		"erasured_offset_commit_duration_seconds_bucket", "erasured_rebalances_total", "erasured_ready",
+		"erasured_retry_parked", "erasured_retry_oldest_parked_age_seconds", "erasured_retry_give_up_after_seconds",
+		"erasured_retry_unparked_total", "erasured_retry_attempts_total",
 	} {
 		if !used[want] {
 			t.Errorf("no panel shows %s", want)

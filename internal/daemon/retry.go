@@ -39,7 +39,7 @@ func buildRetryWorkers(cfg *Config, vendors []consumer.Vendor, dl consumer.DeadL
 	var ws []*consumer.RetryWorker
 	for _, v := range vendors {
 		name := v.Adapter.Name()
-		m.Init(name)
+		m.Init(name, rcs[name].GiveUpAfter)
 		w := consumer.NewRetryWorker(cfg.Kafka, consumer.RetryWorkerConfig{
 			Vendor: v, Topic: topics[name], GroupID: retrytopic.GroupFor(cfg.Kafka.GroupID, name), Retry: rcs[name],
 		}, dl, prod, cfg.DecodeOptions(), dialer, log,
