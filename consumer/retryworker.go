@@ -33,6 +33,14 @@ type RetryProducer interface {
 	Produce(ctx context.Context, topic string, partition int, m kafka.Message) (int64, error)
 }
 
+// Pauser says whether a vendor is paused (vendors.<name>.paused, or at
+// runtime through vendors.pause_file): a paused vendor's retry worker
+// calls nothing and waits, so parked parts stay parked until it is
+// unpaused. *Pauses provides it; nil means never paused.
+type Pauser interface {
+	Paused(vendor string) bool
+}
+
 // RetryOutcome is what became of one retry-topic record, for
 // erasured_retry_unparked_total.
 type RetryOutcome string
@@ -84,14 +92,14 @@ func WithRetryObserver(o RetryObserver) RetryWorkerOption {
 	return func(p *retryProcessor) { p.observer = o }
 }
 
+// WithPauser makes the worker wait while p says its vendor is paused.
+func WithPauser(pz Pauser) RetryWorkerOption {
+	return func(p *retryProcessor) { p.pause = pz }
+}
+
 // WithGroupObserver reports the worker's group (lag, commits) to o.
 func WithGroupObserver(o Observer) RetryWorkerOption {
 	return func(p *retryProcessor) { p.group = o }
-}
-
-// withRetryClock replaces the clock, for tests.
-func withRetryClock(now func() time.Time) RetryWorkerOption {
-	return func(p *retryProcessor) { p.now = now }
 }
 
 // RetryWorker consumes one vendor's retry topic.
@@ -164,6 +172,7 @@ type retryProcessor struct {
 	observer RetryObserver
 	group    Observer
 	index    ParkedIndex
+	pause    Pauser
 	now      func() time.Time
 
 	mu sync.Mutex
@@ -284,9 +293,10 @@ func (rp *retryProcessor) Process(ctx context.Context, msg kafka.Message, ev *ev
 		if !rp.now().Before(deadline) {
 			return rp.giveUp(ctx, log, &p, ev)
 		}
-		if rp.v.Retrier.CircuitOpen() {
-			// Calling would be refused; rescheduling would only churn
-			// the topic. Wait for the breaker to half-open.
+		if rp.v.Retrier.CircuitOpen() || (rp.pause != nil && rp.pause.Paused(rp.vendor)) {
+			// Calling would be refused (or must not happen: paused);
+			// rescheduling would only churn the topic. Wait for the
+			// breaker to half-open, or for the unpause.
 			p.Due = rp.now().Add(circuitRecheck)
 			continue
 		}

@@ -3,8 +3,10 @@ package consumer
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,11 +82,19 @@ type retryHarness struct {
 	a       *scriptAdapter
 	idx     *doneRecorder
 	obs     *lagObserver
+	w       *RetryWorker
 }
 
 // startRetryWorker runs a retry worker for scriptAdapter on a kfake topic
 // with one partition, with records already written by write.
-func startRetryWorker(t *testing.T, a *scriptAdapter, rc adapters.RetryConfig, write func(h *retryHarness)) *retryHarness {
+func startRetryWorker(t *testing.T, a *scriptAdapter, rc adapters.RetryConfig, write func(h *retryHarness), opts ...RetryWorkerOption) *retryHarness {
+	t.Helper()
+	h := startRetryWorkerWith(t, Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc)}, rc, write, opts...)
+	h.a = a
+	return h
+}
+
+func startRetryWorkerWith(t *testing.T, v Vendor, rc adapters.RetryConfig, write func(h *retryHarness), opts ...RetryWorkerOption) *retryHarness {
 	t.Helper()
 	topic := retrytopic.TopicFor("user-deleted", "fake")
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
@@ -92,7 +102,7 @@ func startRetryWorker(t *testing.T, a *scriptAdapter, rc adapters.RetryConfig, w
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	h := &retryHarness{t: t, brokers: cluster.ListenAddrs(), topic: topic, dl: &fakeDLQ{}, a: a, idx: &doneRecorder{},
+	h := &retryHarness{t: t, brokers: cluster.ListenAddrs(), topic: topic, dl: &fakeDLQ{}, idx: &doneRecorder{},
 		obs: &lagObserver{lag: map[int]int64{}, committed: map[int]int64{}}}
 	write(h)
 	cfg := DefaultConfig()
@@ -102,9 +112,10 @@ func startRetryWorker(t *testing.T, a *scriptAdapter, rc adapters.RetryConfig, w
 	if err := rc.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	w := NewRetryWorker(cfg, RetryWorkerConfig{Vendor: Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc)}, Topic: topic, GroupID: retrytopic.GroupFor("g", "fake"), Retry: rc},
+	w := NewRetryWorker(cfg, RetryWorkerConfig{Vendor: v, Topic: topic, GroupID: retrytopic.GroupFor("g", "fake"), Retry: rc},
 		h.dl, NewKafkaRetryProducer(h.brokers, nil, 2*time.Second), event.DecodeOptions{}, nil, zerolog.Nop(),
-		WithParkedIndex(h.idx), WithGroupObserver(h.obs))
+		append([]RetryWorkerOption{WithParkedIndex(h.idx), WithGroupObserver(h.obs)}, opts...)...)
+	h.w = w
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
@@ -289,4 +300,83 @@ func TestRetryWorkerDeadLettersAtOnce(t *testing.T) {
 		t.Errorf("vendor calls %v: want perm, badid and good once each, the malformed record never", calls)
 	}
 	t.Logf("dead-lettered %v; vendor calls %v; committed 4 of 4", got, a.callLog())
+}
+
+type switchPauser struct{ paused atomic.Bool }
+
+func (p *switchPauser) Paused(string) bool { return p.paused.Load() }
+
+// TestRetryWorkerWaitsWhilePaused: a paused vendor's worker holds its
+// parked part (fetched, due) and calls nothing; once unpaused, it deletes
+// it.
+func TestRetryWorkerWaitsWhilePaused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kfake integration test")
+	}
+	t.Parallel()
+	a := &scriptAdapter{fails: map[string]int{}}
+	pz := &switchPauser{}
+	pz.paused.Store(true)
+	h := startRetryWorker(t, a, fastRetryConfig(), func(h *retryHarness) { h.write(parked(t, "p1", "U", time.Now())) }, WithPauser(pz))
+	waitFor(t, "the worker to hold the parked part", func() bool { return h.w.OldestParkedAge() > 0 })
+	// Several of the worker's re-checks (one a second) pass while paused.
+	time.Sleep(2500 * time.Millisecond)
+	if calls := a.callLog(); len(calls) != 0 {
+		t.Fatalf("paused vendor called: %v", calls)
+	}
+	held := h.w.OldestParkedAge()
+	pz.paused.Store(false)
+	waitFor(t, "the part deleted once unpaused", func() bool { return h.idx.count() == 1 })
+	waitFor(t, "the commit", func() bool { return h.committedAt(1) })
+	if h.w.OldestParkedAge() != 0 {
+		t.Errorf("oldest parked age %s after the part finished, want 0", h.w.OldestParkedAge())
+	}
+	t.Logf("while paused: 0 calls, part held (oldest age %s); after unpause: calls %v, committed 1", held.Truncate(time.Millisecond), a.callLog())
+}
+
+// stateAdapter records, for each call, whether its breaker was open.
+type stateAdapter struct {
+	scriptAdapter
+	b          *adapters.Breaker
+	callsOpen  atomic.Int32
+	callsTotal atomic.Int32
+}
+
+func (a *stateAdapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.Outcome, error) {
+	a.callsTotal.Add(1)
+	if a.b.State() == adapters.CircuitOpen {
+		a.callsOpen.Add(1)
+	}
+	return a.scriptAdapter.Delete(ctx, ev)
+}
+
+// TestRetryWorkerWaitsWhileCircuitOpen: with the vendor's circuit open,
+// the worker calls nothing and does not reschedule; once the breaker
+// half-opens, its probe deletes the part.
+func TestRetryWorkerWaitsWhileCircuitOpen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kfake integration test")
+	}
+	t.Parallel()
+	bc := adapters.DefaultBreakerConfig()
+	bc.ConsecutiveFailures, bc.FailureRatio, bc.Cooldown = 1, 0, 2*time.Second
+	b := adapters.NewBreaker("fake", bc)
+	done, err := b.Allow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done(context.Background(), &http.Response{StatusCode: 503}, nil)
+	if b.State() != adapters.CircuitOpen {
+		t.Fatalf("breaker %s after a 503, want open", b.State())
+	}
+	a := &stateAdapter{scriptAdapter: scriptAdapter{fails: map[string]int{}}, b: b}
+	rc := fastRetryConfig()
+	h := startRetryWorkerWith(t, Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc, adapters.WithBreaker(b))}, rc,
+		func(h *retryHarness) { h.write(parked(t, "c1", "U", time.Now())) })
+	waitFor(t, "the part deleted after the circuit half-opened", func() bool { return h.idx.count() == 1 })
+	waitFor(t, "the commit", func() bool { return h.committedAt(1) })
+	if a.callsOpen.Load() != 0 || a.callsTotal.Load() != 1 {
+		t.Fatalf("%d calls, %d of them while the circuit was open; want 1 probe after it half-opened", a.callsTotal.Load(), a.callsOpen.Load())
+	}
+	t.Logf("circuit open at the start: %d calls while open, %d in all, committed 1 (no reschedule)", a.callsOpen.Load(), a.callsTotal.Load())
 }

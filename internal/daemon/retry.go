@@ -44,7 +44,7 @@ func buildRetryWorkers(cfg *Config, vendors []consumer.Vendor, dl consumer.DeadL
 			Vendor: v, Topic: topics[name], GroupID: retrytopic.GroupFor(cfg.Kafka.GroupID, name), Retry: rcs[name],
 		}, dl, prod, cfg.DecodeOptions(), dialer, log,
 			consumer.WithRetryObserver(m), consumer.WithGroupObserver(m.Group(name, ready.worker(name))),
-			consumer.WithParkedIndex(index))
+			consumer.WithParkedIndex(index), consumer.WithPauser(pauses))
 		m.Oldest(name, w.OldestParkedAge)
 		ws = append(ws, w)
 	}
