@@ -151,9 +151,21 @@ func TestReadyzHandler(t *testing.T) {
 		t.Errorf("/readyz before joining = %d %q", code, body)
 	}
 	d.ready.Assigned(1, []int{0})
+	// Readiness includes the retry workers: plivo's has not joined its
+	// group yet.
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "retry worker for plivo not in its consumer group") {
+		t.Errorf("/readyz with the retry worker out of its group = %d %q", code, body)
+	}
+	w := d.ready.worker("plivo")
+	w.Assigned(1, []int{0})
 	if code, _ := get("/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz after joining = %d", code)
 	}
+	w.Revoked(1)
+	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz after the retry worker's generation ended = %d", code)
+	}
+	w.Assigned(2, nil)
 	d.ready.Lag(0, 3)
 	clock.advance(cfg.HTTP.StallTimeout)
 	code, body := get("/readyz")
