@@ -140,8 +140,110 @@ func NewRetryWorker(kcfg Config, wc RetryWorkerConfig, dl DeadLetterer, prod Ret
 }
 
 // Run consumes the retry topic until ctx ends, then drains and commits
-// like Consumer.Run.
-func (w *RetryWorker) Run(ctx context.Context) error { return w.c.Run(ctx) }
+// like Consumer.Run. With a parked index, it also tells the index when
+// the whole retry topic holds nothing unfinished (watchDrained).
+func (w *RetryWorker) Run(ctx context.Context) error {
+	if w.p.index != nil {
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go w.watchDrained(wctx, drainedInterval)
+	}
+	return w.c.Run(ctx)
+}
+
+// drainedInterval is how often a worker checks whether its retry topic
+// is drained.
+const drainedInterval = 5 * time.Second
+
+// watchDrained calls the index's Drained each interval in which the
+// group's committed offset is at the high watermark on every partition
+// of the retry topic, whichever member holds them: then no user has a
+// part parked at the vendor, and users another replica's worker finished
+// (or an overflow) stop parking behind. The high watermarks are read
+// before and after the commits; a park written in between makes them
+// differ, and the check waits for the next round.
+func (w *RetryWorker) watchDrained(ctx context.Context, interval time.Duration) {
+	cfg := w.c.cfg
+	t := transportFor(w.c.dialer)
+	defer t.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: t, Timeout: cfg.RequestTimeout}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
+		drained, err := topicDrained(rctx, cl, cfg.Topic, cfg.GroupID)
+		cancel()
+		if err != nil {
+			w.c.log.Debug().Err(err).Msg("cannot tell whether the retry topic is drained")
+			continue
+		}
+		if drained {
+			w.p.index.Drained(w.p.vendor)
+		}
+	}
+}
+
+// topicDrained reports whether group has committed, on every partition of
+// topic, up to its high watermark (a partition with no record needs no
+// commit).
+func topicDrained(ctx context.Context, cl *kafka.Client, topic, group string) (bool, error) {
+	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return false, err
+	}
+	var parts []int
+	for _, tp := range md.Topics {
+		if tp.Name == topic && tp.Error == nil {
+			for _, p := range tp.Partitions {
+				parts = append(parts, p.ID)
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return false, fmt.Errorf("%s has no partitions", topic)
+	}
+	wm := &watermarks{client: cl, topic: topic}
+	first, high, err := wm.read(ctx, parts)
+	if err != nil {
+		return false, err
+	}
+	of, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return false, err
+	}
+	committed := map[int]int64{}
+	for _, p := range of.Topics[topic] {
+		if p.Error == nil {
+			committed[p.Partition] = p.CommittedOffset
+		}
+	}
+	_, again, err := wm.read(ctx, parts)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range parts {
+		h, ok := high[p]
+		if !ok || again[p] != h {
+			return false, nil
+		}
+		if partitionLag(h, first[p], committedOr(committed, p), true) > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func committedOr(m map[int]int64, p int) int64 {
+	if c, ok := m[p]; ok {
+		return c
+	}
+	return -1
+}
 
 // Vendor names the worker's vendor.
 func (w *RetryWorker) Vendor() string { return w.p.vendor }

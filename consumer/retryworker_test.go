@@ -54,8 +54,9 @@ func (a *scriptAdapter) callLog() []string {
 }
 
 type doneRecorder struct {
-	mu   sync.Mutex
-	done []string
+	mu      sync.Mutex
+	done    []string
+	drained atomic.Int32
 }
 
 func (d *doneRecorder) Done(vendor, user string) {
@@ -66,7 +67,7 @@ func (d *doneRecorder) Done(vendor, user string) {
 
 func (*doneRecorder) Parked(string, string) bool { return false }
 func (*doneRecorder) Add(string, string)         {}
-func (*doneRecorder) Drained(string)             {}
+func (d *doneRecorder) Drained(string)           { d.drained.Add(1) }
 
 func (d *doneRecorder) count() int {
 	d.mu.Lock()
@@ -216,7 +217,10 @@ func TestRetryWorkerKeepsUserOrder(t *testing.T) {
 	if n := len(h.dl.records()); n != 0 {
 		t.Fatalf("%d dead-lettered", n)
 	}
-	t.Logf("calls in order: %v; retry topic 7 records, committed 7; parked index told %d times", calls, h.idx.count())
+	// Everything committed: the worker tells the index the topic is
+	// drained, so no user there stays parked behind.
+	waitFor(t, "the index told the retry topic is drained", func() bool { return h.idx.drained.Load() > 0 })
+	t.Logf("calls in order: %v; retry topic 7 records, committed 7; parked index told Done %d times, Drained %d", calls, h.idx.count(), h.idx.drained.Load())
 }
 
 // TestRetryWorkerGivesUpWithHistory: a vendor down past give_up_after:
