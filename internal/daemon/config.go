@@ -277,6 +277,13 @@ func (c *Config) Validate() error {
 		enabled++
 		errs.Add(config.Nest("vendors."+v.name, v.section.Validate()))
 	}
+	for _, v := range c.vendorSections() {
+		if v.enabled && c.Compliance.Deadline > 0 && v.retry.GiveUpAfter >= c.Compliance.Deadline {
+			// A part given up is dead-lettered for a person to act on:
+			// that must happen while the deletion is still in time.
+			errs.Invalid("vendors."+v.name+".retry.give_up_after", "must be below compliance.deadline (%s), got %s", c.Compliance.Deadline, v.retry.GiveUpAfter)
+		}
+	}
 	if enabled == 0 {
 		errs.Invalid("vendors", "no vendor is enabled; set vendors.<name>.enabled: true for at least one")
 	}

@@ -158,6 +158,12 @@ vendors:
 	if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != "vendors.plivo.retry.give_up_after" {
 		t.Fatalf("Validate() = %v, want vendors.plivo.retry.give_up_after named", err)
 	}
+	// A shorter compliance.deadline binds give_up_after too.
+	cfg.Vendors.Plivo.Retry.GiveUpAfter = 72 * time.Hour
+	cfg.Compliance.Deadline = 48 * time.Hour
+	if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != "vendors.plivo.retry.give_up_after" || !strings.Contains(err.Error(), "compliance.deadline") {
+		t.Fatalf("Validate() = %v, want vendors.plivo.retry.give_up_after named against compliance.deadline", err)
+	}
 	if _, err := daemon.LoadConfig(path, func() []string {
 		return []string{"PLIVO_TOKEN=t", "ERASURED_VENDORS_WEBEX_RETRY_SCHEDULE=1s,soon"}
 	}); err == nil || !strings.Contains(err.Error(), "vendors.webex.retry.schedule") {
