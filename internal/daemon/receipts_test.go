@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/adapters/webex"
+	"github.com/erasured/erasured/internal/daemon"
 	"github.com/erasured/erasured/internal/devstack"
 	"github.com/erasured/erasured/receipt"
 )
@@ -57,7 +59,7 @@ func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
 	w := devstack.NewWorkload(600, 300, 0)
 	produce(t, s, w)
 	cfg := testConfig(s)
-	cfg.Vendors.Webex.Paused = true
+	daemon.Vendor[*webex.Config](&cfg.Vendors).Paused = true
 	startMember(t, cfg)
 	waitUntil(t, 90*time.Second, "every event committed", func() bool { return committedAll(s, partitions) == int64(len(w.Records)) })
 
@@ -75,17 +77,7 @@ func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
 				counts[v] = map[receipt.Outcome]int{}
 			}
 			counts[v][p.Outcome]++
-			var ledger *sandbox.Ledger
-			switch v {
-			case "plivo":
-				ledger = s.Plivo.Ledger
-			case "webex":
-				ledger = s.Webex.Ledger
-			case "exotel":
-				ledger = s.Exotel.Ledger
-			case "clevertap":
-				ledger = s.CleverTap.Ledger
-			}
+			ledger := s.Sandbox(v).Ledger
 			if ids[v] == "" {
 				continue
 			}

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"errors"
+	"github.com/erasured/erasured/adapters/plivo"
 	"io"
 	"net"
 	"net/http"
@@ -149,8 +150,8 @@ func secureConfig(t *testing.T, s *devstack.Stack, pki *testpki.PKI, mech, passw
 		// Vendors come from the stack below; one is needed to load.
 		"ERASURED_VENDORS_PLIVO_ENABLED=true",
 		"ERASURED_VENDORS_PLIVO_BASE_URL=" + s.URLs["plivo"],
-		"ERASURED_VENDORS_PLIVO_AUTH_ID=" + s.Plivo.AuthID,
-		"ERASURED_VENDORS_PLIVO_AUTH_TOKEN=" + s.Plivo.AuthToken,
+		"ERASURED_VENDORS_PLIVO_AUTH_ID=" + daemon.Vendor[*plivo.Config](&s.Config().Vendors).AuthID,
+		"ERASURED_VENDORS_PLIVO_AUTH_TOKEN=" + daemon.Vendor[*plivo.Config](&s.Config().Vendors).AuthToken.Reveal(),
 	}
 	loaded, err := daemon.LoadConfig(path, func() []string { return env })
 	if err != nil {
