@@ -85,15 +85,15 @@ func Tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// ProcessConfig writes a configuration file pointing the daemon at the
-// stack, as a pod would have it: settings in YAML (group, timings tuned for
-// tests, plus extraYAML), credentials in the environment and in a file.
-// It returns the file's path and the environment to run with.
 // vendorEnv prefixes a vendor section's variables; it is built so that
 // no incomplete variable name stands in the source (the daemon's tests
 // check that every ERASURED_* name written in the repository is known).
 var vendorEnv = daemon.EnvPrefix + "_" + "VENDORS" + "_"
 
+// ProcessConfig writes a configuration file pointing the daemon at the
+// stack, as a pod would have it: settings in YAML (group, timings tuned for
+// tests, plus extraYAML), credentials in the environment and in a file.
+// It returns the file's path and the environment to run with.
 func (s *Stack) ProcessConfig(t testing.TB, group, extraYAML string) (string, []string) {
 	t.Helper()
 	cfg := s.Config()
