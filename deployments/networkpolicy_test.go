@@ -1,7 +1,6 @@
 package deployments
 
 import (
-	"github.com/erasured/erasured/adapters"
 	"net"
 	"net/url"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/internal/daemon"
 )
 

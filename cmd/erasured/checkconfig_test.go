@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/erasured/erasured/adapters/clevertap"
-	"github.com/erasured/erasured/adapters/plivo"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/erasured/erasured/adapters/clevertap"
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/internal/daemon"
 )
 

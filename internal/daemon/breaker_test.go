@@ -2,14 +2,14 @@ package daemon_test
 
 import (
 	"fmt"
-	"github.com/erasured/erasured/adapters/exotel"
-	"github.com/erasured/erasured/internal/daemon"
 	"testing"
 	"time"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/exotel"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/internal/daemon"
 	"github.com/erasured/erasured/internal/devstack"
 )
 

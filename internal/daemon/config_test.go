@@ -2,13 +2,13 @@ package daemon_test
 
 import (
 	"errors"
-	"github.com/erasured/erasured/adapters/plivo"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/internal/daemon"
 )

@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/erasured/erasured/adapters/clevertap"
-	"github.com/erasured/erasured/adapters/exotel"
-	"github.com/erasured/erasured/adapters/plivo"
-	"github.com/erasured/erasured/adapters/webex"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
@@ -65,10 +62,9 @@ func testConfig(s *devstack.Stack) *daemon.Config {
 	retry := adapters.DefaultRetryConfig()
 	retry.InitialInterval, retry.MaxInterval = 20*time.Millisecond, 200*time.Millisecond
 	retry.MaxElapsedTime, retry.MaxAttempts, retry.RequestTimeout = 30*time.Second, 50, 2*time.Second
-	daemon.Vendor[*plivo.Config](&cfg.Vendors).Retry = retry
-	daemon.Vendor[*webex.Config](&cfg.Vendors).Retry = retry
-	daemon.Vendor[*exotel.Config](&cfg.Vendors).Retry = retry
-	daemon.Vendor[*clevertap.Config](&cfg.Vendors).Retry = retry
+	for _, name := range adapters.Names() {
+		cfg.Vendors.Section(name).Shared().Retry = retry
+	}
 	return cfg
 }
 

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"errors"
-	"github.com/erasured/erasured/adapters/plivo"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/consumer"
 	"github.com/erasured/erasured/dlq"
 )

@@ -1,13 +1,13 @@
 package daemon_test
 
 import (
-	"github.com/erasured/erasured/adapters/plivo"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/internal/daemon"
 )
 

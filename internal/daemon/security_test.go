@@ -3,7 +3,6 @@ package daemon_test
 import (
 	"context"
 	"errors"
-	"github.com/erasured/erasured/adapters/plivo"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/consumer"

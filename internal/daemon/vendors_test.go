@@ -62,7 +62,9 @@ vendors:
 	if err := os.WriteFile(path, []byte(fixed), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := daemon.LoadConfig(path, func() []string { return []string{"ERASURED_VENDORS_EXOTEL_ACCOUNT_SID=acc1", "ERASURED_VENDORS_EXOTEL_RETRY_MAX_ATTEMPTS=4"} })
+	cfg, err := daemon.LoadConfig(path, func() []string {
+		return []string{"ERASURED_VENDORS_EXOTEL_ACCOUNT_SID=acc1", "ERASURED_VENDORS_EXOTEL_RETRY_MAX_ATTEMPTS=4"}
+	})
 	got = errorLines(err)
 	t.Logf("errors:\n\t%s", strings.Join(got, "\n\t"))
 	for _, want := range []string{
