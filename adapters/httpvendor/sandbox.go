@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/erasured/erasured/adapters/sandbox"
 )
@@ -81,13 +80,10 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.answer(w, f.Name, 0)
 			return
 		}
-		status, err := strconv.Atoi(f.Name)
-		if err != nil || status < 400 || status > 599 {
+		status, ok := sandbox.ForcedStatus(f.Name, 400, w.Header())
+		if !ok {
 			writeError(w, http.StatusInternalServerError, "sandbox: unknown forced fault")
 			return
-		}
-		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
 		}
 		writeError(w, status, http.StatusText(status))
 		return
