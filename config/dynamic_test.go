@@ -52,7 +52,7 @@ func (p *plugins) ConfigView() any {
 }
 
 func (p *plugins) UnmarshalYAML(n *yaml.Node) error { return n.Decode(p.ConfigView()) }
-func (p plugins) MarshalYAML() (any, error)          { return p.ConfigView(), nil }
+func (p plugins) MarshalYAML() (any, error)         { return p.ConfigView(), nil }
 
 type withPlugins struct {
 	Name    string  `yaml:"name"`
@@ -72,7 +72,9 @@ func TestDynamicSection(t *testing.T) {
 		}
 		return p
 	}
-	env := func() []string { return []string{"TOK=s3cret-token", "APP_PLUGINS_BETA_HOST=b.example", "APP_PLUGINS_LIMIT=7"} }
+	env := func() []string {
+		return []string{"TOK=s3cret-token", "APP_PLUGINS_BETA_HOST=b.example", "APP_PLUGINS_LIMIT=7"}
+	}
 
 	var bad withPlugins
 	err := Load(write("plugins:\n  alpa:\n    enabled: true\n  beta:\n    enabled: maybe\n  declared:\n    x: {hots: h}\n"), &bad, Options{EnvPrefix: "APP", Environ: env})
