@@ -82,6 +82,9 @@ func (a *envApplier) applyValue(fv reflect.Value, name, path string) bool {
 	if vv, ok := view(fv); ok {
 		return a.applyStruct(vv, name, path)
 	}
+	if fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Map {
+		return false // see envNames
+	}
 	if fv.Kind() == reflect.Pointer && !fv.IsNil() && fv.Type().Elem().Kind() != reflect.Struct {
 		// A dynamic section's view points at its scalars.
 		fv = fv.Elem()
@@ -151,6 +154,11 @@ func envNames(t reflect.Type, prefix string) []string {
 		ft := f.Type
 		if vt, ok := viewType(ft); ok {
 			out = append(out, envNames(vt, n)...)
+			continue
+		}
+		if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Map {
+			// A dynamic view's map of declared entries: named in YAML
+			// only, no variable sets it.
 			continue
 		}
 		switch {
