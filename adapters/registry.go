@@ -16,7 +16,7 @@ import (
 // or parked, its retry policy, its limiter and its circuit breaker. Each vendor's
 // Config embeds it with `yaml:",inline"`, so its keys sit beside the
 // vendor's own (vendors.<name>.enabled, .retry, .limit, .breaker) and its
-// ERASURED_VENDORS_<NAME>_* variables follow from the same walk.
+// environment variables (ERASURED_VENDORS_EXOTEL_API_KEY) follow from the same walk.
 type Common struct {
 	Enabled bool `yaml:"enabled"`
 	// Paused parks every part for this vendor on its retry topic, reason
@@ -80,7 +80,7 @@ type Deps struct {
 // Spec is what a vendor package registers in its init.
 type Spec struct {
 	// Name is the vendor's name: its YAML section (vendors.<name>), its
-	// environment prefix (ERASURED_VENDORS_<NAME>_), its label in logs,
+	// environment variables (vendors.plivo.auth_id is ERASURED_VENDORS_PLIVO_AUTH_ID), its label in logs,
 	// metrics and dead-letter headers. Lower case letters, digits and _.
 	Name string
 	// Config returns a new section holding the defaults YAML and the

@@ -18,7 +18,7 @@ import (
 // called only when enabled.
 //
 // The registered sections are known only at run time, so VendorsConfig is
-// a config.Dynamic: YAML, ERASURED_VENDORS_<NAME>_* variables, secrets and
+// a config.Dynamic: YAML, environment variables, secrets and
 // check-config's output go through ConfigView, a struct with one field per
 // registered vendor, and name fields, suggest keys and report lines as for
 // any other section.

@@ -14,7 +14,7 @@ import (
 // TestVendorSectionsFromTheRegistry: the vendors section is built from the
 // registry, yet reports as a static one would: an unknown vendor or key
 // with its line and the nearest name, a wrong kind, and a declared
-// vendor's validation, each on its YAML path; ERASURED_VENDORS_<NAME>_*
+// vendor's validation, each on its YAML path; the environment
 // reaches a registered vendor's keys, common ones included.
 func TestVendorSectionsFromTheRegistry(t *testing.T) {
 	t.Parallel()

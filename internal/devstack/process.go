@@ -103,8 +103,8 @@ func (s *Stack) ProcessConfig(t testing.TB, group, extraYAML string) (string, []
 	}
 	retry := "{initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}"
 	// Each vendor's settings go in YAML; its secrets take, by turns, each
-	// form an operator may use: {env: NAME} in the file, an
-	// ERASURED_VENDORS_* variable, and its _FILE form.
+	// form an operator may use: {env: NAME} in the file, the key's own
+	// environment variable, and that variable's _FILE form.
 	dir := t.TempDir()
 	var vendors strings.Builder
 	var env []string
