@@ -189,13 +189,25 @@ func Names() []string {
 	return out
 }
 
-// As returns cfg as the vendor's own type, or an error naming both types
-// when a Spec's New is handed another vendor's section (a wiring bug).
-func As[T VendorConfig](cfg VendorConfig) (T, error) {
-	t, ok := cfg.(T)
-	if !ok {
-		var zero T
-		return zero, fmt.Errorf("adapters: configuration section is %T, want %T", cfg, zero)
-	}
-	return t, nil
+// RegisterVendor registers a vendor from its typed pieces: defaults
+// returns its Config's defaults, build makes the adapter from a valid one.
+// It is Register with the conversions between the vendor's Config and
+// VendorConfig written once.
+func RegisterVendor[C any, P interface {
+	*C
+	VendorConfig
+}](name string, defaults func() C, build func(C, Deps) Adapter, dev Dev) {
+	Register(Spec{
+		Name:   name,
+		Config: func() VendorConfig { c := defaults(); return P(&c) },
+		New: func(cfg VendorConfig, d Deps) (Adapter, error) {
+			c, ok := cfg.(P)
+			if !ok {
+				// A wiring bug: another vendor's section.
+				return nil, fmt.Errorf("adapters: vendor %s handed a %T section, want %T", name, cfg, P(nil))
+			}
+			return build(*c, d), nil
+		},
+		Dev: dev,
+	})
 }

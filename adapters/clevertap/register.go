@@ -14,22 +14,14 @@ const (
 )
 
 func init() {
-	adapters.Register(adapters.Spec{
-		Name:   Name,
-		Config: func() adapters.VendorConfig { c := DefaultConfig(); return &c },
-		New: func(cfg adapters.VendorConfig, d adapters.Deps) (adapters.Adapter, error) {
-			c, err := adapters.As[*Config](cfg)
-			if err != nil {
-				return nil, err
-			}
-			cc := *c
-			if d.Unbatched {
-				cc.BatchSize = 1
-			}
-			// CleverTap batches: it takes one permit per request itself.
-			return New(cc, d.Client, WithLimiter(d.Limiter)), nil
-		},
-		Dev: adapters.Dev{
+	adapters.RegisterVendor(Name, DefaultConfig, func(c Config, d adapters.Deps) adapters.Adapter {
+		if d.Unbatched {
+			c.BatchSize = 1
+		}
+		// CleverTap batches: it takes one permit per request itself.
+		return New(c, d.Client, WithLimiter(d.Limiter))
+	},
+		adapters.Dev{
 			About: "slow (40-80 ms)",
 			Knobs: sandbox.Knobs{Latency: 40 * time.Millisecond, Jitter: 40 * time.Millisecond},
 			Sandbox: func(k sandbox.Knobs) adapters.DevSandbox {
@@ -42,6 +34,5 @@ func init() {
 				return map[string]string{DefaultIdentityField: fmt.Sprintf("ct-%08d", n)}
 			},
 			LedgerID: func(ids map[string]string) string { return ids[DefaultIdentityField] },
-		},
-	})
+		})
 }

@@ -15,17 +15,8 @@ const (
 )
 
 func init() {
-	adapters.Register(adapters.Spec{
-		Name:   Name,
-		Config: func() adapters.VendorConfig { c := DefaultConfig(); return &c },
-		New: func(cfg adapters.VendorConfig, d adapters.Deps) (adapters.Adapter, error) {
-			c, err := adapters.As[*Config](cfg)
-			if err != nil {
-				return nil, err
-			}
-			return New(*c, d.Client), nil
-		},
-		Dev: adapters.Dev{
+	adapters.RegisterVendor(Name, DefaultConfig, func(c Config, d adapters.Deps) adapters.Adapter { return New(c, d.Client) },
+		adapters.Dev{
 			About: "fails 15% of requests with a 5xx, which erasured retries",
 			Knobs: sandbox.Knobs{Latency: 15 * time.Millisecond, FailureRate: 0.15},
 			Sandbox: func(k sandbox.Knobs) adapters.DevSandbox {
@@ -38,6 +29,5 @@ func init() {
 				return map[string]string{DefaultContactField: fmt.Sprintf("c%031d", n)}
 			},
 			LedgerID: func(ids map[string]string) string { return ids[DefaultContactField] },
-		},
-	})
+		})
 }

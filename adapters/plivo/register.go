@@ -19,17 +19,8 @@ const (
 )
 
 func init() {
-	adapters.Register(adapters.Spec{
-		Name:   Name,
-		Config: func() adapters.VendorConfig { c := DefaultConfig(); return &c },
-		New: func(cfg adapters.VendorConfig, d adapters.Deps) (adapters.Adapter, error) {
-			c, err := adapters.As[*Config](cfg)
-			if err != nil {
-				return nil, err
-			}
-			return New(*c, d.Client), nil
-		},
-		Dev: adapters.Dev{
+	adapters.RegisterVendor(Name, DefaultConfig, func(c Config, d adapters.Deps) adapters.Adapter { return New(c, d.Client) },
+		adapters.Dev{
 			About: "healthy and fast (5-15 ms)",
 			Knobs: sandbox.Knobs{Latency: 5 * time.Millisecond, Jitter: 10 * time.Millisecond},
 			Sandbox: func(k sandbox.Knobs) adapters.DevSandbox {
@@ -43,8 +34,7 @@ func init() {
 				return map[string]string{DefaultProfileField: fmt.Sprintf("00000000-0000-4000-8000-%012d", n+1000)}
 			},
 			LedgerID: func(ids map[string]string) string { return ids[DefaultProfileField] },
-		},
-	})
+		})
 }
 
 // Endpoint implements adapters.VendorConfig.

@@ -11,17 +11,8 @@ import (
 const devToken = "dev-webex-token"
 
 func init() {
-	adapters.Register(adapters.Spec{
-		Name:   Name,
-		Config: func() adapters.VendorConfig { c := DefaultConfig(); return &c },
-		New: func(cfg adapters.VendorConfig, d adapters.Deps) (adapters.Adapter, error) {
-			c, err := adapters.As[*Config](cfg)
-			if err != nil {
-				return nil, err
-			}
-			return New(*c, d.Client), nil
-		},
-		Dev: adapters.Dev{
+	adapters.RegisterVendor(Name, DefaultConfig, func(c Config, d adapters.Deps) adapters.Adapter { return New(c, d.Client) },
+		adapters.Dev{
 			About: "throttled at -webex-rps requests per second: 429 with Retry-After past it, which erasured's limiter learns",
 			Knobs: sandbox.Knobs{Latency: 10 * time.Millisecond, ThrottleRPS: 15},
 			Sandbox: func(k sandbox.Knobs) adapters.DevSandbox {
@@ -34,8 +25,7 @@ func init() {
 				return map[string]string{DefaultKeyField: fmt.Sprintf("91%010d", n)}
 			},
 			LedgerID: func(ids map[string]string) string { return LedgerID("", ids[DefaultKeyField]) },
-		},
-	})
+		})
 }
 
 // Endpoint implements adapters.VendorConfig.
