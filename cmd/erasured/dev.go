@@ -157,7 +157,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	base := "http://" + ln.Addr().String()
 	log.Info().Strs("kafka", stack.Brokers).Str("metrics", base+"/metrics").Str("readyz", base+"/readyz").
-		Msg("dev stack up: in-process Kafka, four vendor sandboxes, sample events (erasured dev -h says what each does)")
+		Msg("dev stack up: in-process Kafka, a sandbox per vendor, sample events (erasured dev -h says what each does)")
 	for _, spec := range adapters.Specs() {
 		what := spec.Dev.About
 		if spec.Name == webex.Name {

@@ -1,7 +1,7 @@
 // Package bench measures how fast erasured drains a backlog of deletions
 // and how well it uses each vendor's rate limit, next to a naive consumer
 // on the same data. Each run starts a fresh stack (kfake, or fresh topics
-// on a real broker, and the four vendor sandboxes) in this process,
+// on a real broker, and a sandbox per registered vendor) in this process,
 // produces the events, then runs the measured implementation as a child
 // process (this binary again, see MaybeChild) so that its peak RSS, CPU
 // time and allocations are its own. `make bench` drives it through
