@@ -16,7 +16,7 @@ import (
 // or parked, its retry policy, its limiter and its circuit breaker. Each vendor's
 // Config embeds it with `yaml:",inline"`, so its keys sit beside the
 // vendor's own (vendors.<name>.enabled, .retry, .limit, .breaker) and its
-// environment variables (ERASURED_VENDORS_EXOTEL_API_KEY) follow from the same walk.
+// environment variables (ERASURED_VENDORS_PLIVO_AUTH_ID) follow from the same walk.
 type Common struct {
 	Enabled bool `yaml:"enabled"`
 	// Paused parks every part for this vendor on its retry topic, reason
