@@ -160,7 +160,7 @@ func (d *Daemon) checkTopics(ctx context.Context) error {
 	byTopic := map[string]string{}
 	for v, t := range topics {
 		names = append(names, t)
-		byTopic[t] = "retry topic " + t + " (vendors." + v + ".retry.topic)"
+		byTopic[t] = "retry topic " + t + " (" + d.cfg.Vendors.path(v) + ".retry.topic)"
 	}
 	rt := d.cfg.ReceiptsTopic()
 	names = append(names, rt)

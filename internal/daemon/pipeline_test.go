@@ -19,6 +19,7 @@ import (
 	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/internal/daemon"
