@@ -73,8 +73,8 @@ vendors:
 			daemon.Vendor[*webex.Config](&c.Vendors).Retry.Topic = "user-deleted.retry.plivo"
 		}},
 	} {
-		c := *cfg
-		tc.mutate(&c)
+		c := cfg.Clone()
+		tc.mutate(c)
 		err := c.Validate()
 		var fe *config.FieldError
 		if !errors.As(err, &fe) || !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), tc.field+":") {

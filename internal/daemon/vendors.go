@@ -21,7 +21,7 @@ import (
 // a config.Dynamic: YAML, environment variables, secrets and
 // check-config's output go through ConfigView, a struct with one field per
 // registered vendor, and name fields, suggest keys and report lines as for
-// any other section.
+// any other section. The sections are pointers: copy a Config with Clone.
 type VendorsConfig struct {
 	sections map[string]adapters.VendorConfig
 	// HTTP declares vendors with no code of their own, by name.
@@ -185,4 +185,30 @@ func (v *VendorsConfig) validate() error {
 		errs.Invalid("vendors", "no vendor is enabled; set vendors.<name>.enabled: true for at least one")
 	}
 	return errs.Err()
+}
+
+// Clone returns a copy of c that shares no vendor section with it. A
+// plain copy (c2 := *c) shares them, since the sections are pointers
+// held in maps: setting a key on one would set it on both.
+func (c *Config) Clone() *Config {
+	out := *c
+	v := &out.Vendors
+	v.sections = make(map[string]adapters.VendorConfig, len(c.Vendors.sections))
+	for name, sec := range c.Vendors.sections {
+		p := reflect.New(reflect.TypeOf(sec).Elem())
+		p.Elem().Set(reflect.ValueOf(sec).Elem())
+		v.sections[name] = p.Interface().(adapters.VendorConfig)
+	}
+	if c.Vendors.HTTP != nil {
+		v.HTTP = make(map[string]*httpvendor.Config, len(c.Vendors.HTTP))
+		for name, hc := range c.Vendors.HTTP {
+			if hc != nil {
+				cp := *hc
+				cp.Responses = slices.Clone(hc.Responses)
+				hc = &cp
+			}
+			v.HTTP[name] = hc
+		}
+	}
+	return &out
 }

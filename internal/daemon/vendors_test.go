@@ -8,6 +8,7 @@ import (
 
 	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/httpvendor"
 	"github.com/erasured/erasured/internal/daemon"
 )
 
@@ -113,4 +114,21 @@ func contains(lines []string, want string) bool {
 		}
 	}
 	return false
+}
+
+// TestCloneSharesNoSection: a clone's vendor sections, registered and
+// declared, are its own.
+func TestCloneSharesNoSection(t *testing.T) {
+	t.Parallel()
+	cfg := daemon.DefaultConfig()
+	cfg.Vendors.HTTP = map[string]*httpvendor.Config{"shop": {Method: "DELETE"}}
+	c := cfg.Clone()
+	daemon.Vendor[*exotel.Config](&c.Vendors).Retry.MaxAttempts = 99
+	c.Vendors.HTTP["shop"].Method = "POST"
+	if got := daemon.Vendor[*exotel.Config](&cfg.Vendors).Retry.MaxAttempts; got == 99 {
+		t.Error("the clone shares exotel's section")
+	}
+	if cfg.Vendors.HTTP["shop"].Method != "DELETE" {
+		t.Error("the clone shares a declared vendor")
+	}
 }
