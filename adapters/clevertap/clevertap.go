@@ -255,7 +255,11 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 		return adapters.Failed, err
 	}
 	if a.batch == nil {
-		return a.deleteMany(ctx, []string{id})
+		out, err := a.deleteMany(ctx, []string{id})
+		if err == nil {
+			adapters.NoteReference(ctx, time.Now().UTC().Format(time.RFC3339Nano), 1)
+		}
+		return out, err
 	}
 	return a.batch.delete(ctx, id)
 }

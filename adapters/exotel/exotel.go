@@ -203,7 +203,12 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if err != nil {
 		return adapters.Failed, err
 	}
-	return Classify(resp, id, token)
+	out, err := Classify(resp, id, token)
+	if err == nil {
+		// Every Exotel answer carries its request_id.
+		adapters.NoteReference(ctx, adapters.ReferenceField(resp.Body, "request_id"), 0)
+	}
+	return out, err
 }
 
 // envelope is Exotel's v2 answer. Codes are read leniently (number or

@@ -126,7 +126,12 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if err != nil {
 		return adapters.Failed, err
 	}
-	return Classify(resp, id, a.cfg.AuthToken.Reveal())
+	out, err := Classify(resp, id, a.cfg.AuthToken.Reveal())
+	if err == nil {
+		// The answer's api_id names the request in Plivo's logs.
+		adapters.NoteReference(ctx, adapters.ReferenceField(resp.Body, "api_id"), 0)
+	}
+	return out, err
 }
 
 // apiError is Plivo's error body.

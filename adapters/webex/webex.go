@@ -187,7 +187,12 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if err != nil {
 		return adapters.Failed, err
 	}
-	return Classify(resp, key, token)
+	out, err := Classify(resp, key, token)
+	if err == nil {
+		// "the unique Transaction ID of the operation in case of success"
+		adapters.NoteReference(ctx, adapters.ReferenceField(resp.Body, "transaction-id"), 0)
+	}
+	return out, err
 }
 
 func (a *Adapter) requestBody(key, eventID string) map[string]string {
