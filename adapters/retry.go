@@ -162,6 +162,11 @@ type Result struct {
 	FirstFailure, LastFailure time.Time
 	// Duration is the time from first attempt to the result, waits included.
 	Duration time.Duration
+	// Reference is the vendor's own id for the request that settled the
+	// event, and BatchSize the size of its batch for a batching vendor
+	// (see NoteReference); empty when its answer carries none.
+	Reference string
+	BatchSize int
 }
 
 // Interrupted reports whether the caller's context ended the work before a
@@ -333,6 +338,7 @@ func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Resu
 			actx, cancel = context.WithTimeout(ctx, r.cfg.RequestTimeout)
 		}
 		t0 := time.Now()
+		actx, note := withReferenceNote(actx)
 		out, err := a.Delete(actx, ev)
 		cancel()
 		if r.limiter != nil && !self {
@@ -353,6 +359,7 @@ func (r *Retrier) Do(ctx context.Context, a Adapter, ev *event.UserDeleted) Resu
 		r.observer.Attempted(a.Name(), err, time.Since(t0))
 		if err == nil {
 			res.Outcome = out
+			res.Reference, res.BatchSize = note.get()
 			return nil
 		}
 		if ctx.Err() != nil {

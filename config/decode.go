@@ -37,6 +37,12 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if vt, ok := viewType(t); ok {
+		t = vt
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		return
 	}

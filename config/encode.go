@@ -40,6 +40,18 @@ func sourceNodes(n *yaml.Node, v reflect.Value) {
 		}
 		v = v.Elem()
 	}
+	if vv, ok := view(v); ok {
+		sourceNodes(n, vv)
+		return
+	}
+	if keys, ok := structMap(v); ok && n.Kind == yaml.MappingNode {
+		for _, key := range keys {
+			if k := keyIndex(n, key.String()); k >= 0 {
+				sourceNodes(n.Content[k+1], v.MapIndex(key))
+			}
+		}
+		return
+	}
 	if v.Kind() != reflect.Struct || n.Kind != yaml.MappingNode {
 		return
 	}

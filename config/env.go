@@ -79,6 +79,16 @@ func (a *envApplier) applyStruct(v reflect.Value, envPrefix, path string) bool {
 
 func (a *envApplier) applyValue(fv reflect.Value, name, path string) bool {
 	env := a.env
+	if vv, ok := view(fv); ok {
+		return a.applyStruct(vv, name, path)
+	}
+	if fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Map {
+		return false // see envNames
+	}
+	if fv.Kind() == reflect.Pointer && !fv.IsNil() && fv.Type().Elem().Kind() != reflect.Struct {
+		// A dynamic section's view points at its scalars.
+		fv = fv.Elem()
+	}
 	switch {
 	case fv.Type() == secretType:
 		if val, ok := env[name]; ok {
@@ -142,6 +152,15 @@ func envNames(t reflect.Type, prefix string) []string {
 			n = joinEnv(prefix, f.Key)
 		}
 		ft := f.Type
+		if vt, ok := viewType(ft); ok {
+			out = append(out, envNames(vt, n)...)
+			continue
+		}
+		if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Map {
+			// A dynamic view's map of declared entries: named in YAML
+			// only, no variable sets it.
+			continue
+		}
 		switch {
 		case ft == secretType:
 			out = append(out, n, n+"_FILE")
@@ -292,6 +311,21 @@ func resolveStruct(v reflect.Value, path string, env map[string]string, skip boo
 			fieldPath = joinPath(path, f.Key)
 		}
 		fv := v.Field(i)
+		if vv, ok := view(fv); ok {
+			resolveStruct(vv, fieldPath, env, skip, errs)
+			continue
+		}
+		if fv.Kind() == reflect.Pointer && !fv.IsNil() && fv.Type().Elem().Kind() == reflect.Map {
+			fv = fv.Elem()
+		}
+		if keys, ok := structMap(fv); ok {
+			for _, k := range keys {
+				if e := fv.MapIndex(k); !e.IsNil() {
+					resolveStruct(e.Elem(), joinPath(fieldPath, k.String()), env, skip, errs)
+				}
+			}
+			continue
+		}
 		switch {
 		case fv.Type() == secretType:
 			s := fv.Interface().(Secret)

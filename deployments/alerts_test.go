@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/rs/zerolog"
 
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/internal/daemon"
 )
@@ -26,9 +27,9 @@ func registeredMetrics(t *testing.T) map[string]bool {
 	c := daemon.DefaultConfig()
 	cfg := &c
 	cfg.Kafka.Brokers = []string{"127.0.0.1:1"}
-	cfg.Vendors.Plivo.Enabled = true
-	cfg.Vendors.Plivo.AuthID = "MA1"
-	cfg.Vendors.Plivo.AuthToken = config.NewSecret("t")
+	daemon.Vendor[*plivo.Config](&cfg.Vendors).Enabled = true
+	daemon.Vendor[*plivo.Config](&cfg.Vendors).AuthID = "MA1"
+	daemon.Vendor[*plivo.Config](&cfg.Vendors).AuthToken = config.NewSecret("t")
 	d := daemon.New(cfg, zerolog.Nop(), nil, nil)
 
 	ch := make(chan *prometheus.Desc, 512)

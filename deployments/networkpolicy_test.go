@@ -13,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/internal/daemon"
 )
 
@@ -121,12 +122,10 @@ func TestNetworkPolicy(t *testing.T) {
 					t.Errorf("egress does not allow broker %s", b)
 				}
 			}
-			v := cfg.Vendors
-			for name, base := range map[string]struct {
-				on  bool
-				url string
-			}{"plivo": {v.Plivo.Enabled, v.Plivo.BaseURL}, "webex": {v.Webex.Enabled, v.Webex.BaseURL}, "exotel": {v.Exotel.Enabled, v.Exotel.Endpoint()}, "clevertap": {v.CleverTap.Enabled, v.CleverTap.Endpoint()}} {
-				if !base.on {
+			for _, name := range adapters.Names() {
+				sec := cfg.Vendors.Section(name)
+				base := struct{ url string }{sec.Endpoint()}
+				if !sec.Shared().Enabled {
 					continue
 				}
 				u, err := url.Parse(base.url)

@@ -81,7 +81,7 @@ func (r *Receipt) Set(vendor string, p Part) {
 // vendor becomes deleted or already_absent, so a receipt never claims a
 // deletion the vendor did not confirm.
 func PartOf(res adapters.Result, otherwise Outcome, now time.Time) Part {
-	p := Part{Attempts: res.Attempts, RecordedAt: now.UTC()}
+	p := Part{Attempts: res.Attempts, RecordedAt: now.UTC(), Reference: res.Reference, BatchSize: res.BatchSize}
 	switch res.Outcome {
 	case adapters.Deleted:
 		p.Outcome = Deleted

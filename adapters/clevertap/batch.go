@@ -30,6 +30,11 @@ type batcher struct {
 }
 
 type batch struct {
+	// at is when CleverTap answered the batch: with its size, the
+	// receipt's reference (its answer carries no id of its own).
+	at time.Time
+	// sent is how many ids the request carried.
+	sent   int
 	ctx    context.Context
 	cancel context.CancelFunc
 	full   chan struct{} // closed when size distinct ids joined
@@ -76,7 +81,7 @@ func (b *batcher) delete(ctx context.Context, id string) (adapters.Outcome, erro
 
 	select {
 	case <-bt.done:
-		return bt.out, bt.err
+		return bt.answer(ctx)
 	case <-ctx.Done():
 	}
 	b.mu.Lock()
@@ -84,7 +89,7 @@ func (b *batcher) delete(ctx context.Context, id string) (adapters.Outcome, erro
 	select {
 	case <-bt.done:
 		// Answered while we were leaving: the answer is the truth.
-		return bt.out, bt.err
+		return bt.answer(ctx)
 	default:
 	}
 	bt.members[id]--
@@ -148,6 +153,7 @@ func (b *batcher) run(bt *batch) {
 		b.finish(bt, adapters.Failed, context.Canceled)
 		return
 	}
+	bt.sent = len(ids)
 	out, err := b.send(bt.ctx, ids)
 	if b.limiter != nil {
 		b.limiter.Release(permit, err)
@@ -156,7 +162,7 @@ func (b *batcher) run(bt *batch) {
 }
 
 func (b *batcher) finish(bt *batch, out adapters.Outcome, err error) {
-	bt.out, bt.err = out, err
+	bt.out, bt.err, bt.at = out, err, time.Now().UTC()
 	close(bt.done)
 }
 
@@ -164,4 +170,13 @@ func (b *batcher) finish(bt *batch, out adapters.Outcome, err error) {
 // to a member leaving.
 func errTimeout(ctx context.Context, err error) bool {
 	return ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)
+}
+
+// answer is the batch's outcome for one member, with the time CleverTap
+// accepted the batch and its size noted for the member's receipt.
+func (bt *batch) answer(ctx context.Context) (adapters.Outcome, error) {
+	if bt.err == nil {
+		adapters.NoteReference(ctx, bt.at.Format(time.RFC3339Nano), bt.sent)
+	}
+	return bt.out, bt.err
 }

@@ -82,12 +82,8 @@ func knownRegion(r string) bool {
 
 // Config configures the CleverTap adapter.
 type Config struct {
-	Enabled bool `yaml:"enabled"`
-	// Paused parks every part for this vendor on its retry topic, reason
-	// paused, without calling it (revoked credentials, an incident at the
-	// vendor): the deletions stay owed, and the retry worker drains them
-	// once unpaused. vendors.pause_file pauses at runtime too.
-	Paused bool `yaml:"paused"`
+	// Common holds enabled, paused, retry, limit and breaker.
+	adapters.Common `yaml:",inline"`
 	// Region is the account's data centre ("eu1", "in1", ...), which picks
 	// the API host. BaseURL, when set, wins.
 	Region string `yaml:"region"`
@@ -106,15 +102,10 @@ type Config struct {
 	IDType string `yaml:"id_type"`
 	// IDField names the event identifier holding the id; empty (the
 	// default) means clevertap_identity or clevertap_guid, by IDType.
-	IDField string               `yaml:"id_field"`
-	Retry   adapters.RetryConfig `yaml:"retry"`
-	// Limit shapes the request rate and concurrency at the vendor. With
-	// batching, each permit is one request carrying up to batch_size ids.
-	Limit adapters.LimitConfig `yaml:"limit"`
-	// Breaker stops requests to the vendor while it is down.
-	Breaker adapters.BreakerConfig `yaml:"breaker"`
+	IDField string `yaml:"id_field"`
 	// BatchSize bounds the ids coalesced into one request, at most
-	// MaxBatch; 1 sends one request per event.
+	// MaxBatch; 1 sends one request per event. With batching, each
+	// permit of limit is one request carrying up to batch_size ids.
 	BatchSize int `yaml:"batch_size"`
 	// BatchWait is how long a batch waits for more ids after its first
 	// before it is sent (sooner when full).
@@ -137,9 +128,7 @@ func DefaultConfig() Config {
 	return Config{
 		Region:    DefaultRegion,
 		IDType:    IDTypeIdentity,
-		Retry:     adapters.DefaultRetryConfig(),
-		Limit:     adapters.DefaultLimitConfig(),
-		Breaker:   adapters.DefaultBreakerConfig(),
+		Common:    adapters.DefaultCommon(),
 		BatchSize: MaxBatch,
 		BatchWait: DefaultBatchWait,
 	}
@@ -193,9 +182,7 @@ func (c *Config) Validate() error {
 	if c.BatchWait < 0 || c.BatchWait > MaxBatchWait {
 		errs.Invalid("batch_wait", "must be in [0, %s], got %s", MaxBatchWait, c.BatchWait)
 	}
-	errs.Add(config.Nest("retry", c.Retry.Validate()))
-	errs.Add(config.Nest("limit", c.Limit.Validate()))
-	errs.Add(config.Nest("breaker", adapters.ValidateBreaker(&c.Breaker, &c.Retry)))
+	errs.Add(c.ValidateCommon())
 	return errs.Err()
 }
 
@@ -268,7 +255,11 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 		return adapters.Failed, err
 	}
 	if a.batch == nil {
-		return a.deleteMany(ctx, []string{id})
+		out, err := a.deleteMany(ctx, []string{id})
+		if err == nil {
+			adapters.NoteReference(ctx, time.Now().UTC().Format(time.RFC3339Nano), 1)
+		}
+		return out, err
 	}
 	return a.batch.delete(ctx, id)
 }

@@ -114,15 +114,19 @@ func (s *Sandbox) forced(w http.ResponseWriter, name string) {
 		codeText, inBody = rest, true
 	}
 	code, err := strconv.Atoi(codeText)
-	if err != nil || (!inBody && (code < 400 || code > 599)) {
+	if !inBody {
+		// As the status it must be an error status.
+		var ok bool
+		if code, ok = sandbox.ForcedStatus(codeText, 400, w.Header()); !ok {
+			err = errors.New("not an error status")
+		}
+		status = code
+	} else if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	if err != nil {
 		writeFail(w, http.StatusInternalServerError, http.StatusInternalServerError, "sandbox: unknown forced fault "+name)
 		return
-	}
-	if !inBody {
-		status = code
-	}
-	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
 	}
 	writeFail(w, status, code, failMessage(code))
 }

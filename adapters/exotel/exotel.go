@@ -72,12 +72,8 @@ var contactShape = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // Config configures the Exotel adapter.
 type Config struct {
-	Enabled bool `yaml:"enabled"`
-	// Paused parks every part for this vendor on its retry topic, reason
-	// paused, without calling it (revoked credentials, an incident at the
-	// vendor): the deletions stay owed, and the retry worker drains them
-	// once unpaused. vendors.pause_file pauses at runtime too.
-	Paused bool `yaml:"paused"`
+	// Common holds enabled, paused, retry, limit and breaker.
+	adapters.Common `yaml:",inline"`
 	// BaseURL is scheme and host, without a path. When set it wins over
 	// Region.
 	BaseURL string `yaml:"base_url"`
@@ -94,12 +90,7 @@ type Config struct {
 	// APIToken is the API token, from env or a file.
 	APIToken config.Secret `yaml:"api_token"`
 	// ContactField names the event identifier holding the contact sid.
-	ContactField string               `yaml:"contact_field"`
-	Retry        adapters.RetryConfig `yaml:"retry"`
-	// Limit shapes the request rate and concurrency at the vendor.
-	Limit adapters.LimitConfig `yaml:"limit"`
-	// Breaker stops requests to the vendor while it is down.
-	Breaker adapters.BreakerConfig `yaml:"breaker"`
+	ContactField string `yaml:"contact_field"`
 }
 
 // DefaultRegion is Config.Region's default, the cluster DefaultBaseURL
@@ -113,9 +104,7 @@ func DefaultConfig() Config {
 	return Config{
 		Region:       DefaultRegion,
 		ContactField: DefaultContactField,
-		Retry:        adapters.DefaultRetryConfig(),
-		Limit:        adapters.DefaultLimitConfig(),
-		Breaker:      adapters.DefaultBreakerConfig(),
+		Common:       adapters.DefaultCommon(),
 	}
 }
 
@@ -160,9 +149,7 @@ func (c *Config) Validate() error {
 	if c.ContactField == "" {
 		errs.Invalid("contact_field", "must be set")
 	}
-	errs.Add(config.Nest("retry", c.Retry.Validate()))
-	errs.Add(config.Nest("limit", c.Limit.Validate()))
-	errs.Add(config.Nest("breaker", adapters.ValidateBreaker(&c.Breaker, &c.Retry)))
+	errs.Add(c.ValidateCommon())
 	return errs.Err()
 }
 
@@ -216,7 +203,12 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if err != nil {
 		return adapters.Failed, err
 	}
-	return Classify(resp, id, token)
+	out, err := Classify(resp, id, token)
+	if err == nil {
+		// Every Exotel answer carries its request_id.
+		adapters.NoteReference(ctx, adapters.ReferenceField(resp.Body, "request_id"), 0)
+	}
+	return out, err
 }
 
 // envelope is Exotel's v2 answer. Codes are read leniently (number or

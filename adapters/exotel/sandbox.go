@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -120,13 +119,10 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte("<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n"))
 			return
 		}
-		status, err := strconv.Atoi(f.Name)
-		if err != nil || status < 400 || status > 599 {
+		status, ok := sandbox.ForcedStatus(f.Name, 400, w.Header())
+		if !ok {
 			writeError(w, r, http.StatusInternalServerError, codeInternal, "Internal Server Error", "sandbox: unknown forced fault "+f.Name)
 			return
-		}
-		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
 		}
 		writeStatus(w, r, status)
 		return

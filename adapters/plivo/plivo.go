@@ -40,12 +40,8 @@ var profileShape = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F
 
 // Config configures the Plivo adapter.
 type Config struct {
-	Enabled bool `yaml:"enabled"`
-	// Paused parks every part for this vendor on its retry topic, reason
-	// paused, without calling it (revoked credentials, an incident at the
-	// vendor): the deletions stay owed, and the retry worker drains them
-	// once unpaused. vendors.pause_file pauses at runtime too.
-	Paused bool `yaml:"paused"`
+	// Common holds enabled, paused, retry, limit and breaker.
+	adapters.Common `yaml:",inline"`
 	// BaseURL is scheme and host, without a path.
 	BaseURL string `yaml:"base_url"`
 	// AllowInsecureHTTP permits a plain http base_url to a host other
@@ -57,12 +53,7 @@ type Config struct {
 	// AuthToken is the API token, from env or a file.
 	AuthToken config.Secret `yaml:"auth_token"`
 	// ProfileField names the event identifier holding the profile UUID.
-	ProfileField string               `yaml:"profile_field"`
-	Retry        adapters.RetryConfig `yaml:"retry"`
-	// Limit shapes the request rate and concurrency at the vendor.
-	Limit adapters.LimitConfig `yaml:"limit"`
-	// Breaker stops requests to the vendor while it is down.
-	Breaker adapters.BreakerConfig `yaml:"breaker"`
+	ProfileField string `yaml:"profile_field"`
 }
 
 // DefaultConfig is the configuration YAML and the environment are
@@ -71,9 +62,7 @@ func DefaultConfig() Config {
 	return Config{
 		BaseURL:      DefaultBaseURL,
 		ProfileField: DefaultProfileField,
-		Retry:        adapters.DefaultRetryConfig(),
-		Limit:        adapters.DefaultLimitConfig(),
-		Breaker:      adapters.DefaultBreakerConfig(),
+		Common:       adapters.DefaultCommon(),
 	}
 }
 
@@ -92,9 +81,7 @@ func (c *Config) Validate() error {
 	if c.ProfileField == "" {
 		errs.Invalid("profile_field", "must be set")
 	}
-	errs.Add(config.Nest("retry", c.Retry.Validate()))
-	errs.Add(config.Nest("limit", c.Limit.Validate()))
-	errs.Add(config.Nest("breaker", adapters.ValidateBreaker(&c.Breaker, &c.Retry)))
+	errs.Add(c.ValidateCommon())
 	return errs.Err()
 }
 
@@ -139,7 +126,12 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if err != nil {
 		return adapters.Failed, err
 	}
-	return Classify(resp, id, a.cfg.AuthToken.Reveal())
+	out, err := Classify(resp, id, a.cfg.AuthToken.Reveal())
+	if err == nil {
+		// The answer's api_id names the request in Plivo's logs.
+		adapters.NoteReference(ctx, adapters.ReferenceField(resp.Body, "api_id"), 0)
+	}
+	return out, err
 }
 
 // apiError is Plivo's error body.

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,13 +89,10 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "primary profile of an account cannot be deleted")
 			return
 		}
-		code, err := strconv.Atoi(f.Name)
-		if err != nil || code < 200 || code > 599 {
+		code, ok := sandbox.ForcedStatus(f.Name, 200, w.Header())
+		if !ok {
 			writeError(w, http.StatusInternalServerError, "sandbox: unknown forced fault "+f.Name)
 			return
-		}
-		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
 		}
 		writeError(w, code, strings.ToLower(http.StatusText(code)))
 		return

@@ -347,3 +347,18 @@ func WriteJSON(w http.ResponseWriter, status int, body []byte) {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+// ForcedStatus reads a forced fault named by an HTTP status ("503"), one
+// in [lo, 599], and, for 429 and 503, sets a Retry-After of one second on
+// h, as vendors answer those; ok is false for any other name, which the
+// sandbox answers as its own kinds of fault or as unknown.
+func ForcedStatus(name string, lo int, h http.Header) (status int, ok bool) {
+	status, err := strconv.Atoi(name)
+	if err != nil || status < lo || status > 599 || strconv.Itoa(status) != name {
+		return 0, false
+	}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	return status, true
+}

@@ -393,3 +393,34 @@ func TestLedgerObserve(t *testing.T) {
 		t.Errorf("observed %v, want %v", got, want)
 	}
 }
+
+// TestForcedStatus: the one reading of a forced fault named by a status,
+// which every vendor's sandbox shares.
+func TestForcedStatus(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name       string
+		lo         int
+		status     int
+		ok         bool
+		retryAfter string
+	}{
+		{"503", 400, 503, true, "1"},
+		{"429", 400, 429, true, "1"},
+		{"500", 400, 500, true, ""},
+		{"404", 400, 404, true, ""},
+		{"204", 400, 0, false, ""},
+		{"204", 200, 204, true, ""},
+		{"600", 200, 0, false, ""},
+		{"0503", 400, 0, false, ""},
+		{"+503", 400, 0, false, ""},
+		{"primary", 200, 0, false, ""},
+		{"", 200, 0, false, ""},
+	} {
+		h := http.Header{}
+		status, ok := ForcedStatus(c.name, c.lo, h)
+		if status != c.status || ok != c.ok || h.Get("Retry-After") != c.retryAfter {
+			t.Errorf("ForcedStatus(%q, %d) = %d, %v, Retry-After %q; want %d, %v, %q", c.name, c.lo, status, ok, h.Get("Retry-After"), c.status, c.ok, c.retryAfter)
+		}
+	}
+}

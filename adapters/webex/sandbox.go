@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -196,13 +195,11 @@ func (s *Sandbox) writeForced(w http.ResponseWriter, name string) {
 		s.writeCode(w, name)
 		return
 	}
-	status, err := strconv.Atoi(name)
-	if err != nil || status < 200 || status > 599 {
+	// A 429 is a documented code, answered above.
+	status, ok := sandbox.ForcedStatus(name, 200, w.Header())
+	if !ok {
 		s.write(w, http.StatusInternalServerError, "500", "sandbox: unknown forced fault "+name)
 		return
-	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
 	}
 	s.write(w, status, name, http.StatusText(status))
 }

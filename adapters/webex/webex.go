@@ -41,12 +41,8 @@ const MaxExparams = 10
 
 // Config configures the Webex Campaign adapter.
 type Config struct {
-	Enabled bool `yaml:"enabled"`
-	// Paused parks every part for this vendor on its retry topic, reason
-	// paused, without calling it (revoked credentials, an incident at the
-	// vendor): the deletions stay owed, and the retry worker drains them
-	// once unpaused. vendors.pause_file pauses at runtime too.
-	Paused bool `yaml:"paused"`
+	// Common holds enabled, paused, retry, limit and breaker.
+	adapters.Common `yaml:",inline"`
 	// BaseURL is scheme and host of the customer's API endpoint, such as
 	// https://yourdomain.webexcampaign.io; it has no default.
 	BaseURL string `yaml:"base_url"`
@@ -68,12 +64,7 @@ type Config struct {
 	Exparams map[string]string `yaml:"exparams"`
 	// EventIDParam, when set, names the exparam that carries the event id,
 	// so a deletion can be traced from Webex's audit log back to the event.
-	EventIDParam string               `yaml:"event_id_param"`
-	Retry        adapters.RetryConfig `yaml:"retry"`
-	// Limit shapes the request rate and concurrency at the vendor.
-	Limit adapters.LimitConfig `yaml:"limit"`
-	// Breaker stops requests to the vendor while it is down.
-	Breaker adapters.BreakerConfig `yaml:"breaker"`
+	EventIDParam string `yaml:"event_id_param"`
 }
 
 // DefaultConfig is the configuration YAML and the environment are
@@ -82,9 +73,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		KeyField: DefaultKeyField,
-		Retry:    adapters.DefaultRetryConfig(),
-		Limit:    adapters.DefaultLimitConfig(),
-		Breaker:  adapters.DefaultBreakerConfig(),
+		Common:   adapters.DefaultCommon(),
 	}
 }
 
@@ -126,9 +115,7 @@ func (c *Config) Validate() error {
 			errs.Invalid("event_id_param", "%s is also set in exparams", c.EventIDParam)
 		}
 	}
-	errs.Add(config.Nest("retry", c.Retry.Validate()))
-	errs.Add(config.Nest("limit", c.Limit.Validate()))
-	errs.Add(config.Nest("breaker", adapters.ValidateBreaker(&c.Breaker, &c.Retry)))
+	errs.Add(c.ValidateCommon())
 	return errs.Err()
 }
 
@@ -200,7 +187,12 @@ func (a *Adapter) Delete(ctx context.Context, ev *event.UserDeleted) (adapters.O
 	if err != nil {
 		return adapters.Failed, err
 	}
-	return Classify(resp, key, token)
+	out, err := Classify(resp, key, token)
+	if err == nil {
+		// "the unique Transaction ID of the operation in case of success"
+		adapters.NoteReference(ctx, adapters.ReferenceField(resp.Body, "transaction-id"), 0)
+	}
+	return out, err
 }
 
 func (a *Adapter) requestBody(key, eventID string) map[string]string {

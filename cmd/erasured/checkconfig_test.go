@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/erasured/erasured/adapters/clevertap"
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/internal/daemon"
 )
 
@@ -65,9 +67,9 @@ func TestCheckConfigOutputLoadsBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the printed configuration does not load: %v\n%s", err, out)
 	}
-	if cfg.Vendors.Plivo.AuthToken.Reveal() != "plivo-s3cret-value" || cfg.Vendors.CleverTap.Passcode.Reveal() != "cc-s3cret-value" || cfg.Kafka.MaxInFlight != 7 {
+	if daemon.Vendor[*plivo.Config](&cfg.Vendors).AuthToken.Reveal() != "plivo-s3cret-value" || daemon.Vendor[*clevertap.Config](&cfg.Vendors).Passcode.Reveal() != "cc-s3cret-value" || cfg.Kafka.MaxInFlight != 7 {
 		t.Errorf("loaded back: plivo token from %s, passcode from %s, max_in_flight %d",
-			cfg.Vendors.Plivo.AuthToken.Source(), cfg.Vendors.CleverTap.Passcode.Source(), cfg.Kafka.MaxInFlight)
+			daemon.Vendor[*plivo.Config](&cfg.Vendors).AuthToken.Source(), daemon.Vendor[*clevertap.Config](&cfg.Vendors).Passcode.Source(), cfg.Kafka.MaxInFlight)
 	}
 	code, again, errOut := checkConfigRun(t, "-config", second)
 	if code != exitOK || again != out {

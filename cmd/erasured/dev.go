@@ -17,9 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/erasured/erasured/adapters/clevertap"
-	"github.com/erasured/erasured/adapters/exotel"
-	"github.com/erasured/erasured/adapters/plivo"
+	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/internal/daemon"
@@ -47,7 +45,7 @@ const (
 	devDefaultWebexRPS = 15
 )
 
-const devHelp = `usage: erasured dev [flags]
+var devHelp = `usage: erasured dev [flags]
 
 Runs the daemon on an embedded stack, all in this process, nothing to
 install: an in-process Kafka (topics user-deleted, with -partitions
@@ -55,12 +53,7 @@ partitions, and user-deleted.dlq), one sandbox per vendor, and a producer
 of sample events. Ctrl-C stops it cleanly (exit 0).
 
 The sandboxes:
-  plivo      healthy and fast (5-15 ms)
-  webex      throttled at -webex-rps requests per second: 429 with
-             Retry-After past it, which erasured's limiter learns
-  exotel     fails 15% of requests with a 5xx, which erasured retries
-  clevertap  slow (40-80 ms)
-
+` + devSandboxes() + `
 The sample events, -rate a second: every 25th names Plivo's primary
 profile, which Plivo refuses to delete (dead-lettered as permanent_error);
 every 40th is poison (dead-lettered at once as invalid_event). Users repeat,
@@ -78,6 +71,26 @@ so. /metrics, /healthz and /readyz are served on -listen.
 
 flags:
 `
+
+// devSandboxes lists the registered vendors' sandboxes and how each
+// behaves (adapters.Dev.About), for the help text.
+func devSandboxes() string {
+	var b strings.Builder
+	for _, spec := range adapters.Specs() {
+		line := fmt.Sprintf("  %-10s ", spec.Name)
+		for _, word := range strings.Fields(spec.Dev.About) {
+			if len(line)+1+len(word) > 74 && strings.TrimSpace(line) != "" && !strings.HasSuffix(line, " ") {
+				b.WriteString(line + "\n")
+				line = strings.Repeat(" ", 13)
+			} else if !strings.HasSuffix(line, " ") {
+				line += " "
+			}
+			line += word
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
@@ -144,14 +157,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	base := "http://" + ln.Addr().String()
 	log.Info().Strs("kafka", stack.Brokers).Str("metrics", base+"/metrics").Str("readyz", base+"/readyz").
-		Msg("dev stack up: in-process Kafka, four vendor sandboxes, sample events (erasured dev -h says what each does)")
-	for _, v := range []struct{ name, what string }{
-		{plivo.Name, "healthy"},
-		{webex.Name, fmt.Sprintf("throttled at %g req/s", o.webexRPS)},
-		{exotel.Name, "fails 15% of requests (retried)"},
-		{clevertap.Name, "slow"},
-	} {
-		log.Info().Str("url", stack.URLs[v.name]).Msgf("sandbox %-9s %s", v.name, v.what)
+		Msg("dev stack up: in-process Kafka, a sandbox per vendor, sample events (erasured dev -h says what each does)")
+	for _, spec := range adapters.Specs() {
+		what := spec.Dev.About
+		if spec.Name == webex.Name {
+			what = fmt.Sprintf("throttled at %g req/s", o.webexRPS)
+		}
+		log.Info().Str("url", stack.URLs[spec.Name]).Msgf("sandbox %-9s %s", spec.Name, what)
 	}
 	note := ""
 	if o.rate > o.webexRPS {

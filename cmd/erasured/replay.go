@@ -7,29 +7,38 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/erasured/erasured/adapters/clevertap"
-	"github.com/erasured/erasured/adapters/exotel"
-	"github.com/erasured/erasured/adapters/plivo"
-	"github.com/erasured/erasured/adapters/webex"
+	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/internal/daemon"
 )
 
-// knownVendors are the names -vendor accepts.
-var knownVendors = []string{plivo.Name, webex.Name, exotel.Name, clevertap.Name}
+// knownVendors are the names -vendor accepts: the registered vendors'
+// (adapters/install), and those the configuration declares
+// (vendors.http.<name>) when it is loaded.
+func knownVendors(cfg *daemon.Config) []string {
+	names := adapters.Names()
+	if cfg != nil {
+		names = append(names, slices.Sorted(maps.Keys(cfg.Vendors.HTTP))...)
+	}
+	return names
+}
 
 // readFlags are the flags replay and dlq inspect share: where to read and
 // what to select.
 type readFlags struct {
+	// loaded is the configuration settings loaded, if any.
+	loaded                                  *daemon.Config
 	config, brokers, dlqTopic, from, output string
 	vendors, reasons, classes, since, until string
 	eventIDs, eventIDsFile                  string
@@ -92,6 +101,7 @@ func (r *readFlags) settings() (kafkaSettings, error) {
 		if err != nil {
 			return s, err
 		}
+		r.loaded = cfg
 		s.brokers, s.topic, s.dlqTopic = cfg.Kafka.Brokers, cfg.Kafka.Topic, cfg.DeadLetter.Topic
 		if s.dialer, err = cfg.Kafka.Auth.Dialer(); err != nil {
 			return s, err
@@ -152,7 +162,7 @@ func (r *readFlags) filter(now time.Time) (dlq.Filter, error) {
 		}
 		f.EventIDs = append(f.EventIDs, ids...)
 	}
-	if err := f.CheckVendors(knownVendors); err != nil {
+	if err := f.CheckVendors(knownVendors(r.loaded)); err != nil {
 		return f, err
 	}
 	return f, nil

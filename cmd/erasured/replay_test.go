@@ -227,7 +227,7 @@ func TestReplayCLIInterruptedResumes(t *testing.T) {
 // one the daemon honours in a restriction and inspect reads back.
 func TestKnownVendorsPassTheNameRule(t *testing.T) {
 	t.Parallel()
-	for _, n := range knownVendors {
+	for _, n := range knownVendors(nil) {
 		if !dlq.ValidVendorName(n) {
 			t.Errorf("vendor %q fails dlq.ValidVendorName", n)
 		}

@@ -100,14 +100,14 @@ func TestKill9WhileRetryWorkersRun(t *testing.T) {
 	}
 	again := 0
 	for _, ev := range w.Events {
-		if s.Exotel.Ledger.Calls(devstack.VendorIDs(ev)["exotel"]) > 1 {
+		if s.Sandbox("exotel").Ledger.Calls(devstack.VendorIDs(ev)["exotel"]) > 1 {
 			again++
 		}
 	}
-	others := s.Plivo.Ledger.Requests() + s.Webex.Ledger.Requests() + s.CleverTap.Ledger.Requests()
+	others := s.Sandbox("plivo").Ledger.Requests() + s.Sandbox("webex").Ledger.Requests() + s.Sandbox("clevertap").Ledger.Requests()
 	if others != 0 {
 		t.Errorf("%d requests to other vendors; only Exotel's parts were parked", others)
 	}
 	t.Logf("killed at Exotel-deleted counts %v; %d of %d parked parts deleted at Exotel (%d called more than once), %d Exotel requests, statuses %v; retry topic %d records, %d committed; 0 dead-lettered; other vendors' requests %d",
-		at, deleted(), n, again, s.Exotel.Ledger.Requests(), s.Exotel.Ledger.Statuses(), records, committed, others)
+		at, deleted(), n, again, s.Sandbox("exotel").Ledger.Requests(), s.Sandbox("exotel").Ledger.Statuses(), records, committed, others)
 }

@@ -1,7 +1,7 @@
 // Package bench measures how fast erasured drains a backlog of deletions
 // and how well it uses each vendor's rate limit, next to a naive consumer
 // on the same data. Each run starts a fresh stack (kfake, or fresh topics
-// on a real broker, and the four vendor sandboxes) in this process,
+// on a real broker, and a sandbox per registered vendor) in this process,
 // produces the events, then runs the measured implementation as a child
 // process (this binary again, see MaybeChild) so that its peak RSS, CPU
 // time and allocations are its own. `make bench` drives it through
@@ -24,6 +24,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/dlq"
@@ -48,7 +49,7 @@ type Scenario struct {
 // Knobs returns the sandboxes' behaviour for s.
 func (s Scenario) Knobs() map[string]sandbox.Knobs {
 	k := map[string]sandbox.Knobs{}
-	for _, v := range []string{"plivo", "webex", "exotel", "clevertap"} {
+	for _, v := range adapters.Names() {
 		k[v] = sandbox.Knobs{Latency: s.Latency}
 	}
 	if s.Throttled != "" {
@@ -226,10 +227,9 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	cfg := st.Config()
 	spec := childSpec{
 		Impl: impl, Brokers: st.Brokers, Topic: st.Topic, DLQTopic: st.DLQTopic, Group: id, Partitions: o.Partitions,
-		URLs: st.URLs, PlivoAuthID: cfg.Vendors.Plivo.AuthID, PlivoToken: cfg.Vendors.Plivo.AuthToken.Reveal(),
+		URLs:      st.URLs,
 		StatsFile: filepath.Join(dir, "stats.json"),
 	}
 	if o.ProfileDir != "" {

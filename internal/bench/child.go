@@ -19,7 +19,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/erasured/erasured/adapters"
-	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/internal/daemon"
 	"github.com/erasured/erasured/internal/devstack"
 )
@@ -37,15 +36,13 @@ const (
 // childSpec is what the measured process needs: where the stack is, and
 // which implementation to run.
 type childSpec struct {
-	Impl        string            `json:"impl"`
-	Brokers     []string          `json:"brokers"`
-	Topic       string            `json:"topic"`
-	DLQTopic    string            `json:"dlq_topic"`
-	Group       string            `json:"group"`
-	Partitions  int               `json:"partitions"`
-	URLs        map[string]string `json:"urls"`
-	PlivoAuthID string            `json:"plivo_auth_id"`
-	PlivoToken  string            `json:"plivo_token"`
+	Impl       string            `json:"impl"`
+	Brokers    []string          `json:"brokers"`
+	Topic      string            `json:"topic"`
+	DLQTopic   string            `json:"dlq_topic"`
+	Group      string            `json:"group"`
+	Partitions int               `json:"partitions"`
+	URLs       map[string]string `json:"urls"`
 	// StatsFile receives the child's childStats when it stops.
 	StatsFile string `json:"stats_file"`
 	// LogFile receives the daemon's log; empty discards it (it is still
@@ -153,15 +150,13 @@ func runChild(ctx context.Context, spec childSpec) error {
 func daemonConfig(spec childSpec) *daemon.Config {
 	st := &devstack.Stack{
 		Brokers: spec.Brokers, Topic: spec.Topic, DLQTopic: spec.DLQTopic, URLs: spec.URLs,
-		Plivo: &plivo.Sandbox{AuthID: spec.PlivoAuthID, AuthToken: spec.PlivoToken},
 	}
 	cfg := st.Config()
 	cfg.Kafka.GroupID = spec.Group
 	cfg.Kafka.CommitInterval = 200 * time.Millisecond
 	cfg.HTTP.Listen = "127.0.0.1:0"
-	v := &cfg.Vendors
-	for _, r := range []*adapters.RetryConfig{&v.Plivo.Retry, &v.Webex.Retry, &v.Exotel.Retry, &v.CleverTap.Retry} {
-		*r = adapters.DefaultRetryConfig()
+	for _, name := range adapters.Names() {
+		cfg.Vendors.Section(name).Shared().Retry = adapters.DefaultRetryConfig()
 	}
 	return cfg
 }

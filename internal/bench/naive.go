@@ -10,10 +10,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/adapters"
-	"github.com/erasured/erasured/adapters/clevertap"
-	"github.com/erasured/erasured/adapters/exotel"
-	"github.com/erasured/erasured/adapters/plivo"
-	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/internal/daemon"
 )
@@ -31,13 +27,13 @@ import (
 // kafka-go's Client (a "simple" group, no membership): a group of one
 // Reader per partition would spend its first seconds rebalancing.
 func runNaive(ctx context.Context, cfg *daemon.Config, partitions int, log zerolog.Logger) error {
-	v := &cfg.Vendors
-	v.CleverTap.BatchSize = 1
-	vendors := []adapters.Adapter{
-		plivo.New(v.Plivo, adapters.NewHTTPClient(partitions)),
-		webex.New(v.Webex, adapters.NewHTTPClient(partitions)),
-		exotel.New(v.Exotel, adapters.NewHTTPClient(partitions)),
-		clevertap.New(v.CleverTap, adapters.NewHTTPClient(partitions)),
+	var vendors []adapters.Adapter
+	for _, spec := range adapters.Specs() {
+		a, err := spec.New(cfg.Vendors.Section(spec.Name), adapters.Deps{Client: adapters.NewHTTPClient(partitions), Unbatched: true})
+		if err != nil {
+			return err
+		}
+		vendors = append(vendors, a)
 	}
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Timeout: 10 * time.Second}
 	offsets, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: cfg.Kafka.GroupID, Topics: map[string][]int{cfg.Kafka.Topic: seq(partitions)}})

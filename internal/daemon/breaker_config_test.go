@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/plivo"
+	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/internal/daemon"
 )
@@ -49,17 +52,17 @@ vendors:
 	}
 	want := adapters.DefaultBreakerConfig()
 	want.ConsecutiveFailures, want.FailureRatio, want.HalfOpenProbes, want.Cooldown = 7, 0, 1, 45*time.Second
-	if got := cfg.Vendors.Plivo.Breaker; got != want {
+	if got := daemon.Vendor[*plivo.Config](&cfg.Vendors).Breaker; got != want {
 		t.Errorf("plivo breaker = %+v, want %+v", got, want)
 	}
-	if cfg.Vendors.Webex.Breaker.Enabled {
+	if daemon.Vendor[*webex.Config](&cfg.Vendors).Breaker.Enabled {
 		t.Error("webex breaker enabled despite enabled: false")
 	}
-	if got := cfg.Vendors.Exotel.Breaker; got != adapters.DefaultBreakerConfig() {
+	if got := daemon.Vendor[*exotel.Config](&cfg.Vendors).Breaker; got != adapters.DefaultBreakerConfig() {
 		t.Errorf("exotel breaker = %+v, want the defaults", got)
 	}
 
-	cfg.Vendors.Plivo.Breaker.Cooldown = 0
+	daemon.Vendor[*plivo.Config](&cfg.Vendors).Breaker.Cooldown = 0
 	var fe *config.FieldError
 	if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != "vendors.plivo.breaker.cooldown" {
 		t.Fatalf("Validate() = %v, want vendors.plivo.breaker.cooldown named", err)

@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/exotel"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/dlq"
+	"github.com/erasured/erasured/internal/daemon"
 	"github.com/erasured/erasured/internal/devstack"
 )
 
@@ -49,8 +51,8 @@ func TestDownVendorGetsOnlyProbes(t *testing.T) {
 			s := startStack(t, 3, knobs)
 			cfg := testConfig(s)
 			cfg.Kafka.MaxInFlight = 64
-			cfg.Vendors.Exotel.Retry.MaxElapsedTime = 4 * time.Second
-			cfg.Vendors.Exotel.Limit.MaxConcurrency = concurrency
+			daemon.Vendor[*exotel.Config](&cfg.Vendors).Retry.MaxElapsedTime = 4 * time.Second
+			daemon.Vendor[*exotel.Config](&cfg.Vendors).Limit.MaxConcurrency = concurrency
 			br := adapters.DefaultBreakerConfig()
 			br.Enabled = withBreaker
 			br.ConsecutiveFailures = failures
@@ -58,7 +60,7 @@ func TestDownVendorGetsOnlyProbes(t *testing.T) {
 			br.Window = 10 * time.Second
 			br.Cooldown = 500 * time.Millisecond
 			br.HalfOpenProbes = probes
-			cfg.Vendors.Exotel.Breaker = br
+			daemon.Vendor[*exotel.Config](&cfg.Vendors).Breaker = br
 			w := devstack.NewWorkload(n, n, 0)
 			produce(t, s, w)
 			m := startMember(t, cfg)
@@ -67,7 +69,7 @@ func TestDownVendorGetsOnlyProbes(t *testing.T) {
 			// The ledger first, then the metrics: half-open spells only
 			// grow, so the budget read second covers every request
 			// counted first.
-			requests := s.Exotel.Ledger.Requests()
+			requests := s.Sandbox("exotel").Ledger.Requests()
 			sc := scrapeMetrics(t, m.addr)
 			counts[withBreaker] = requests
 
@@ -123,7 +125,7 @@ func TestDownVendorGetsOnlyProbes(t *testing.T) {
 				// The outage ends; the same events again: the circuit
 				// half-opens, its probes succeed, it closes, and Exotel
 				// deletes every one (the others answer 404, final).
-				s.Exotel.Chaos.Set(sandbox.Knobs{})
+				s.Sandbox("exotel").Chaos.Set(sandbox.Knobs{})
 				for _, ev := range w.Events {
 					ev.UserID = "after-" + ev.UserID
 				}

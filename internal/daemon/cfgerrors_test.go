@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/internal/daemon"
 )
@@ -194,7 +196,7 @@ func TestExampleConfigWithoutSecrets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tok := cfg.Vendors.Plivo.AuthToken; !tok.Unread() || tok.Source() != "file /var/run/secrets/erasured/plivo-auth-token" {
+		if tok := daemon.Vendor[*plivo.Config](&cfg.Vendors).AuthToken; !tok.Unread() || tok.Source() != "file /var/run/secrets/erasured/plivo-auth-token" {
 			t.Errorf("plivo token: unread %v, from %q", tok.Unread(), tok.Source())
 		}
 	})
@@ -216,7 +218,7 @@ func TestExampleConfigWithoutSecrets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.Vendors.Plivo.AuthToken.Reveal() != "plivo-token" || cfg.Vendors.Exotel.APIToken.Reveal() != "exotel-token" {
+		if daemon.Vendor[*plivo.Config](&cfg.Vendors).AuthToken.Reveal() != "plivo-token" || daemon.Vendor[*exotel.Config](&cfg.Vendors).APIToken.Reveal() != "exotel-token" {
 			t.Error("overrides not applied")
 		}
 	})

@@ -6,10 +6,7 @@ import (
 	"time"
 
 	"github.com/erasured/erasured/adapters"
-	"github.com/erasured/erasured/adapters/clevertap"
-	"github.com/erasured/erasured/adapters/exotel"
-	"github.com/erasured/erasured/adapters/plivo"
-	"github.com/erasured/erasured/adapters/webex"
+	_ "github.com/erasured/erasured/adapters/install"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/consumer"
 	"github.com/erasured/erasured/dlq"
@@ -103,46 +100,12 @@ type EventConfig struct {
 	AcceptedTypes []string `yaml:"accepted_types"`
 }
 
-// VendorsConfig has one section per vendor; a vendor is called only when
-// enabled.
-type VendorsConfig struct {
-	Plivo     plivo.Config     `yaml:"plivo"`
-	Webex     webex.Config     `yaml:"webex"`
-	Exotel    exotel.Config    `yaml:"exotel"`
-	CleverTap clevertap.Config `yaml:"clevertap"`
-	// MaxConnsPerVendor bounds concurrent connections to one vendor.
-	MaxConnsPerVendor int `yaml:"max_conns_per_vendor"`
-	// PauseFile lists vendors paused at runtime, one name a line ('#'
-	// starts a comment), re-read every few seconds: a vendor is paused
-	// when vendors.<name>.paused is set or the file names it. Empty: no
-	// file. A missing file pauses nothing (the ConfigMap is optional).
-	PauseFile string `yaml:"pause_file"`
-}
-
-// vendorSection is what the daemon reads from each vendor's section.
-type vendorSection struct {
-	name    string
-	enabled bool
-	paused  bool
-	retry   adapters.RetryConfig
-}
-
-func (c *Config) vendorSections() []vendorSection {
-	v := &c.Vendors
-	return []vendorSection{
-		{plivo.Name, v.Plivo.Enabled, v.Plivo.Paused, v.Plivo.Retry},
-		{webex.Name, v.Webex.Enabled, v.Webex.Paused, v.Webex.Retry},
-		{exotel.Name, v.Exotel.Enabled, v.Exotel.Paused, v.Exotel.Retry},
-		{clevertap.Name, v.CleverTap.Enabled, v.CleverTap.Paused, v.CleverTap.Retry},
-	}
-}
-
 // RetryTopics maps each enabled vendor to its retry topic:
 // vendors.<name>.retry.topic, or <kafka.topic>.retry.<name>.
 func (c *Config) RetryTopics() map[string]string {
 	out := map[string]string{}
-	for _, v := range c.vendorSections() {
-		if v.enabled {
+	for _, v := range c.Vendors.sectionsInOrder() {
+		if v.cfg.Shared().Enabled {
 			out[v.name] = c.retryTopic(v)
 		}
 	}
@@ -158,7 +121,7 @@ func (c *Config) ReceiptsTopic() string {
 }
 
 func (c *Config) retryTopic(v vendorSection) string {
-	if t := strings.TrimSpace(v.retry.Topic); t != "" {
+	if t := strings.TrimSpace(v.cfg.Shared().Retry.Topic); t != "" {
 		return t
 	}
 	return retrytopic.TopicFor(c.Kafka.Topic, v.name)
@@ -202,16 +165,10 @@ type HTTPConfig struct {
 // is not a valid setting, Validate says so.
 func DefaultConfig() Config {
 	return Config{
-		Kafka:      consumer.DefaultConfig(),
-		DeadLetter: dlq.DefaultConfig(),
-		Event:      EventConfig{MaxBytes: event.DefaultMaxBytes},
-		Vendors: VendorsConfig{
-			Plivo:             plivo.DefaultConfig(),
-			Webex:             webex.DefaultConfig(),
-			Exotel:            exotel.DefaultConfig(),
-			CleverTap:         clevertap.DefaultConfig(),
-			MaxConnsPerVendor: 64,
-		},
+		Kafka:           consumer.DefaultConfig(),
+		DeadLetter:      dlq.DefaultConfig(),
+		Event:           EventConfig{MaxBytes: event.DefaultMaxBytes},
+		Vendors:         DefaultVendorsConfig(),
 		Receipts:        receipt.DefaultConfig(),
 		Compliance:      receipt.DefaultComplianceConfig(),
 		Log:             LogConfig{Level: "info"},
@@ -226,17 +183,8 @@ func DefaultConfig() Config {
 // check-config says so.
 func (c *Config) InsecureVendors() []string {
 	var names []string
-	for _, v := range []struct {
-		name    string
-		enabled bool
-		url     string
-	}{
-		{plivo.Name, c.Vendors.Plivo.Enabled, c.Vendors.Plivo.BaseURL},
-		{webex.Name, c.Vendors.Webex.Enabled, c.Vendors.Webex.BaseURL},
-		{exotel.Name, c.Vendors.Exotel.Enabled, c.Vendors.Exotel.Endpoint()},
-		{clevertap.Name, c.Vendors.CleverTap.Enabled, c.Vendors.CleverTap.Endpoint()},
-	} {
-		if v.enabled && adapters.InsecureHTTP(v.url) {
+	for _, v := range c.Vendors.sectionsInOrder() {
+		if v.cfg.Shared().Enabled && adapters.InsecureHTTP(v.cfg.Endpoint()) {
 			names = append(names, v.name)
 		}
 	}
@@ -260,39 +208,21 @@ func (c *Config) Validate() error {
 	if c.Event.MaxBytes < 256 || c.Event.MaxBytes > 1<<20 {
 		errs.Invalid("event.max_bytes", "must be in [256, 1048576], got %d", c.Event.MaxBytes)
 	}
-	enabled := 0
-	for _, v := range []struct {
-		name    string
-		enabled bool
-		section config.Validator
-	}{
-		{"plivo", c.Vendors.Plivo.Enabled, &c.Vendors.Plivo},
-		{"webex", c.Vendors.Webex.Enabled, &c.Vendors.Webex},
-		{"exotel", c.Vendors.Exotel.Enabled, &c.Vendors.Exotel},
-		{"clevertap", c.Vendors.CleverTap.Enabled, &c.Vendors.CleverTap},
-	} {
-		if !v.enabled {
-			continue
-		}
-		enabled++
-		errs.Add(config.Nest("vendors."+v.name, v.section.Validate()))
-	}
-	for _, v := range c.vendorSections() {
-		if v.enabled && c.Compliance.Deadline > 0 && v.retry.GiveUpAfter >= c.Compliance.Deadline {
+	errs.Add(c.Vendors.validate())
+	for _, v := range c.Vendors.sectionsInOrder() {
+		r := v.cfg.Shared()
+		if r.Enabled && c.Compliance.Deadline > 0 && r.Retry.GiveUpAfter >= c.Compliance.Deadline {
 			// A part given up is dead-lettered for a person to act on:
 			// that must happen while the deletion is still in time.
-			errs.Invalid("vendors."+v.name+".retry.give_up_after", "must be below compliance.deadline (%s), got %s", c.Compliance.Deadline, v.retry.GiveUpAfter)
+			errs.Invalid(v.path+".retry.give_up_after", "must be below compliance.deadline (%s), got %s", c.Compliance.Deadline, r.Retry.GiveUpAfter)
 		}
-	}
-	if enabled == 0 {
-		errs.Invalid("vendors", "no vendor is enabled; set vendors.<name>.enabled: true for at least one")
 	}
 	seen := map[string]string{}
-	for _, v := range c.vendorSections() {
-		if !v.enabled {
+	for _, v := range c.Vendors.sectionsInOrder() {
+		if !v.cfg.Shared().Enabled {
 			continue
 		}
-		t, field := c.retryTopic(v), "vendors."+v.name+".retry.topic"
+		t, field := c.retryTopic(v), v.path+".retry.topic"
 		switch {
 		case t == c.Kafka.Topic:
 			errs.Invalid(field, "must differ from kafka.topic (%q)", t)
@@ -301,9 +231,9 @@ func (c *Config) Validate() error {
 		case t == c.ReceiptsTopic():
 			errs.Invalid(field, "must differ from the receipts topic (%q)", t)
 		case seen[t] != "":
-			errs.Invalid(field, "%q is vendors.%s's retry topic too; each vendor needs its own", t, seen[t])
+			errs.Invalid(field, "%q is %s's retry topic too; each vendor needs its own", t, seen[t])
 		}
-		seen[t] = v.name
+		seen[t] = v.path
 	}
 	if c.Vendors.MaxConnsPerVendor < 1 {
 		errs.Invalid("vendors.max_conns_per_vendor", "must be at least 1, got %d", c.Vendors.MaxConnsPerVendor)
@@ -341,18 +271,10 @@ func (c *Config) validateStallTimeout() error {
 	if st <= c.Kafka.CommitInterval {
 		errs.Invalid("http.stall_timeout", "must exceed kafka.commit_interval (%s), got %s", c.Kafka.CommitInterval, st)
 	}
-	for _, v := range []struct {
-		name    string
-		enabled bool
-		retry   adapters.RetryConfig
-	}{
-		{"plivo", c.Vendors.Plivo.Enabled, c.Vendors.Plivo.Retry},
-		{"webex", c.Vendors.Webex.Enabled, c.Vendors.Webex.Retry},
-		{"exotel", c.Vendors.Exotel.Enabled, c.Vendors.Exotel.Retry},
-		{"clevertap", c.Vendors.CleverTap.Enabled, c.Vendors.CleverTap.Retry},
-	} {
-		if budget := v.retry.MaxElapsedTime + v.retry.RequestTimeout; v.enabled && st <= budget {
-			errs.Invalid("http.stall_timeout", "must exceed vendors.%s.retry max_elapsed_time + request_timeout (%s), the longest a healthy event can take, got %s", v.name, budget, st)
+	for _, v := range c.Vendors.sectionsInOrder() {
+		common := v.cfg.Shared()
+		if budget := common.Retry.MaxElapsedTime + common.Retry.RequestTimeout; common.Enabled && st <= budget {
+			errs.Invalid("http.stall_timeout", "must exceed %s.retry max_elapsed_time + request_timeout (%s), the longest a healthy event can take, got %s", v.path, budget, st)
 		}
 	}
 	return errs.Err()
@@ -364,7 +286,7 @@ func (c *Config) Notices() []string {
 	var out []string
 	for _, name := range c.InsecureVendors() {
 		// The URL is not shown: the field's name finds it.
-		out = append(out, "vendors."+name+".base_url is plain http to another host (allow_insecure_http: true): "+name+"'s credentials and the identifiers of every deletion cross the network unencrypted")
+		out = append(out, c.Vendors.path(name)+".base_url is plain http to another host (allow_insecure_http: true): "+name+"'s credentials and the identifiers of every deletion cross the network unencrypted")
 	}
 	if !c.Replay.SigningKey.IsSet() {
 		out = append(out, "replay.signing_key is not set: the daemon honours no erasured-only-vendors restriction (a replayed record goes to every vendor: more calls, no deletion lost) and `erasured replay` refuses to run; set the same key on the daemons and on replay")

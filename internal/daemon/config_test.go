@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/internal/daemon"
 )
@@ -40,7 +41,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if cfg.Kafka.MaxInFlight != 128 {
 		t.Errorf("env override ignored: max_in_flight = %d", cfg.Kafka.MaxInFlight)
 	}
-	if got := cfg.Vendors.Plivo.AuthToken.Reveal(); got != "secret-plivo-auth-token" {
+	if got := daemon.Vendor[*plivo.Config](&cfg.Vendors).AuthToken.Reveal(); got != "secret-plivo-auth-token" {
 		t.Errorf("plivo token from file = %q", got)
 	}
 	if cfg.ShutdownTimeout != 30*time.Second || cfg.Kafka.DrainTimeout != 10*time.Second {
@@ -54,9 +55,9 @@ func TestConfigValidateNamesField(t *testing.T) {
 		d := daemon.DefaultConfig()
 		c := &d
 		c.Kafka.Brokers = []string{"127.0.0.1:9092"}
-		c.Vendors.Plivo.Enabled = true
-		c.Vendors.Plivo.AuthID = "MA1"
-		c.Vendors.Plivo.AuthToken = config.NewSecret("t")
+		daemon.Vendor[*plivo.Config](&c.Vendors).Enabled = true
+		daemon.Vendor[*plivo.Config](&c.Vendors).AuthID = "MA1"
+		daemon.Vendor[*plivo.Config](&c.Vendors).AuthToken = config.NewSecret("t")
 		return c
 	}
 	tests := []struct {
@@ -66,9 +67,9 @@ func TestConfigValidateNamesField(t *testing.T) {
 	}{
 		{"no brokers", func(c *daemon.Config) { c.Kafka.Brokers = nil }, "kafka.brokers"},
 		{"same topics", func(c *daemon.Config) { c.DeadLetter.Topic = "user-deleted" }, "dead_letter.topic"},
-		{"no vendor", func(c *daemon.Config) { c.Vendors.Plivo.Enabled = false }, "vendors"},
-		{"vendor field", func(c *daemon.Config) { c.Vendors.Plivo.AuthID = "" }, "vendors.plivo.auth_id"},
-		{"vendor retry", func(c *daemon.Config) { c.Vendors.Plivo.Retry.MaxAttempts = -1 }, "vendors.plivo.retry.max_attempts"},
+		{"no vendor", func(c *daemon.Config) { daemon.Vendor[*plivo.Config](&c.Vendors).Enabled = false }, "vendors"},
+		{"vendor field", func(c *daemon.Config) { daemon.Vendor[*plivo.Config](&c.Vendors).AuthID = "" }, "vendors.plivo.auth_id"},
+		{"vendor retry", func(c *daemon.Config) { daemon.Vendor[*plivo.Config](&c.Vendors).Retry.MaxAttempts = -1 }, "vendors.plivo.retry.max_attempts"},
 		{"log level", func(c *daemon.Config) { c.Log.Level = "loud" }, "log.level"},
 		{"log format", func(c *daemon.Config) { c.Log.Format = "xml" }, "log.format"},
 		{"shutdown below drain", func(c *daemon.Config) { c.ShutdownTimeout = time.Second }, "shutdown_timeout"},

@@ -18,10 +18,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/adapters"
-	"github.com/erasured/erasured/adapters/clevertap"
-	"github.com/erasured/erasured/adapters/exotel"
-	"github.com/erasured/erasured/adapters/plivo"
-	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/consumer"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/receipt"
@@ -42,8 +38,8 @@ func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics,
 	v := &cfg.Vendors
 	topics := cfg.RetryTopics()
 	paused := map[string]bool{}
-	for _, s := range cfg.vendorSections() {
-		paused[s.name] = s.paused
+	for _, s := range v.sectionsInOrder() {
+		paused[s.name] = s.cfg.Shared().Paused
 	}
 	add := func(name string, lc adapters.LimitConfig, rc adapters.RetryConfig, bc adapters.BreakerConfig, build func(*http.Client, *adapters.Limiter) adapters.Adapter) {
 		conns := lc.MaxConcurrency
@@ -59,19 +55,20 @@ func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics,
 			adapters.WithObserver(o), adapters.WithLimiter(l), adapters.WithBreaker(b), adapters.WithLogger(log)),
 			Breaker: b, RetryTopic: topics[name], InlineBudget: rc.InlineBudget, Paused: paused[name]})
 	}
-	if v.Plivo.Enabled {
-		add(plivo.Name, v.Plivo.Limit, v.Plivo.Retry, v.Plivo.Breaker, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return plivo.New(v.Plivo, c) })
-	}
-	if v.Webex.Enabled {
-		add(webex.Name, v.Webex.Limit, v.Webex.Retry, v.Webex.Breaker, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return webex.New(v.Webex, c) })
-	}
-	if v.Exotel.Enabled {
-		add(exotel.Name, v.Exotel.Limit, v.Exotel.Retry, v.Exotel.Breaker, func(c *http.Client, _ *adapters.Limiter) adapters.Adapter { return exotel.New(v.Exotel, c) })
-	}
-	if v.CleverTap.Enabled {
-		// CleverTap batches: it takes one permit per request itself.
-		add(clevertap.Name, v.CleverTap.Limit, v.CleverTap.Retry, v.CleverTap.Breaker, func(c *http.Client, l *adapters.Limiter) adapters.Adapter {
-			return clevertap.New(v.CleverTap, c, clevertap.WithLimiter(l))
+	for _, sec := range v.sectionsInOrder() {
+		common := sec.cfg.Shared()
+		if !common.Enabled {
+			continue
+		}
+		add(sec.name, common.Limit, common.Retry, common.Breaker, func(c *http.Client, l *adapters.Limiter) adapters.Adapter {
+			a, err := sec.build(adapters.Deps{Client: c, Limiter: l})
+			if err != nil {
+				// Validate accepted the section, so this is a wiring bug
+				// (a Spec's New handed another vendor's section), found
+				// at start before any event is read.
+				panic(fmt.Sprintf("building vendor %s: %v", sec.name, err))
+			}
+			return a
 		})
 	}
 	return vs
@@ -168,7 +165,7 @@ func (d *Daemon) checkTopics(ctx context.Context) error {
 	byTopic := map[string]string{}
 	for v, t := range topics {
 		names = append(names, t)
-		byTopic[t] = "retry topic " + t + " (vendors." + v + ".retry.topic)"
+		byTopic[t] = "retry topic " + t + " (" + d.cfg.Vendors.path(v) + ".retry.topic)"
 	}
 	rt := d.cfg.ReceiptsTopic()
 	names = append(names, rt)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/erasured/erasured/adapters/clevertap"
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/internal/daemon"
 )
@@ -70,28 +72,36 @@ func TestLoadConfigKeepsExplicitZeros(t *testing.T) {
 		{
 			name:  "retry.randomization_factor: 0 in YAML",
 			plivo: "    retry: {randomization_factor: 0}",
-			check: func(c *daemon.Config) (any, any) { return c.Vendors.Plivo.Retry.RandomizationFactor, 0.0 },
+			check: func(c *daemon.Config) (any, any) {
+				return daemon.Vendor[*plivo.Config](&c.Vendors).Retry.RandomizationFactor, 0.0
+			},
 		},
 		{
-			name:  "retry.randomization_factor=0 from the environment",
-			env:   []string{"ERASURED_VENDORS_PLIVO_RETRY_RANDOMIZATION_FACTOR=0"},
-			check: func(c *daemon.Config) (any, any) { return c.Vendors.Plivo.Retry.RandomizationFactor, 0.0 },
+			name: "retry.randomization_factor=0 from the environment",
+			env:  []string{"ERASURED_VENDORS_PLIVO_RETRY_RANDOMIZATION_FACTOR=0"},
+			check: func(c *daemon.Config) (any, any) {
+				return daemon.Vendor[*plivo.Config](&c.Vendors).Retry.RandomizationFactor, 0.0
+			},
 		},
 		{
 			name:      "clevertap batch_wait: 0s in YAML (send at once)",
 			clevertap: "    batch_wait: 0s",
-			check:     func(c *daemon.Config) (any, any) { return c.Vendors.CleverTap.BatchWait, time.Duration(0) },
+			check: func(c *daemon.Config) (any, any) {
+				return daemon.Vendor[*clevertap.Config](&c.Vendors).BatchWait, time.Duration(0)
+			},
 		},
 		{
-			name:  "clevertap batch_wait=0s from the environment",
-			env:   []string{"ERASURED_VENDORS_CLEVERTAP_BATCH_WAIT=0s"},
-			check: func(c *daemon.Config) (any, any) { return c.Vendors.CleverTap.BatchWait, time.Duration(0) },
+			name: "clevertap batch_wait=0s from the environment",
+			env:  []string{"ERASURED_VENDORS_CLEVERTAP_BATCH_WAIT=0s"},
+			check: func(c *daemon.Config) (any, any) {
+				return daemon.Vendor[*clevertap.Config](&c.Vendors).BatchWait, time.Duration(0)
+			},
 		},
 		{
 			name:      "clevertap retry.randomization_factor: 0 beside other retry keys",
 			clevertap: "    retry: {randomization_factor: 0.0, max_attempts: 3}",
 			check: func(c *daemon.Config) (any, any) {
-				r := c.Vendors.CleverTap.Retry
+				r := daemon.Vendor[*clevertap.Config](&c.Vendors).Retry
 				return [2]any{r.RandomizationFactor, r.MaxAttempts}, [2]any{0.0, 3}
 			},
 		},
@@ -100,18 +110,22 @@ func TestLoadConfigKeepsExplicitZeros(t *testing.T) {
 			name:  "absent keys of a nested section keep their defaults",
 			plivo: "    retry: {max_attempts: 3}",
 			check: func(c *daemon.Config) (any, any) {
-				r := c.Vendors.Plivo.Retry
+				r := daemon.Vendor[*plivo.Config](&c.Vendors).Retry
 				return [3]any{r.MaxAttempts, r.RandomizationFactor, r.InitialInterval}, [3]any{3, 0.5, 250 * time.Millisecond}
 			},
 		},
 		{
 			name:  "a null section keeps its defaults",
 			plivo: "    retry: ~",
-			check: func(c *daemon.Config) (any, any) { return c.Vendors.Plivo.Retry.RandomizationFactor, 0.5 },
+			check: func(c *daemon.Config) (any, any) {
+				return daemon.Vendor[*plivo.Config](&c.Vendors).Retry.RandomizationFactor, 0.5
+			},
 		},
 		{
-			name:  "nothing said: defaults",
-			check: func(c *daemon.Config) (any, any) { return c.Vendors.CleverTap.BatchWait, 5 * time.Millisecond },
+			name: "nothing said: defaults",
+			check: func(c *daemon.Config) (any, any) {
+				return daemon.Vendor[*clevertap.Config](&c.Vendors).BatchWait, 5 * time.Millisecond
+			},
 		},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/plivo"
+	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/internal/daemon"
 )
@@ -47,11 +50,11 @@ vendors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.Vendors.Plivo.Paused || cfg.Vendors.Webex.Paused || cfg.Vendors.PauseFile != "/etc/erasured/pause/paused" {
-		t.Errorf("paused: plivo %v webex %v, pause_file %q", cfg.Vendors.Plivo.Paused, cfg.Vendors.Webex.Paused, cfg.Vendors.PauseFile)
+	if !daemon.Vendor[*plivo.Config](&cfg.Vendors).Paused || daemon.Vendor[*webex.Config](&cfg.Vendors).Paused || cfg.Vendors.PauseFile != "/etc/erasured/pause/paused" {
+		t.Errorf("paused: plivo %v webex %v, pause_file %q", daemon.Vendor[*plivo.Config](&cfg.Vendors).Paused, daemon.Vendor[*webex.Config](&cfg.Vendors).Paused, cfg.Vendors.PauseFile)
 	}
-	if cfg.Vendors.Plivo.Retry.InlineBudget != 45*time.Second || cfg.Vendors.Webex.Retry.InlineBudget != 10*time.Second || cfg.Vendors.Exotel.Retry.InlineBudget != 30*time.Second {
-		t.Errorf("inline budgets %s %s %s, want 45s 10s 30s (default)", cfg.Vendors.Plivo.Retry.InlineBudget, cfg.Vendors.Webex.Retry.InlineBudget, cfg.Vendors.Exotel.Retry.InlineBudget)
+	if daemon.Vendor[*plivo.Config](&cfg.Vendors).Retry.InlineBudget != 45*time.Second || daemon.Vendor[*webex.Config](&cfg.Vendors).Retry.InlineBudget != 10*time.Second || daemon.Vendor[*exotel.Config](&cfg.Vendors).Retry.InlineBudget != 30*time.Second {
+		t.Errorf("inline budgets %s %s %s, want 45s 10s 30s (default)", daemon.Vendor[*plivo.Config](&cfg.Vendors).Retry.InlineBudget, daemon.Vendor[*webex.Config](&cfg.Vendors).Retry.InlineBudget, daemon.Vendor[*exotel.Config](&cfg.Vendors).Retry.InlineBudget)
 	}
 	topics := cfg.RetryTopics()
 	t.Logf("retry topics: %v", topics)
@@ -63,13 +66,15 @@ vendors:
 		field  string
 		mutate func(*daemon.Config)
 	}{
-		{"vendors.plivo.retry.inline_budget", func(c *daemon.Config) { c.Vendors.Plivo.Retry.InlineBudget = 0 }},
-		{"vendors.plivo.retry.topic", func(c *daemon.Config) { c.Vendors.Plivo.Retry.Topic = c.Kafka.Topic }},
-		{"vendors.plivo.retry.topic", func(c *daemon.Config) { c.Vendors.Plivo.Retry.Topic = c.DeadLetter.Topic }},
-		{"vendors.webex.retry.topic", func(c *daemon.Config) { c.Vendors.Webex.Retry.Topic = "user-deleted.retry.plivo" }},
+		{"vendors.plivo.retry.inline_budget", func(c *daemon.Config) { daemon.Vendor[*plivo.Config](&c.Vendors).Retry.InlineBudget = 0 }},
+		{"vendors.plivo.retry.topic", func(c *daemon.Config) { daemon.Vendor[*plivo.Config](&c.Vendors).Retry.Topic = c.Kafka.Topic }},
+		{"vendors.plivo.retry.topic", func(c *daemon.Config) { daemon.Vendor[*plivo.Config](&c.Vendors).Retry.Topic = c.DeadLetter.Topic }},
+		{"vendors.webex.retry.topic", func(c *daemon.Config) {
+			daemon.Vendor[*webex.Config](&c.Vendors).Retry.Topic = "user-deleted.retry.plivo"
+		}},
 	} {
-		c := *cfg
-		tc.mutate(&c)
+		c := cfg.Clone()
+		tc.mutate(c)
 		err := c.Validate()
 		var fe *config.FieldError
 		if !errors.As(err, &fe) || !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), tc.field+":") {

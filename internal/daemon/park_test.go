@@ -11,7 +11,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/erasured/erasured/adapters/exotel"
 	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/internal/daemon"
 	"github.com/erasured/erasured/internal/devstack"
 	"github.com/erasured/erasured/retrytopic"
@@ -75,7 +77,7 @@ func TestVendorDownParksItsParts(t *testing.T) {
 	w := devstack.NewWorkload(2000, 2000, 0)
 	produce(t, s, w)
 	cfg := testConfig(s)
-	cfg.Vendors.Exotel.Breaker.Cooldown = 2 * time.Second
+	daemon.Vendor[*exotel.Config](&cfg.Vendors).Breaker.Cooldown = 2 * time.Second
 	startMember(t, cfg)
 
 	waitUntil(t, 120*time.Second, "every event deleted at the healthy vendors and committed", func() bool {
@@ -90,7 +92,7 @@ func TestVendorDownParksItsParts(t *testing.T) {
 			missing++
 		}
 	}
-	reqs := s.Exotel.Ledger.Requests()
+	reqs := s.Sandbox("exotel").Ledger.Requests()
 	t.Logf("events %d; healthy vendors deleted all; committed %d; exotel retry topic: %d records, %d distinct events, reasons %v; exotel requests %d; exotel deleted %d",
 		len(w.Events), committedAll(s, partitions), len(recs), len(ids), reasons, reqs, countDeleted(s, w, "exotel"))
 	if missing > 0 {
@@ -123,15 +125,15 @@ func TestPausedVendorIsNotCalled(t *testing.T) {
 	w := devstack.NewWorkload(300, 100, 0)
 	produce(t, s, w)
 	cfg := testConfig(s)
-	cfg.Vendors.Webex.Paused = true
+	daemon.Vendor[*webex.Config](&cfg.Vendors).Paused = true
 	m := startMember(t, cfg)
 	waitUntil(t, 60*time.Second, "every event committed", func() bool {
 		return committedAll(s, partitions) == int64(len(w.Records)) && countDeleted(s, w, "plivo") == len(w.Events)
 	})
 	recs := readParked(t, s, retrytopic.TopicFor(devstack.Topic, "webex"), partitions)
 	ids, reasons := parkedEvents(recs)
-	t.Logf("webex requests %d; webex retry topic: %d records, %d events, reasons %v", s.Webex.Ledger.Requests(), len(recs), len(ids), reasons)
-	if n := s.Webex.Ledger.Requests(); n != 0 {
+	t.Logf("webex requests %d; webex retry topic: %d records, %d events, reasons %v", s.Sandbox("webex").Ledger.Requests(), len(recs), len(ids), reasons)
+	if n := s.Sandbox("webex").Ledger.Requests(); n != 0 {
 		t.Errorf("paused webex got %d requests", n)
 	}
 	if len(ids) != len(w.Events) || reasons[retrytopic.ReasonPaused] != len(recs) {
@@ -155,7 +157,7 @@ func TestUnwritableRetryTopicHoldsCommits(t *testing.T) {
 	w1 := devstack.NewWorkload(20, 20, 0)
 	produce(t, s, w1)
 	cfg := testConfig(s)
-	cfg.Vendors.Exotel.Paused = true
+	daemon.Vendor[*exotel.Config](&cfg.Vendors).Paused = true
 	cfg.DeadLetter.RetryMax = 200 * time.Millisecond
 	cfg.DeadLetter.WriteTimeout = 500 * time.Millisecond
 	m := startMember(t, cfg)
@@ -223,7 +225,7 @@ func TestOrderHoldsAcrossRestart(t *testing.T) {
 	w1 := devstack.NewWorkload(40, 40, 0)
 	produce(t, s, w1)
 	cfg := testConfig(s)
-	cfg.Vendors.Exotel.Paused = true
+	daemon.Vendor[*exotel.Config](&cfg.Vendors).Paused = true
 	m1 := startMember(t, cfg)
 	waitUntil(t, 60*time.Second, "the first events committed", func() bool { return committedAll(s, 2) == int64(len(w1.Records)) })
 	m1.stop(t)
@@ -248,7 +250,7 @@ func TestOrderHoldsAcrossRestart(t *testing.T) {
 		parked[r.EventID] = true
 	}
 	for i, ev := range w2.Events {
-		deleted := s.Exotel.Ledger.Deleted(devstack.VendorIDs(ev)["exotel"])
+		deleted := s.Sandbox("exotel").Ledger.Deleted(devstack.VendorIDs(ev)["exotel"])
 		switch {
 		case i < 40 && parked[ev.EventID]:
 			behind++

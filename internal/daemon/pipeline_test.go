@@ -17,7 +17,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/internal/daemon"
@@ -61,10 +63,9 @@ func testConfig(s *devstack.Stack) *daemon.Config {
 	retry := adapters.DefaultRetryConfig()
 	retry.InitialInterval, retry.MaxInterval = 20*time.Millisecond, 200*time.Millisecond
 	retry.MaxElapsedTime, retry.MaxAttempts, retry.RequestTimeout = 30*time.Second, 50, 2*time.Second
-	cfg.Vendors.Plivo.Retry = retry
-	cfg.Vendors.Webex.Retry = retry
-	cfg.Vendors.Exotel.Retry = retry
-	cfg.Vendors.CleverTap.Retry = retry
+	for _, name := range adapters.Names() {
+		cfg.Vendors.Section(name).Shared().Retry = retry
+	}
 	return cfg
 }
 
@@ -304,7 +305,7 @@ func TestThrottledVendorDoesNotStallOthers(t *testing.T) {
 	// Throttling delays within the main flow: budgets well above the
 	// ~15s it needs (on a loaded machine, more), so no part is parked
 	// on the retry topic (TestVendorDownParksItsParts covers parking).
-	cfg.Vendors.Webex.Retry.InlineBudget, cfg.Vendors.Webex.Retry.MaxElapsedTime = 2*time.Minute, 2*time.Minute
+	daemon.Vendor[*webex.Config](&cfg.Vendors).Retry.InlineBudget, daemon.Vendor[*webex.Config](&cfg.Vendors).Retry.MaxElapsedTime = 2*time.Minute, 2*time.Minute
 	startMember(t, cfg)
 
 	// Held to 2 requests a second, Webex needs ~15s for 30 events; the
@@ -327,7 +328,7 @@ func TestThrottledVendorDoesNotStallOthers(t *testing.T) {
 	if acc.DeletedEverywhere != n {
 		t.Errorf("deleted everywhere = %d, want %d: throttling must delay, never fail", acc.DeletedEverywhere, n)
 	}
-	if s.Webex.Ledger.Statuses()[http.StatusTooManyRequests] == 0 {
+	if s.Sandbox("webex").Ledger.Statuses()[http.StatusTooManyRequests] == 0 {
 		t.Error("webex never answered 429")
 	}
 }
@@ -364,7 +365,7 @@ func TestSlowUserDoesNotStallOtherUsers(t *testing.T) {
 	t.Cleanup(s.Close)
 	produce(t, s, w)
 	cfg := testConfig(s)
-	cfg.Vendors.Plivo.Retry.RequestTimeout = 500 * time.Millisecond
+	daemon.Vendor[*plivo.Config](&cfg.Vendors).Retry.RequestTimeout = 500 * time.Millisecond
 	startMember(t, cfg)
 
 	waitUntil(t, 60*time.Second, "every other user's events to finish", func() bool {
@@ -375,10 +376,10 @@ func TestSlowUserDoesNotStallOtherUsers(t *testing.T) {
 		acc, err := s.Reconcile(w, dls)
 		return err == nil && acc.Complete == len(w.Events)-2
 	})
-	if s.Plivo.Ledger.Deleted(stuck) {
+	if s.Sandbox("plivo").Ledger.Deleted(stuck) {
 		t.Fatal("the stuck profile was deleted while the gate was closed")
 	}
-	if later := w.Events[50].Identifiers["plivo_profile_uuid"]; s.Plivo.Ledger.Calls(later) != 0 {
+	if later := w.Events[50].Identifiers["plivo_profile_uuid"]; s.Sandbox("plivo").Ledger.Calls(later) != 0 {
 		t.Errorf("user 0's second event reached Plivo before its first finished")
 	}
 	close(gate)

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/consumer"
 	"github.com/erasured/erasured/dlq"
 )
@@ -134,7 +135,7 @@ func TestReadyzHandler(t *testing.T) {
 	c := DefaultConfig()
 	cfg := &c
 	cfg.Kafka.Brokers = []string{"127.0.0.1:1"}
-	cfg.Vendors.Plivo.Enabled = true
+	Vendor[*plivo.Config](&cfg.Vendors).Enabled = true
 	d := New(cfg, zerolog.Nop(), nil, nil)
 	clock := &fakeClock{t: time.Now()}
 	d.ready.now = clock.now

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/internal/daemon"
 )
 
@@ -46,7 +47,7 @@ func TestReadmeMinimalConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README's minimal configuration does not load: %v", err)
 	}
-	if !cfg.Vendors.Plivo.Enabled {
+	if !daemon.Vendor[*plivo.Config](&cfg.Vendors).Enabled {
 		t.Error("plivo is not enabled")
 	}
 	if n := cfg.Notices(); len(n) > 0 {

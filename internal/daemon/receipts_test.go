@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/adapters/webex"
+	"github.com/erasured/erasured/internal/daemon"
 	"github.com/erasured/erasured/internal/devstack"
 	"github.com/erasured/erasured/receipt"
 )
@@ -57,12 +59,13 @@ func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
 	w := devstack.NewWorkload(600, 300, 0)
 	produce(t, s, w)
 	cfg := testConfig(s)
-	cfg.Vendors.Webex.Paused = true
+	daemon.Vendor[*webex.Config](&cfg.Vendors).Paused = true
 	startMember(t, cfg)
 	waitUntil(t, 90*time.Second, "every event committed", func() bool { return committedAll(s, partitions) == int64(len(w.Records)) })
 
 	b := readReceipts(t, s, partitions, w)
 	counts := map[string]map[receipt.Outcome]int{}
+	referenced := map[string]int{}
 	mismatch := 0
 	for _, ev := range w.Events {
 		r, ok := b.Get(ev.EventID)
@@ -75,17 +78,10 @@ func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
 				counts[v] = map[receipt.Outcome]int{}
 			}
 			counts[v][p.Outcome]++
-			var ledger *sandbox.Ledger
-			switch v {
-			case "plivo":
-				ledger = s.Plivo.Ledger
-			case "webex":
-				ledger = s.Webex.Ledger
-			case "exotel":
-				ledger = s.Exotel.Ledger
-			case "clevertap":
-				ledger = s.CleverTap.Ledger
+			if p.Reference != "" {
+				referenced[v]++
 			}
+			ledger := s.Sandbox(v).Ledger
 			if ids[v] == "" {
 				continue
 			}
@@ -96,7 +92,14 @@ func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("events %d, receipts folded %d (records read %d), outcomes %v, mismatches %d", len(w.Events), b.Len(), b.Read, counts, mismatch)
+	t.Logf("events %d, receipts folded %d (records read %d), outcomes %v, parts with the vendor's reference %v, mismatches %d", len(w.Events), b.Len(), b.Read, counts, referenced, mismatch)
+	// Plivo answers a deletion with its api_id; CleverTap's reference is
+	// when it accepted the batch. Every deleted part there carries one.
+	for _, v := range []string{"plivo", "clevertap"} {
+		if referenced[v] != counts[v][receipt.Deleted] {
+			t.Errorf("%s: %d of %d deleted parts carry the vendor's reference", v, referenced[v], counts[v][receipt.Deleted])
+		}
+	}
 	if b.Len() != len(w.Events) {
 		t.Errorf("%d events in the receipts, want %d", b.Len(), len(w.Events))
 	}
@@ -155,4 +158,45 @@ func TestUnwritableReceiptsTopicHoldsCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, 60*time.Second, "the commit to pass every record", func() bool { return committed(s, 0) == int64(len(w1.Records)+len(w2.Records)) })
+}
+
+// TestReceiptsCarryVendorReferences: with every vendor healthy, every
+// deleted part carries the vendor's own reference (Plivo api_id, Webex
+// transaction-id, Exotel request_id, CleverTap's acceptance time with the
+// batch size).
+func TestReceiptsCarryVendorReferences(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	s := startStack(t, 2, map[string]sandbox.Knobs{})
+	w := devstack.NewWorkload(200, 200, 0)
+	produce(t, s, w)
+	startMember(t, testConfig(s))
+	waitUntil(t, 60*time.Second, "every event committed", func() bool { return committedAll(s, 2) == int64(len(w.Records)) })
+	b := readReceipts(t, s, 2, w)
+	deleted, referenced, batched := map[string]int{}, map[string]int{}, 0
+	for _, r := range b.Select(receipt.Filter{}) {
+		for v, p := range r.Vendors {
+			if p.Outcome != receipt.Deleted {
+				continue
+			}
+			deleted[v]++
+			if p.Reference != "" {
+				referenced[v]++
+			}
+			if v == "clevertap" && p.BatchSize > 0 {
+				batched++
+			}
+		}
+	}
+	t.Logf("deleted parts %v, with a reference %v, clevertap parts with a batch size %d", deleted, referenced, batched)
+	for _, v := range []string{"plivo", "webex", "exotel", "clevertap"} {
+		if deleted[v] == 0 || referenced[v] != deleted[v] {
+			t.Errorf("%s: %d of %d deleted parts carry a reference", v, referenced[v], deleted[v])
+		}
+	}
+	if batched != deleted["clevertap"] {
+		t.Errorf("clevertap: %d of %d parts carry the batch size", batched, deleted["clevertap"])
+	}
 }

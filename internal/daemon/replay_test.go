@@ -8,7 +8,11 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/erasured/erasured/adapters/clevertap"
+	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/internal/daemon"
 	"github.com/erasured/erasured/internal/devstack"
@@ -27,14 +31,14 @@ func outageStack(t *testing.T, down string, n int) (*devstack.Stack, *devstack.W
 	w := devstack.NewWorkload(n, n, 0)
 	produce(t, s, w)
 	cfg := testConfig(s)
-	short, breaker := &cfg.Vendors.Webex.Retry, &cfg.Vendors.Webex.Breaker
+	short, breaker := &daemon.Vendor[*webex.Config](&cfg.Vendors).Retry, &daemon.Vendor[*webex.Config](&cfg.Vendors).Breaker
 	switch down {
 	case "plivo":
-		short, breaker = &cfg.Vendors.Plivo.Retry, &cfg.Vendors.Plivo.Breaker
+		short, breaker = &daemon.Vendor[*plivo.Config](&cfg.Vendors).Retry, &daemon.Vendor[*plivo.Config](&cfg.Vendors).Breaker
 	case "exotel":
-		short, breaker = &cfg.Vendors.Exotel.Retry, &cfg.Vendors.Exotel.Breaker
+		short, breaker = &daemon.Vendor[*exotel.Config](&cfg.Vendors).Retry, &daemon.Vendor[*exotel.Config](&cfg.Vendors).Breaker
 	case "clevertap":
-		short, breaker = &cfg.Vendors.CleverTap.Retry, &cfg.Vendors.CleverTap.Breaker
+		short, breaker = &daemon.Vendor[*clevertap.Config](&cfg.Vendors).Retry, &daemon.Vendor[*clevertap.Config](&cfg.Vendors).Breaker
 	}
 	short.InitialInterval, short.MaxInterval, short.MaxAttempts = 10*time.Millisecond, 20*time.Millisecond, 3
 	// These tests count each event's requests to the down vendor, which
@@ -158,7 +162,7 @@ func TestReplayAfterVendorOutage(t *testing.T) {
 	dlqBefore := len(deadLetters(t, s))
 	before := vendorCalls(s, w)
 
-	s.Webex.Chaos.Set(sandbox.Knobs{}) // the outage ends
+	s.Sandbox("webex").Chaos.Set(sandbox.Knobs{}) // the outage ends
 
 	dry := replay(t, s, func(c *dlq.ReplayConfig) { c.DryRun = true })
 	if dry.Replayed != dlqBefore || dry.ByVendor["webex"] != dlqBefore || len(dry.ByVendor) != 1 {

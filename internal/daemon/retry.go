@@ -9,20 +9,18 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/adapters"
-	"github.com/erasured/erasured/adapters/clevertap"
-	"github.com/erasured/erasured/adapters/exotel"
-	"github.com/erasured/erasured/adapters/plivo"
-	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/consumer"
 	"github.com/erasured/erasured/retrytopic"
 )
 
-// vendorRetry returns each vendor's retry section by name.
+// vendorRetry returns each vendor's retry section by name, registered
+// and declared vendors alike.
 func vendorRetry(cfg *Config) map[string]adapters.RetryConfig {
-	v := &cfg.Vendors
-	return map[string]adapters.RetryConfig{
-		plivo.Name: v.Plivo.Retry, webex.Name: v.Webex.Retry, exotel.Name: v.Exotel.Retry, clevertap.Name: v.CleverTap.Retry,
+	out := map[string]adapters.RetryConfig{}
+	for _, v := range cfg.Vendors.sectionsInOrder() {
+		out[v.name] = v.cfg.Shared().Retry
 	}
+	return out
 }
 
 // buildRetryWorkers returns one retry worker per enabled vendor, each

@@ -34,11 +34,11 @@ func TestOutageThatEnds(t *testing.T) {
 	const n, users = 120, 30
 	s := startStack(t, 3, map[string]sandbox.Knobs{"plivo": {}, "webex": {}, "exotel": {Force: "503"}, "clevertap": {}})
 	cfg := testConfig(s)
-	cfg.Vendors.Exotel.Retry.Schedule = []time.Duration{100 * time.Millisecond, 300 * time.Millisecond}
-	cfg.Vendors.Exotel.Retry.GiveUpAfter = time.Hour
+	cfg.Vendors.Section("exotel").Shared().Retry.Schedule = []time.Duration{100 * time.Millisecond, 300 * time.Millisecond}
+	cfg.Vendors.Section("exotel").Shared().Retry.GiveUpAfter = time.Hour
 	br := adapters.DefaultBreakerConfig()
 	br.ConsecutiveFailures, br.Cooldown, br.HalfOpenProbes = 5, 300*time.Millisecond, 2
-	cfg.Vendors.Exotel.Breaker = br
+	cfg.Vendors.Section("exotel").Shared().Breaker = br
 	w := devstack.NewWorkload(n, users, 0)
 	if err := s.Park(context.Background(), w, "exotel", time.Now()); err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestOutageThatEnds(t *testing.T) {
 		return scrapeMetrics(t, m.addr).sum("erasured_retry_unparked_total", "vendor=exotel", "outcome=rescheduled") >= n
 	})
 	during := scrapeMetrics(t, m.addr)
-	outageRequests := s.Exotel.Ledger.Requests()
+	outageRequests := s.Sandbox("exotel").Ledger.Requests()
 	if got := countDeleted(s, w, "exotel"); got != 0 {
 		t.Fatalf("%d deleted at Exotel while it answered 503 to everything", got)
 	}
@@ -57,7 +57,7 @@ func TestOutageThatEnds(t *testing.T) {
 		t.Errorf("oldest parked age = %g during the outage, want > 0", age)
 	}
 
-	s.Exotel.Chaos.Set(sandbox.Knobs{})
+	s.Sandbox("exotel").Chaos.Set(sandbox.Knobs{})
 	waitUntil(t, 90*time.Second, "every parked part to be deleted at Exotel", func() bool { return countDeleted(s, w, "exotel") == n })
 	waitUntil(t, 30*time.Second, "the retry group to commit to the end of its topic", func() bool {
 		sc := scrapeMetrics(t, m.addr)
@@ -143,23 +143,23 @@ vendors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, w := cfg.Vendors.Plivo.Retry, cfg.Vendors.Webex.Retry
+	p, w := cfg.Vendors.Section("plivo").Shared().Retry, cfg.Vendors.Section("webex").Shared().Retry
 	if !reflect.DeepEqual(p.Schedule, []time.Duration{time.Second, 2 * time.Second}) || p.GiveUpAfter != time.Hour {
 		t.Errorf("plivo schedule %v give_up_after %s, want [1s 2s] 1h", p.Schedule, p.GiveUpAfter)
 	}
 	if !reflect.DeepEqual(w.Schedule, []time.Duration{500 * time.Millisecond, 3 * time.Second, time.Minute}) || w.MaxPending != 20 || w.GiveUpAfter != 72*time.Hour {
 		t.Errorf("webex schedule %v max_pending %d give_up_after %s", w.Schedule, w.MaxPending, w.GiveUpAfter)
 	}
-	if got := cfg.Vendors.Exotel.Retry.Schedule; !reflect.DeepEqual(got, adapters.DefaultSchedule()) {
+	if got := cfg.Vendors.Section("exotel").Shared().Retry.Schedule; !reflect.DeepEqual(got, adapters.DefaultSchedule()) {
 		t.Errorf("exotel schedule %v, want the default", got)
 	}
-	cfg.Vendors.Plivo.Retry.GiveUpAfter = 31 * 24 * time.Hour
+	cfg.Vendors.Section("plivo").Shared().Retry.GiveUpAfter = 31 * 24 * time.Hour
 	var fe *config.FieldError
 	if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != "vendors.plivo.retry.give_up_after" {
 		t.Fatalf("Validate() = %v, want vendors.plivo.retry.give_up_after named", err)
 	}
 	// A shorter compliance.deadline binds give_up_after too.
-	cfg.Vendors.Plivo.Retry.GiveUpAfter = 72 * time.Hour
+	cfg.Vendors.Section("plivo").Shared().Retry.GiveUpAfter = 72 * time.Hour
 	cfg.Compliance.Deadline = 48 * time.Hour
 	if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != "vendors.plivo.retry.give_up_after" || !strings.Contains(err.Error(), "compliance.deadline") {
 		t.Fatalf("Validate() = %v, want vendors.plivo.retry.give_up_after named against compliance.deadline", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/consumer"
@@ -149,8 +150,8 @@ func secureConfig(t *testing.T, s *devstack.Stack, pki *testpki.PKI, mech, passw
 		// Vendors come from the stack below; one is needed to load.
 		"ERASURED_VENDORS_PLIVO_ENABLED=true",
 		"ERASURED_VENDORS_PLIVO_BASE_URL=" + s.URLs["plivo"],
-		"ERASURED_VENDORS_PLIVO_AUTH_ID=" + s.Plivo.AuthID,
-		"ERASURED_VENDORS_PLIVO_AUTH_TOKEN=" + s.Plivo.AuthToken,
+		"ERASURED_VENDORS_PLIVO_AUTH_ID=" + daemon.Vendor[*plivo.Config](&s.Config().Vendors).AuthID,
+		"ERASURED_VENDORS_PLIVO_AUTH_TOKEN=" + daemon.Vendor[*plivo.Config](&s.Config().Vendors).AuthToken.Reveal(),
 	}
 	loaded, err := daemon.LoadConfig(path, func() []string { return env })
 	if err != nil {

@@ -11,10 +11,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/erasured/erasured/adapters/clevertap"
-	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/adapters/plivo"
-	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
 	"github.com/erasured/erasured/retrytopic"
@@ -73,15 +71,10 @@ func NewWorkload(n, users, poison int) *Workload {
 		seq := len(w.Events)
 		user := fmt.Sprintf("user-%06d", seq%max(users, 1))
 		ev := &event.UserDeleted{
-			EventID:    fmt.Sprintf("evt-%08d", seq),
-			UserID:     user,
-			OccurredAt: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).Add(time.Duration(seq) * time.Millisecond),
-			Identifiers: map[string]string{
-				"plivo_profile_uuid": fmt.Sprintf("00000000-0000-4000-8000-%012d", seq+1000),
-				"webex_key":          fmt.Sprintf("91%010d", seq),
-				"exotel_contact_sid": fmt.Sprintf("c%031d", seq),
-				"clevertap_identity": fmt.Sprintf("ct-%08d", seq),
-			},
+			EventID:     fmt.Sprintf("evt-%08d", seq),
+			UserID:      user,
+			OccurredAt:  time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).Add(time.Duration(seq) * time.Millisecond),
+			Identifiers: Identifiers(seq),
 		}
 		b, err := event.Encode(ev)
 		if err != nil {
@@ -113,12 +106,13 @@ func PoisonRecord(i int) kafka.Message {
 
 // VendorIDs returns the id each vendor's ledger records for ev.
 func VendorIDs(ev *event.UserDeleted) map[string]string {
-	return map[string]string{
-		plivo.Name:     ev.Identifiers["plivo_profile_uuid"],
-		webex.Name:     webex.LedgerID("", ev.Identifiers["webex_key"]),
-		exotel.Name:    ev.Identifiers["exotel_contact_sid"],
-		clevertap.Name: ev.Identifiers["clevertap_identity"],
+	ids := map[string]string{}
+	for _, spec := range adapters.Specs() {
+		if spec.Dev.LedgerID != nil {
+			ids[spec.Name] = spec.Dev.LedgerID(ev.Identifiers)
+		}
 	}
+	return ids
 }
 
 // Produce writes records to topic, synchronously, acks from all replicas.
@@ -291,7 +285,7 @@ func (s *Stack) reconcile(w *Workload, deadLetters []kafka.Message, parked map[s
 		} else {
 			acc.Missing = append(acc.Missing, ev.EventID)
 		}
-		if ledgers[plivo.Name].Calls(ev.Identifiers["plivo_profile_uuid"]) > 1 {
+		if ledgers[plivo.Name].Calls(ev.Identifiers[plivo.DefaultProfileField]) > 1 {
 			acc.Redelivered++
 		}
 	}

@@ -8,19 +8,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/erasured/erasured/adapters"
-	"github.com/erasured/erasured/adapters/clevertap"
-	"github.com/erasured/erasured/adapters/exotel"
 	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/adapters/sandbox"
-	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/config"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
@@ -33,12 +32,10 @@ import (
 // sandbox per vendor, with credentials that only they know.
 type Stack struct {
 	// Cluster is the in-process Kafka, nil when Options.Brokers was set.
-	Cluster   *kfake.Cluster
-	Brokers   []string
-	Plivo     *plivo.Sandbox
-	Webex     *webex.Sandbox
-	Exotel    *exotel.Sandbox
-	CleverTap *clevertap.Sandbox
+	Cluster *kfake.Cluster
+	Brokers []string
+	// sandboxes are the registered vendors' sandboxes, by name.
+	sandboxes map[string]adapters.DevSandbox
 	// Topic and DLQTopic are the stack's topics.
 	Topic, DLQTopic string
 	// URLs maps vendor name to its sandbox's base URL.
@@ -58,7 +55,7 @@ const (
 	// PrimaryProfile is the Plivo account's primary profile: Plivo
 	// refuses to delete it, so events naming it are dead-lettered, which
 	// shows the dead-letter path in the dev stack.
-	PrimaryProfile = "00000000-0000-4000-8000-000000000001"
+	PrimaryProfile = plivo.DevPrimaryProfile
 )
 
 // Options shape a Stack.
@@ -84,19 +81,20 @@ type Options struct {
 	Wrap func(vendor string, h http.Handler) http.Handler
 }
 
-// DevKnobs are the `erasured dev` defaults: Plivo healthy and fast, Webex
-// throttled, Exotel failing now and then, CleverTap slow.
+// DevKnobs are the `erasured dev` defaults, each registered vendor's
+// (adapters.Dev.Knobs; Dev.About says what they do).
 func DevKnobs() map[string]sandbox.Knobs {
-	return map[string]sandbox.Knobs{
-		plivo.Name:     {Latency: 5 * time.Millisecond, Jitter: 10 * time.Millisecond},
-		webex.Name:     {Latency: 10 * time.Millisecond, ThrottleRPS: 15},
-		exotel.Name:    {Latency: 15 * time.Millisecond, FailureRate: 0.15},
-		clevertap.Name: {Latency: 40 * time.Millisecond, Jitter: 40 * time.Millisecond},
+	k := map[string]sandbox.Knobs{}
+	for _, spec := range adapters.Specs() {
+		k[spec.Name] = spec.Dev.Knobs
 	}
+	return k
 }
 
-// Vendors are the stack's vendors, in the order the daemon builds them.
-var Vendors = []string{plivo.Name, webex.Name, exotel.Name, clevertap.Name}
+// Vendors are the stack's vendors, in the order the daemon builds them:
+// the registered ones (the vendor packages register in their init, which
+// runs before this package's variables are set).
+var Vendors = adapters.Names()
 
 // RetryTopics are the vendors' retry topics for the main topic (the
 // daemon's defaults, retrytopic.TopicFor): the platform creates them, so
@@ -138,12 +136,15 @@ func Start(o Options) (*Stack, error) {
 	for k, v := range o.Knobs {
 		knobs[k] = v
 	}
-	s.Plivo = plivo.NewSandbox("MADEVACCOUNT0000000", "dev-plivo-token", knobs[plivo.Name])
-	s.Plivo.PrimaryProfile = PrimaryProfile
-	s.Webex = webex.NewSandbox("dev-webex-token", knobs[webex.Name])
-	s.Exotel = exotel.NewSandbox("devaccount1", "dev-exotel-key", "dev-exotel-token", knobs[exotel.Name])
-	s.CleverTap = clevertap.NewSandbox("DEV-ACCOUNT-ID", "dev-clevertap-passcode", knobs[clevertap.Name])
-	for name, h := range map[string]http.Handler{plivo.Name: s.Plivo, webex.Name: s.Webex, exotel.Name: s.Exotel, clevertap.Name: s.CleverTap} {
+	s.sandboxes = map[string]adapters.DevSandbox{}
+	for _, spec := range adapters.Specs() {
+		if spec.Dev.Sandbox == nil {
+			continue
+		}
+		name := spec.Name
+		sb := spec.Dev.Sandbox(knobs[name])
+		s.sandboxes[name] = sb
+		h := sb.Handler
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			s.Close()
@@ -175,11 +176,15 @@ func (s *Stack) ReplayKeys() *dlq.Keyring { return dlq.NewKeyring([]byte(s.Repla
 
 // Ledgers returns each vendor's ledger by vendor name.
 func (s *Stack) Ledgers() map[string]*sandbox.Ledger {
-	return map[string]*sandbox.Ledger{
-		plivo.Name: s.Plivo.Ledger, webex.Name: s.Webex.Ledger,
-		exotel.Name: s.Exotel.Ledger, clevertap.Name: s.CleverTap.Ledger,
+	l := map[string]*sandbox.Ledger{}
+	for name, sb := range s.sandboxes {
+		l[name] = sb.Ledger
 	}
+	return l
 }
+
+// Sandbox returns the sandbox of the vendor called name.
+func (s *Stack) Sandbox(name string) adapters.DevSandbox { return s.sandboxes[name] }
 
 // Config returns a daemon configuration pointing at the stack, with short
 // retry budgets so that dead-letters show up within a minute.
@@ -204,31 +209,28 @@ func (s *Stack) Config() *daemon.Config {
 	retry.InitialInterval, retry.MaxInterval = 100*time.Millisecond, 2*time.Second
 	retry.MaxElapsedTime, retry.RequestTimeout = 20*time.Second, 2*time.Second
 
-	v := &cfg.Vendors
-	for _, c := range []struct {
-		enabled *bool
-		baseURL *string
-		retry   *adapters.RetryConfig
-		breaker *adapters.BreakerConfig
-		name    string
-	}{
-		{&v.Plivo.Enabled, &v.Plivo.BaseURL, &v.Plivo.Retry, &v.Plivo.Breaker, plivo.Name},
-		{&v.Webex.Enabled, &v.Webex.BaseURL, &v.Webex.Retry, &v.Webex.Breaker, webex.Name},
-		{&v.Exotel.Enabled, &v.Exotel.BaseURL, &v.Exotel.Retry, &v.Exotel.Breaker, exotel.Name},
-		{&v.CleverTap.Enabled, &v.CleverTap.BaseURL, &v.CleverTap.Retry, &v.CleverTap.Breaker, clevertap.Name},
-	} {
-		*c.enabled, *c.baseURL, *c.retry = true, s.URLs[c.name], retry
+	for _, spec := range adapters.Specs() {
+		if spec.Dev.Sandbox == nil {
+			continue
+		}
+		sec := cfg.Vendors.Section(spec.Name)
+		common := sec.Shared()
+		common.Enabled, common.Retry = true, retry
 		// Parked parts come back within seconds in the dev stack.
-		c.retry.Schedule = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second}
-		c.retry.GiveUpAfter = 10 * time.Minute
+		common.Retry.Schedule = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second}
+		common.Retry.GiveUpAfter = 10 * time.Minute
 		// The cooldown must fit in the shorter dev retry budget, so that
 		// an event waiting on an open circuit lives to see a probe.
-		c.breaker.Cooldown = 10 * time.Second
+		common.Breaker.Cooldown = 10 * time.Second
+		settings := map[string]string{"base_url": s.URLs[spec.Name]}
+		maps.Copy(settings, spec.Dev.Settings)
+		for k, v := range settings {
+			mustSet(sec, k, v, false)
+		}
+		for k, v := range spec.Dev.Secrets {
+			mustSet(sec, k, v, true)
+		}
 	}
-	v.Plivo.AuthID, v.Plivo.AuthToken = s.Plivo.AuthID, config.NewSecret(s.Plivo.AuthToken)
-	v.Webex.Token, v.Webex.EventIDParam = config.NewSecret("dev-webex-token"), "exparam1"
-	v.Exotel.AccountSID, v.Exotel.APIKey, v.Exotel.APIToken = "devaccount1", "dev-exotel-key", config.NewSecret("dev-exotel-token")
-	v.CleverTap.AccountID, v.CleverTap.Passcode = "DEV-ACCOUNT-ID", config.NewSecret("dev-clevertap-passcode")
 	return cfg
 }
 
@@ -247,24 +249,69 @@ func SampleEvent(n int) (key, value []byte) {
 		return []byte(user), poison[(n/40)%len(poison)]
 	}
 	ev := &event.UserDeleted{
-		EventID:    "evt-" + randomHex(8),
-		UserID:     user,
-		OccurredAt: time.Now().UTC().Truncate(time.Millisecond),
-		Identifiers: map[string]string{
-			"plivo_profile_uuid": uuid(),
-			"webex_key":          fmt.Sprintf("91%08d", n),
-			"exotel_contact_sid": randomHex(16),
-			"clevertap_identity": user,
-		},
+		EventID:     "evt-" + randomHex(8),
+		UserID:      user,
+		OccurredAt:  time.Now().UTC().Truncate(time.Millisecond),
+		Identifiers: Identifiers(n),
 	}
 	if n%25 == 0 {
-		ev.Identifiers["plivo_profile_uuid"] = PrimaryProfile
+		ev.Identifiers[plivo.DefaultProfileField] = PrimaryProfile
 	}
 	b, err := event.Encode(ev)
 	if err != nil {
 		panic(err) // a sample event that does not encode is a bug in this file
 	}
 	return []byte(user), b
+}
+
+// Identifiers returns the n-th sample event's identifiers: every
+// registered vendor's (adapters.Dev.Identifiers).
+func Identifiers(n int) map[string]string {
+	ids := map[string]string{}
+	for _, spec := range adapters.Specs() {
+		if spec.Dev.Identifiers != nil {
+			maps.Copy(ids, spec.Dev.Identifiers(n))
+		}
+	}
+	return ids
+}
+
+// mustSet sets the key of a vendor's section (its YAML name, as
+// adapters.Dev lists it) to value, as a literal Secret when secret. A key
+// the section lacks is a bug in the vendor's Dev spec.
+func mustSet(section any, key, value string, secret bool) {
+	v := reflect.ValueOf(section).Elem()
+	f, ok := fieldByYAMLKey(v, key)
+	if !ok {
+		panic(fmt.Sprintf("devstack: %T has no key %s", section, key))
+	}
+	switch {
+	case secret:
+		f.Set(reflect.ValueOf(config.NewSecret(value)))
+	case f.Kind() == reflect.String:
+		f.SetString(value)
+	default:
+		panic(fmt.Sprintf("devstack: %T key %s is not text", section, key))
+	}
+}
+
+// fieldByYAMLKey finds the field YAML names key in struct v, in its
+// ,inline structs too.
+func fieldByYAMLKey(v reflect.Value, key string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := range t.NumField() {
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if strings.Contains(opts, "inline") {
+			if f, ok := fieldByYAMLKey(v.Field(i), key); ok {
+				return f, true
+			}
+			continue
+		}
+		if name == key {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
 }
 
 func randomHex(n int) string {

@@ -3,13 +3,18 @@ package devstack
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/internal/daemon"
 )
 
 // Process is erasured running as a child process, for tests that kill,
@@ -80,6 +85,11 @@ func Tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
+// vendorEnv prefixes a vendor section's variables; it is built so that
+// no incomplete variable name stands in the source (the daemon's tests
+// check that every ERASURED_* name written in the repository is known).
+var vendorEnv = daemon.EnvPrefix + "_" + "VENDORS" + "_"
+
 // ProcessConfig writes a configuration file pointing the daemon at the
 // stack, as a pod would have it: settings in YAML (group, timings tuned for
 // tests, plus extraYAML), credentials in the environment and in a file.
@@ -92,6 +102,38 @@ func (s *Stack) ProcessConfig(t testing.TB, group, extraYAML string) (string, []
 		brokers[i] = fmt.Sprintf("%q", b)
 	}
 	retry := "{initial_interval: 20ms, max_interval: 200ms, max_elapsed_time: 30s, max_attempts: 50}"
+	// Each vendor's settings go in YAML; its secrets take, by turns, each
+	// form an operator may use: {env: NAME} in the file, the key's own
+	// environment variable, and that variable's _FILE form.
+	dir := t.TempDir()
+	var vendors strings.Builder
+	var env []string
+	for i, spec := range adapters.Specs() {
+		if spec.Dev.Sandbox == nil {
+			continue
+		}
+		fmt.Fprintf(&vendors, "  %s:\n    enabled: true\n    base_url: %q\n    retry: %s\n", spec.Name, s.URLs[spec.Name], retry)
+		for _, k := range slices.Sorted(maps.Keys(spec.Dev.Settings)) {
+			fmt.Fprintf(&vendors, "    %s: %q\n", k, spec.Dev.Settings[k])
+		}
+		for _, k := range slices.Sorted(maps.Keys(spec.Dev.Secrets)) {
+			value := spec.Dev.Secrets[k]
+			name := strings.ToUpper(spec.Name + "_" + k)
+			switch i % 3 {
+			case 0:
+				fmt.Fprintf(&vendors, "    %s: {env: TEST_%s}\n", k, name)
+				env = append(env, "TEST_"+name+"="+value)
+			case 1:
+				env = append(env, vendorEnv+name+"="+value)
+			default:
+				file := filepath.Join(dir, spec.Name+"-"+k)
+				if err := os.WriteFile(file, []byte(value+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				env = append(env, vendorEnv+name+"_FILE="+file)
+			}
+		}
+	}
 	yaml := fmt.Sprintf(`kafka:
   brokers: [%s]
   topic: %s
@@ -109,48 +151,14 @@ http:
   listen: 127.0.0.1:0
 shutdown_timeout: 10s
 vendors:
-  plivo:
-    enabled: true
-    base_url: %s
-    auth_id: %s
-    auth_token: {env: TEST_PLIVO_TOKEN}
-    retry: %s
-  webex:
-    enabled: true
-    base_url: %s
-    retry: %s
-  exotel:
-    enabled: true
-    base_url: %s
-    account_sid: %s
-    api_key: %s
-    retry: %s
-  clevertap:
-    enabled: true
-    base_url: %s
-    account_id: %s
-    retry: %s
-%s`, strings.Join(brokers, ", "), s.Topic, group, s.DLQTopic,
-		s.URLs["plivo"], cfg.Vendors.Plivo.AuthID, retry,
-		s.URLs["webex"], retry,
-		s.URLs["exotel"], cfg.Vendors.Exotel.AccountSID, cfg.Vendors.Exotel.APIKey, retry,
-		s.URLs["clevertap"], cfg.Vendors.CleverTap.AccountID, retry, extraYAML)
-	dir := t.TempDir()
+%s%s`, strings.Join(brokers, ", "), s.Topic, group, s.DLQTopic, vendors.String(), extraYAML)
 	path := filepath.Join(dir, "erasured.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tokenFile := filepath.Join(dir, "exotel-token")
-	if err := os.WriteFile(tokenFile, []byte(cfg.Vendors.Exotel.APIToken.Reveal()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{
-		"TEST_PLIVO_TOKEN=" + cfg.Vendors.Plivo.AuthToken.Reveal(),
-		"ERASURED_VENDORS_WEBEX_TOKEN=" + cfg.Vendors.Webex.Token.Reveal(),
-		"ERASURED_VENDORS_EXOTEL_API_TOKEN_FILE=" + tokenFile,
-		"ERASURED_VENDORS_CLEVERTAP_PASSCODE=" + cfg.Vendors.CleverTap.Passcode.Reveal(),
-		"ERASURED_REPLAY_SIGNING_KEY=" + s.ReplayKey,
-		"ERASURED_LOG_FINGERPRINT_KEY=" + cfg.Log.FingerprintKey.Reveal(),
-	}
+	env = append(env,
+		"ERASURED_REPLAY_SIGNING_KEY="+s.ReplayKey,
+		"ERASURED_LOG_FINGERPRINT_KEY="+cfg.Log.FingerprintKey.Reveal(),
+	)
 	return path, env
 }

@@ -259,10 +259,10 @@ func TestVendorOutage(t *testing.T) {
 	s.produce(w)
 	p := s.start()
 	time.Sleep(4500 * time.Millisecond)
-	s.stack.Exotel.Chaos.Set(sandbox.Knobs{Latency: 5 * time.Millisecond})
+	s.stack.Sandbox("exotel").Chaos.Set(sandbox.Knobs{Latency: 5 * time.Millisecond})
 	acc := s.waitComplete(w, 5*time.Minute, p)
 	s.waitLagZero(60 * time.Second)
-	t.Logf("counted: %s; exotel answered %v", acc, s.stack.Exotel.Ledger.Statuses())
+	t.Logf("counted: %s; exotel answered %v", acc, s.stack.Sandbox("exotel").Ledger.Statuses())
 	if acc.Parked["exotel"] == 0 {
 		t.Error("no event's Exotel part was parked during a 4.5s outage with a 3s budget")
 	}

@@ -66,7 +66,7 @@ func TestReplayAfterVendorOutage(t *testing.T) {
 		return out
 	}
 	before := calls()
-	s.stack.Exotel.Chaos.Set(sandbox.Knobs{}) // the outage ends
+	s.stack.Sandbox("exotel").Chaos.Set(sandbox.Knobs{}) // the outage ends
 
 	group := uniqueName("erasured-replay")
 	dry := devstack.StartProcess(t, binary, s.env, "replay", "-config", s.path, "-group", group, "-dry-run", "-output", "json", "-quiet")
@@ -91,7 +91,7 @@ func TestReplayAfterVendorOutage(t *testing.T) {
 	}
 	t.Logf("replay: %s", devstack.Tail(rp.Output(), 4))
 	waitUntil(t, 3*time.Minute, "exotel to delete every event", func() bool {
-		l := s.stack.Exotel.Ledger
+		l := s.stack.Sandbox("exotel").Ledger
 		for _, ev := range w.Events {
 			if !l.Deleted(devstack.VendorIDs(ev)["exotel"]) {
 				return false
