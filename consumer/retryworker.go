@@ -22,6 +22,7 @@ import (
 	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
+	"github.com/erasured/erasured/receipt"
 	"github.com/erasured/erasured/retrytopic"
 )
 
@@ -93,6 +94,16 @@ func WithRetryObserver(o RetryObserver) RetryWorkerOption {
 }
 
 // WithPauser makes the worker wait while p says its vendor is paused.
+func WithRetryReceipts(r Receipts, fp *event.Fingerprinter) RetryWorkerOption {
+	return func(rp *retryProcessor) {
+		if r.Now == nil {
+			r.Now = time.Now
+		}
+		rp.receipts, rp.fp = &r, fp
+	}
+}
+
+// WithPauser makes a paused vendor's worker wait without calling.
 func WithPauser(pz Pauser) RetryWorkerOption {
 	return func(p *retryProcessor) { p.pause = pz }
 }
@@ -275,6 +286,8 @@ type retryProcessor struct {
 	group    Observer
 	index    ParkedIndex
 	pause    Pauser
+	receipts *Receipts
+	fp       *event.Fingerprinter
 	now      func() time.Time
 
 	mu sync.Mutex
@@ -366,16 +379,16 @@ func (rp *retryProcessor) Process(ctx context.Context, msg kafka.Message, ev *ev
 	if perr != nil {
 		// A record no worker can read never gets better: dead-letter it
 		// as it is, at once, so it blocks nothing.
-		return rp.deadLetter(ctx, log, dlq.Record{Original: msg, Reason: dlq.ReasonInvalidEvent, Detail: perr.Error()}, "")
+		return rp.deadLetter(ctx, log, dlq.Record{Original: msg, Reason: dlq.ReasonInvalidEvent, Detail: perr.Error()}, nil, nil)
 	}
 	if decErr != nil {
-		return rp.deadLetter(ctx, log, dlq.Record{Original: p.Original, EventID: p.EventID, Reason: dlq.ReasonInvalidEvent, Detail: decErr.Error()}, "")
+		return rp.deadLetter(ctx, log, dlq.Record{Original: p.Original, EventID: p.EventID, Reason: dlq.ReasonInvalidEvent, Detail: decErr.Error()}, nil, nil)
 	}
 	if p.Vendor != rp.vendor {
 		// Written to the wrong topic by hand: calling another vendor from
 		// here would bypass its breaker and limiter.
 		return rp.deadLetter(ctx, log, dlq.Record{Original: p.Original, EventID: p.EventID, Reason: dlq.ReasonInvalidEvent,
-			Detail: fmt.Sprintf("retry record for vendor %s on %s's retry topic", p.Vendor, rp.vendor)}, "")
+			Detail: fmt.Sprintf("retry record for vendor %s on %s's retry topic", p.Vendor, rp.vendor)}, nil, nil)
 	}
 	if _, behind := rp.head(msg.Partition, ev.UserID, msg.Offset); behind {
 		// The user's earlier part was rescheduled past this one: follow
@@ -414,6 +427,17 @@ func (rp *retryProcessor) Process(ctx context.Context, msg kafka.Message, ev *ev
 		}
 		rp.observer.RetryAttempted(rp.vendor)
 		if res.Outcome.Final() {
+			// The receipt says so before the record may be committed.
+			part := receipt.PartOf(res, receipt.Parked, rp.now())
+			part.Attempts = p.Attempts + res.Attempts
+			if !p.FirstFailure.IsZero() {
+				first := p.FirstFailure.UTC()
+				part.FirstAttempt = &first
+			}
+			if err := rp.writeReceipt(ctx, ev, part); err != nil {
+				log.Warn().Err(err).Msg("parked part not finished: receipt write abandoned; it will be redelivered")
+				return errors.Join(ErrInterrupted, err)
+			}
 			o := RetryOutcome(res.Outcome.String())
 			rp.observer.Unparked(rp.vendor, o)
 			rp.done(ev)
@@ -436,7 +460,7 @@ func (rp *retryProcessor) Process(ctx context.Context, msg kafka.Message, ev *ev
 				Original: p.Original, EventID: p.EventID, Reason: dlq.ReasonPermanentError,
 				Failures: []dlq.Failure{f}, FirstFailure: p.FirstFailure, LastFailure: p.LastFailure,
 				Detail: historyDetail("failed permanently at the retry topic", &p),
-			}, ev.UserID)
+			}, ev, &p)
 		}
 		p.Due = minTime(now.Add(rp.cfg.ScheduleWait(p.Step)), deadline)
 		p.Step++
@@ -514,7 +538,7 @@ func (rp *retryProcessor) giveUp(ctx context.Context, log zerolog.Logger, p *ret
 		Original: p.Original, EventID: p.EventID, Reason: dlq.ReasonRetriesExhausted,
 		Failures: []dlq.Failure{f}, FirstFailure: first, LastFailure: last,
 		Detail: historyDetail("gave up after "+rp.cfg.GiveUpAfter.String(), p),
-	}, ev.UserID)
+	}, ev, p)
 }
 
 // historyDetail is the dead-letter detail of a parked part: why, the
@@ -535,12 +559,28 @@ func historyDetail(why string, p *retrytopic.Parked) string {
 	return fmt.Sprintf("%s: %d attempts; history (last %d): %v", why, p.Attempts, len(h), h)
 }
 
-// deadLetter publishes rec and finishes the record; user, when set, is
-// the parked part's user, told to the parked index.
-func (rp *retryProcessor) deadLetter(ctx context.Context, log zerolog.Logger, rec dlq.Record, user string) error {
+// deadLetter publishes rec and finishes the record; with ev and p (the
+// part's event and parked record) it also writes the receipt and tells
+// the parked index the user's part is done.
+func (rp *retryProcessor) deadLetter(ctx context.Context, log zerolog.Logger, rec dlq.Record, ev *event.UserDeleted, p *retrytopic.Parked) error {
 	if err := rp.dlq.Publish(ctx, rec); err != nil {
 		log.Warn().Err(err).Msg("parked part not finished: dead-letter write abandoned; it will be redelivered")
 		return errors.Join(ErrInterrupted, err)
+	}
+	if ev != nil && p != nil {
+		part := receipt.Part{Outcome: receipt.DeadLettered, Attempts: p.Attempts, Status: p.LastStatus, Code: p.LastCode, RecordedAt: rp.now().UTC()}
+		if !p.FirstFailure.IsZero() {
+			first, last := p.FirstFailure.UTC(), p.LastFailure.UTC()
+			part.FirstAttempt, part.LastAttempt = &first, &last
+		}
+		if err := rp.writeReceipt(ctx, ev, part); err != nil {
+			log.Warn().Err(err).Msg("parked part not finished: receipt write abandoned; it will be redelivered")
+			return errors.Join(ErrInterrupted, err)
+		}
+	}
+	user := ""
+	if ev != nil {
+		user = ev.UserID
 	}
 	rp.observer.Unparked(rp.vendor, RetryDeadLettered)
 	log.Warn().Str("reason", string(rec.Reason)).Str("detail", rec.Detail).Msg("parked part dead-lettered")
@@ -548,6 +588,17 @@ func (rp *retryProcessor) deadLetter(ctx context.Context, log zerolog.Logger, re
 		rp.index.Done(rp.vendor, user)
 	}
 	return nil
+}
+
+// writeReceipt records the vendor's part of ev, settled at the retry
+// topic; readers fold it into the event's earlier receipts.
+func (rp *retryProcessor) writeReceipt(ctx context.Context, ev *event.UserDeleted, part receipt.Part) error {
+	if rp.receipts == nil {
+		return nil
+	}
+	r := receipt.New(ev, rp.fp, rp.receipts.Deadline, rp.receipts.Now())
+	r.Set(rp.vendor, part)
+	return rp.receipts.Writer.Write(ctx, r)
 }
 
 func (rp *retryProcessor) done(ev *event.UserDeleted) {

@@ -128,12 +128,16 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 	pauses.Register(reg)
 	index := consumer.NewIndex(names, consumer.DefaultParkedIndexCap, log.With().Str("component", "park").Logger())
 	index.Register(reg, names)
+	// One fingerprinter for the main flow and the retry workers: without
+	// log.fingerprint_key it is random, and both must name a user alike
+	// on receipts.
+	fp := cfg.Fingerprinter()
 	receipts := receipt.NewWriter(receipt.WriterConfig{Brokers: cfg.Kafka.Brokers, Topic: cfg.ReceiptsTopic(), Transport: transport,
 		WriteTimeout: cfg.Receipts.WriteTimeout, RetryInitial: cfg.DeadLetter.RetryInitial, RetryMax: cfg.DeadLetter.RetryMax},
 		log.With().Str("component", "receipts").Logger(), reg)
 	tracker := receipt.NewTracker(cfg.Compliance.Deadline, names, time.Now)
 	reg.MustRegister(tracker)
-	proc := consumer.NewProcessor(vendors, pub, cfg.DecodeOptions(), log, m, consumer.WithFingerprinter(cfg.Fingerprinter()),
+	proc := consumer.NewProcessor(vendors, pub, cfg.DecodeOptions(), log, m, consumer.WithFingerprinter(fp),
 		consumer.WithParking(consumer.Parking{Parker: parker, Index: index, Pauses: pauses}),
 		consumer.WithReceipts(consumer.Receipts{Writer: receipts, Deadline: cfg.Compliance.Deadline}))
 	proc.VerifyRestrictions(cfg.Replay.Keyring(), consumer.NewRestrictionMetrics(reg))
@@ -143,7 +147,8 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 	c := consumer.New(cfg.Kafka, proc, dialer, log.With().Str("component", "consumer").Logger(), ready)
 	d := &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, parker: parker, receipts: receipts, tracker: tracker, pauses: pauses, index: index, transport: transport, dialer: dialer, ready: ready}
 	d.retryWorkers = buildRetryWorkers(cfg, vendors, pub, consumer.NewRetryMetrics(reg), ready, index, pauses, dialer, transport,
-		log.With().Str("component", "retry_worker").Logger())
+		log.With().Str("component", "retry_worker").Logger(),
+		consumer.WithRetryReceipts(consumer.Receipts{Writer: receipts, Deadline: cfg.Compliance.Deadline}, fp))
 	return d
 }
 

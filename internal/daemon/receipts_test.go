@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/internal/daemon"
@@ -198,5 +199,87 @@ func TestReceiptsCarryVendorReferences(t *testing.T) {
 	}
 	if batched != deleted["clevertap"] {
 		t.Errorf("clevertap: %d of %d parts carry the batch size", batched, deleted["clevertap"])
+	}
+}
+
+// TestReceiptsThroughOutageAndRecovery is issue 12's proof 1: 2,000
+// events; Plivo dead-letters every 10th (its primary profile cannot be
+// deleted); Exotel is down, so its parts are parked, and then recovers,
+// so its retry worker deletes them. The receipts, folded, hold one latest
+// state per event, and every vendor's outcome in it matches what that
+// vendor's sandbox recorded.
+func TestReceiptsThroughOutageAndRecovery(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	const partitions, n = 4, 2000
+	s := startStack(t, partitions, map[string]sandbox.Knobs{"plivo": {}, "webex": {}, "exotel": {Force: "503"}, "clevertap": {}})
+	w := devstack.NewWorkload(n, n, 0)
+	primary := map[string]bool{}
+	for i, ev := range w.Events {
+		if i%10 == 0 {
+			ev.Identifiers[plivo.DefaultProfileField] = devstack.PrimaryProfile
+			primary[ev.EventID] = true
+		}
+	}
+	if err := w.Reencode(); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, s, w)
+	cfg := testConfig(s)
+	ex := cfg.Vendors.Section("exotel").Shared()
+	ex.Retry.Schedule = []time.Duration{200 * time.Millisecond, 500 * time.Millisecond}
+	ex.Breaker.Cooldown = time.Second
+	m := startMember(t, cfg)
+	t.Cleanup(func() {
+		if t.Failed() {
+			l := m.log.String()
+			t.Logf("committed %d of %d; log tail:\n%s", committedAll(s, partitions), len(w.Records), l[max(0, len(l)-4000):])
+		}
+	})
+	waitUntil(t, 120*time.Second, "every event committed", func() bool { return committedAll(s, partitions) == int64(len(w.Records)) })
+	during := readReceipts(t, s, partitions, w)
+	parkedDuring := receipt.Summarize(during.Select(receipt.Filter{Vendors: []string{"exotel"}, Status: receipt.StatusParked}), time.Now()).Events
+
+	s.Sandbox("exotel").Chaos.Set(sandbox.Knobs{})
+	waitUntil(t, 120*time.Second, "every parked part deleted at Exotel", func() bool { return countDeleted(s, w, "exotel") == n })
+	var b *receipt.Book
+	waitUntil(t, 30*time.Second, "a receipt for every Exotel deletion", func() bool {
+		b = readReceipts(t, s, partitions, w)
+		return len(b.Select(receipt.Filter{Vendors: []string{"exotel"}, Status: receipt.StatusParked})) == 0
+	})
+	counts := map[string]map[receipt.Outcome]int{}
+	mismatch := 0
+	for _, ev := range w.Events {
+		r, ok := b.Get(ev.EventID)
+		if !ok {
+			t.Fatalf("event %s has no receipt", ev.EventID)
+		}
+		ids := devstack.VendorIDs(ev)
+		for v, p := range r.Vendors {
+			if counts[v] == nil {
+				counts[v] = map[receipt.Outcome]int{}
+			}
+			counts[v][p.Outcome]++
+			if ids[v] != "" && (p.Outcome == receipt.Deleted || p.Outcome == receipt.AlreadyAbsent) != s.Sandbox(v).Ledger.Deleted(ids[v]) {
+				mismatch++
+			}
+		}
+		if got := r.Vendors["plivo"].Outcome; (got == receipt.DeadLettered) != primary[ev.EventID] {
+			t.Fatalf("event %s: plivo %s, primary profile %v", ev.EventID, got, primary[ev.EventID])
+		}
+	}
+	sum := receipt.Summarize(b.Select(receipt.Filter{}), time.Now())
+	t.Logf("events %d, receipt records %d, folded events %d; exotel parked while down %d; outcomes %v; summary done %d owed %d; mismatches %d",
+		n, b.Read, b.Len(), parkedDuring, counts, sum.Done, sum.Owed, mismatch)
+	if b.Len() != n || mismatch != 0 {
+		t.Fatalf("%d events folded (want %d), %d parts disagree with the sandboxes", b.Len(), n, mismatch)
+	}
+	if parkedDuring == 0 || counts["exotel"][receipt.Deleted] != n {
+		t.Errorf("exotel: %d parked during the outage, %d deleted after; want some and all %d", parkedDuring, counts["exotel"][receipt.Deleted], n)
+	}
+	if sum.Owed != len(primary) || counts["plivo"][receipt.DeadLettered] != len(primary) {
+		t.Errorf("owed %d, plivo dead-lettered %d; want %d (the primary profiles)", sum.Owed, counts["plivo"][receipt.DeadLettered], len(primary))
 	}
 }

@@ -30,7 +30,8 @@ func vendorRetry(cfg *Config) map[string]adapters.RetryConfig {
 // parked-user index hears each parked part that becomes final, and a
 // paused vendor's worker calls nothing.
 func buildRetryWorkers(cfg *Config, vendors []consumer.Vendor, dl consumer.DeadLetterer, m *consumer.RetryMetrics, ready *readiness,
-	index consumer.ParkedIndex, pauses *consumer.Pauses, dialer *kafka.Dialer, transport kafka.RoundTripper, log zerolog.Logger) []*consumer.RetryWorker {
+	index consumer.ParkedIndex, pauses *consumer.Pauses, dialer *kafka.Dialer, transport kafka.RoundTripper, log zerolog.Logger,
+	extra ...consumer.RetryWorkerOption) []*consumer.RetryWorker {
 	rcs := vendorRetry(cfg)
 	topics := cfg.RetryTopics()
 	prod := consumer.NewKafkaRetryProducer(cfg.Kafka.Brokers, transport, cfg.Kafka.RequestTimeout)
@@ -41,8 +42,8 @@ func buildRetryWorkers(cfg *Config, vendors []consumer.Vendor, dl consumer.DeadL
 		w := consumer.NewRetryWorker(cfg.Kafka, consumer.RetryWorkerConfig{
 			Vendor: v, Topic: topics[name], GroupID: retrytopic.GroupFor(cfg.Kafka.GroupID, name), Retry: rcs[name],
 		}, dl, prod, cfg.DecodeOptions(), dialer, log,
-			consumer.WithRetryObserver(m), consumer.WithGroupObserver(m.Group(name, ready.worker(name))),
-			consumer.WithParkedIndex(index), consumer.WithPauser(pauses))
+			append([]consumer.RetryWorkerOption{consumer.WithRetryObserver(m), consumer.WithGroupObserver(m.Group(name, ready.worker(name))),
+				consumer.WithParkedIndex(index), consumer.WithPauser(pauses)}, extra...)...)
 		m.Oldest(name, w.OldestParkedAge)
 		ws = append(ws, w)
 	}
