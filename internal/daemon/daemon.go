@@ -138,7 +138,7 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 	tracker := receipt.NewTracker(cfg.Compliance.Deadline, names, time.Now)
 	reg.MustRegister(tracker)
 	proc := consumer.NewProcessor(vendors, pub, cfg.DecodeOptions(), log, m, consumer.WithFingerprinter(fp),
-		consumer.WithParking(consumer.Parking{Parker: parker, Index: index, Pauses: pauses}),
+		consumer.WithParking(consumer.Parking{Parker: parker, Index: index, Pauses: pauses, FirstWait: firstWait(cfg)}),
 		consumer.WithReceipts(consumer.Receipts{Writer: receipts, Deadline: cfg.Compliance.Deadline}))
 	proc.VerifyRestrictions(cfg.Replay.Keyring(), consumer.NewRestrictionMetrics(reg))
 	for _, n := range cfg.Notices() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
@@ -21,6 +22,18 @@ func vendorRetry(cfg *Config) map[string]adapters.RetryConfig {
 		out[v.name] = v.cfg.Shared().Retry
 	}
 	return out
+}
+
+// firstWait is each vendor's first retry-schedule step: a new park is
+// due that long after it was written.
+func firstWait(cfg *Config) func(vendor string) time.Duration {
+	rcs := vendorRetry(cfg)
+	return func(vendor string) time.Duration {
+		if rc, ok := rcs[vendor]; ok {
+			return rc.ScheduleWait(0)
+		}
+		return retrytopic.DefaultFirstWait
+	}
 }
 
 // buildRetryWorkers returns one retry worker per enabled vendor, each
