@@ -555,7 +555,7 @@ func TestDefaultConfig(t *testing.T) {
 	t.Parallel()
 	c := DefaultConfig()
 	if c.BaseURL != DefaultBaseURL || c.ProfileField != DefaultProfileField || c.Retry != adapters.DefaultRetryConfig() ||
-		c.Limit != adapters.DefaultLimitConfig() || c.Enabled || c.AllowInsecureHTTP {
+		c.Limit != DefaultLimit() || c.Limit.MaxRate != 60 || c.Enabled || c.AllowInsecureHTTP {
 		t.Errorf("defaults = %+v", c)
 	}
 }
