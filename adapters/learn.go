@@ -67,6 +67,8 @@ type learnState struct {
 	probeStreak int
 	probeEnd    time.Time
 	probeFor    time.Duration // time spent probing above the ceiling since the last onset
+	// pausedAtOnset is Limiter.pausedNs at the last onset.
+	pausedAtOnset int64
 
 	capCeiling int // requests in flight the vendor refused at; 0: unknown
 
@@ -74,6 +76,7 @@ type learnState struct {
 	headerUntil   time.Time
 	resetAt       time.Time
 	lastRemaining int
+	policyWindow  time.Duration // RateLimit-Policy's w, 0 when not sent
 }
 
 func (l *Limiter) headerModeLocked(now time.Time) bool { return now.Before(l.learn.headerUntil) }
@@ -88,7 +91,7 @@ func (l *Limiter) throttledLocked(p Permit, now time.Time, retryAfter bool) {
 		d := min(probeMax, probeBase<<min(l.learn.probeStreak, 8))
 		l.learn.probeStreak++
 		l.learn.probeEnd = now.Add(d)
-		if l.headerModeLocked(now) && l.learn.resetAt.After(now) {
+		if l.headerModeLocked(now) && l.learn.policyWindow == 0 && l.learn.resetAt.After(now) {
 			l.learn.probeEnd = l.learn.resetAt
 		}
 		l.pauseLocked(now, l.learn.probeEnd.Sub(now))
@@ -104,14 +107,23 @@ func (l *Limiter) throttledLocked(p Permit, now time.Time, retryAfter bool) {
 }
 
 func (l *Limiter) onsetLocked(now time.Time) {
-	var est float64
-	ok := false
+	est, ok := l.accepted.rate(now)
 	if span := now.Sub(l.learn.onsetAt); !l.learn.onsetAt.IsZero() && span >= acceptWindow && span <= onsetHorizon && l.learn.sinceOnset > 0 {
-		est, ok = float64(l.learn.sinceOnset)/span.Seconds(), true
-	} else {
-		est, ok = l.accepted.rate(now)
+		// The recent rate, when the pace bound it, is what the vendor
+		// took just before refusing: between onsets the average is
+		// dragged down by the learner's own dip after the last one. Over a
+		// window longer than acceptWindow the recent rate overstates it,
+		// and the average between onsets stands.
+		between := float64(l.learn.sinceOnset) / span.Seconds()
+		// A window that stayed shut for a good part of the span (paused
+		// for more than a tenth of it) is longer than acceptWindow.
+		recent := math.Min(est, l.limit)
+		if paused := time.Duration(l.pausedNs - l.learn.pausedAtOnset); !ok || paused > span/10 {
+			recent = 0
+		}
+		est, ok = math.Max(between, recent), true
 	}
-	l.learn.onsetAt, l.learn.sinceOnset = now, 0
+	l.learn.onsetAt, l.learn.sinceOnset, l.learn.pausedAtOnset = now, 0, l.pausedNs
 	if !ok {
 		if math.IsInf(l.limit, 1) {
 			// Nothing accepted to measure: the pause (if any) is all the
@@ -141,10 +153,15 @@ func (l *Limiter) onsetLocked(now time.Time) {
 // acceptedLocked learns from an answer that passed the vendor's limit
 // (success is true when it was a final answer); waiters says requests
 // queued for a concurrency slot.
-func (l *Limiter) acceptedLocked(_ Permit, now time.Time, success, waiters bool) {
+func (l *Limiter) acceptedLocked(p Permit, now time.Time, success, waiters bool) {
+	l.learn.sinceOnset++
+	if !p.at.After(l.learn.onsetAt) {
+		// Sent before the episode began, admitted before the window
+		// shut: it says nothing of whether the window has reopened.
+		return
+	}
 	l.learn.episode = false
 	l.learn.probeStreak = 0
-	l.learn.sinceOnset++
 	if l.headerModeLocked(now) {
 		return
 	}

@@ -321,6 +321,14 @@ func (l *Limiter) Release(p Permit, err error) {
 		// vendor; a lower cap is the answer (learn.go).
 		retryAfter = 0
 	}
+	if throttled && retryAfter > 0 && retryAfter <= probeMax {
+		// Retry-After: 1, the least whole second the field can say, means
+		// "up to a second": a fixed window of a second may reopen at once.
+		// Pausing every request the full second skips most of the next
+		// window, so the probe pauses (learn.go) stand in for it; the
+		// event itself still waits its Retry-After (Retrier).
+		retryAfter = 0
+	}
 	l.pauseLocked(now, min(retryAfter, l.cfg.MaxPause))
 	if throttled {
 		l.throttled++

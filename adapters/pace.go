@@ -70,12 +70,27 @@ func (l *Limiter) Observe(h http.Header) {
 	}
 	left := float64(rl.Remaining) - float64(max(0, l.inFlight.Load()-1))
 	until := ls.resetAt.Sub(now)
+	ls.policyWindow = rl.Window
 	if left <= 0 {
+		if rl.Window > 0 {
+			// A policy's reset may be when the whole quota is back (a
+			// sliding window frees a place with each expiry): wait a
+			// tenth of its window, not all of it.
+			until = min(until, rl.Window/10)
+		}
 		l.pauseLocked(now, min(until, l.cfg.MaxPause))
 		return
 	}
 	if until <= 0 {
 		return
 	}
-	l.setLimitLocked(math.Min(l.maxRate, math.Max(l.cfg.MinRate, left/until.Seconds())), now)
+	r := left / until.Seconds()
+	if rl.Limit > 0 && rl.Window > 0 {
+		// The policy says the quota per window: pace at just under it.
+		// Spending what remains by the reset alone would settle at half a
+		// sliding window's rate, whose reset is when the whole quota is
+		// back, not when the next request is.
+		r = math.Max(r, recoverTo*float64(rl.Limit)/rl.Window.Seconds())
+	}
+	l.setLimitLocked(math.Min(l.maxRate, math.Max(l.cfg.MinRate, r)), now)
 }

@@ -701,7 +701,12 @@ func FuzzClassify(f *testing.F) {
 // TestConformance runs the checks every adapter shares (adaptertest.Run).
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	adaptertest.Run(t, adaptertest.Harness{
+	adaptertest.Run(t, conformanceHarness())
+}
+
+// conformanceHarness is the vendor as adaptertest sees it.
+func conformanceHarness() adaptertest.Harness {
+	return adaptertest.Harness{
 		Name: Name,
 		New: func(baseURL string, client *http.Client, retry adapters.RetryConfig) (adapters.Adapter, error) {
 			cfg := DefaultConfig()
@@ -714,5 +719,5 @@ func TestConformance(t *testing.T) {
 			writeError(w, http.StatusTooManyRequests, "too many requests")
 		},
 		Secrets: []string{testToken},
-	})
+	}
 }

@@ -216,6 +216,10 @@ func (s *Stack) Config() *daemon.Config {
 		sec := cfg.Vendors.Section(spec.Name)
 		common := sec.Shared()
 		common.Enabled, common.Retry = true, retry
+		// The sandboxes enforce their own limits (or none): a vendor's
+		// documented ceiling, a default (Plivo's 60/s), would bound every
+		// test and bench run.
+		common.Limit.MaxRate = 0
 		// The cooldown must fit in the shorter dev retry budget, so that
 		// an event waiting on an open circuit lives to see a probe.
 		common.Breaker.Cooldown = 10 * time.Second
