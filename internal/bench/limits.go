@@ -145,7 +145,11 @@ func printLimits(w io.Writer, rs []Result) {
 		if r.Late > 0 {
 			late = fmt.Sprintf("%.2f%% (%d)", 100*float64(r.Late429)/float64(r.Late), r.Late429)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%.0f%%\t%.2f%%\t%s\t\n", sc.Name, r.Broker, r.Impl, max(1, sc.Replicas),
+		replicas := max(1, sc.Replicas)
+		if r.Impl == ImplNaive {
+			replicas = 1 // the naive consumer runs alone
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%.0f%%\t%.2f%%\t%s\t\n", sc.Name, r.Broker, r.Impl, replicas,
 			thousands(lim), thousands(r.Goodput()), 100*r.Goodput()/lim, 100*r.Throttled429(), late)
 	}
 	tw.Flush()
