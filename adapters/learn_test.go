@@ -197,3 +197,15 @@ func TestSetShare(t *testing.T) {
 		t.Fatalf("unconfigured limits shared: %+v", s)
 	}
 }
+
+// TestCeilingHoldsFromTheStart: a max_rate with no starting rate (Plivo's
+// default) bounds the first requests too, not only what is learned after
+// the first 429.
+func TestCeilingHoldsFromTheStart(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultLimitConfig()
+	cfg.MaxRate = 60
+	if got := NewLimiter(cfg, 0).Stats().Limit; got != 60 {
+		t.Errorf("limit before any answer = %g, want the ceiling 60", got)
+	}
+}

@@ -223,6 +223,9 @@ func newLimiter(cfg LimitConfig, adaptive bool) *Limiter {
 	l.learn.configuredMax = l.maxRate
 	if cfg.Rate > 0 {
 		l.limit = cfg.Rate
+	} else if cfg.MaxRate > 0 {
+		// A ceiling holds from the first request, not from the first 429.
+		l.limit = cfg.MaxRate
 	}
 	l.bucket = rate.NewLimiter(rate.Inf, 1)
 	l.setLimitLocked(l.limit, l.now())
