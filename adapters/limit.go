@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
 	"github.com/erasured/erasured/config"
@@ -55,7 +54,18 @@ type LimitConfig struct {
 	// vendor. A longer wait is left to each event's retry policy, so a
 	// garbled or hostile header cannot stall the vendor for a day.
 	MaxPause time.Duration `yaml:"max_pause"`
+	// Throttle says what the vendor's 429 limits: ThrottleRate (requests
+	// per time, the default) or ThrottleConcurrency (requests in flight,
+	// as CleverTap's "too many concurrent requests"): then a 429 lowers
+	// the cap on requests in flight, not the rate (learn.go).
+	Throttle string `yaml:"throttle"`
 }
+
+// What a vendor's 429 limits (LimitConfig.Throttle).
+const (
+	ThrottleRate        = "rate"
+	ThrottleConcurrency = "concurrency"
+)
 
 // DefaultMaxPause is LimitConfig.MaxPause's default.
 const DefaultMaxPause = time.Minute
@@ -127,6 +137,9 @@ func (c *LimitConfig) Validate() error {
 	if c.MaxPause <= 0 {
 		errs.Invalid("max_pause", "must be positive, got %s", c.MaxPause)
 	}
+	if c.Throttle != "" && c.Throttle != ThrottleRate && c.Throttle != ThrottleConcurrency {
+		errs.Invalid("throttle", "must be %q or %q, got %q", ThrottleRate, ThrottleConcurrency, c.Throttle)
+	}
 	return errs.Err()
 }
 
@@ -143,14 +156,16 @@ func IsThrottled(err error) bool {
 
 // Limiter is one vendor's shared limit: a concurrency cap, a pause while a
 // Retry-After runs, and a token bucket (golang.org/x/time/rate) whose rate
-// it learns from 429s. It is safe for concurrent use.
+// it learns from 429s and from rate-limit header fields (learn.go,
+// pace.go). It is safe for concurrent use.
 //
 // Callers take a Permit before each request and give it back with the
-// request's error, which is how the limiter learns.
+// request's error, which is how the limiter learns; a client wrapped by
+// Wrap also shows it every answer's headers.
 type Limiter struct {
 	cfg      LimitConfig
 	adaptive bool
-	sem      *semaphore.Weighted
+	gate     *gate // nil: no cap on requests in flight
 	bucket   *rate.Limiter
 	now      func() time.Time
 	// saturated is set when a request had to wait for a token: only then
@@ -162,7 +177,7 @@ type Limiter struct {
 	mu           sync.Mutex
 	limit        float64 // +Inf: none
 	stepPerSec   float64
-	maxRate      float64 // +Inf: none
+	maxRate      float64 // +Inf: none; the configured ceiling times share
 	pausedUntil  time.Time
 	pausedNs     int64
 	lastDecrease time.Time
@@ -170,16 +185,20 @@ type Limiter struct {
 	accepted     acceptedRing
 	throttled    uint64
 	decreases    uint64
+	learn        learnState
 }
 
 // NewLimiter returns a Limiter for cfg, which must be valid (start from
 // DefaultLimitConfig). maxConcurrency replaces a zero cfg.MaxConcurrency; 0 in
 // both means no cap.
 func NewLimiter(cfg LimitConfig, maxConcurrency int) *Limiter {
+	configuredCap := cfg.MaxConcurrency > 0
 	if cfg.MaxConcurrency == 0 {
 		cfg.MaxConcurrency = maxConcurrency
 	}
-	return newLimiter(cfg, true)
+	l := newLimiter(cfg, true)
+	l.learn.capShared = configuredCap
+	return l
 }
 
 func newLimiter(cfg LimitConfig, adaptive bool) *Limiter {
@@ -192,7 +211,7 @@ func newLimiter(cfg LimitConfig, adaptive bool) *Limiter {
 	cfg.MinRate = cfg.floor()
 	l := &Limiter{cfg: cfg, adaptive: adaptive, now: time.Now, limit: math.Inf(1), maxRate: math.Inf(1)}
 	if cfg.MaxConcurrency > 0 {
-		l.sem = semaphore.NewWeighted(int64(cfg.MaxConcurrency))
+		l.gate = newGate(cfg.MaxConcurrency)
 	}
 	switch {
 	case cfg.MaxRate > 0:
@@ -200,8 +219,13 @@ func newLimiter(cfg LimitConfig, adaptive bool) *Limiter {
 	case cfg.Rate > 0:
 		l.maxRate = cfg.Rate
 	}
+	l.learn.share = 1
+	l.learn.configuredMax = l.maxRate
 	if cfg.Rate > 0 {
 		l.limit = cfg.Rate
+	} else if cfg.MaxRate > 0 {
+		// A ceiling holds from the first request, not from the first 429.
+		l.limit = cfg.MaxRate
 	}
 	l.bucket = rate.NewLimiter(rate.Inf, 1)
 	l.setLimitLocked(l.limit, l.now())
@@ -212,6 +236,9 @@ func newLimiter(cfg LimitConfig, adaptive bool) *Limiter {
 type Permit struct {
 	at   time.Time
 	held bool
+	// inFlight counts this vendor's requests in flight when this one was
+	// sent, itself included.
+	inFlight int64
 }
 
 // Acquire waits for a concurrency slot, for any pause the vendor asked
@@ -220,14 +247,14 @@ type Permit struct {
 // fails only when ctx ends.
 func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
 	t0 := l.now()
-	if l.sem != nil {
-		if err := l.sem.Acquire(ctx, 1); err != nil {
+	if l.gate != nil {
+		if err := l.gate.acquire(ctx); err != nil {
 			return Permit{}, err
 		}
 	}
 	fail := func(err error) (Permit, error) {
-		if l.sem != nil {
-			l.sem.Release(1)
+		if l.gate != nil {
+			l.gate.release()
 		}
 		l.waitedNs.Add(int64(l.now().Sub(t0)))
 		return Permit{}, err
@@ -259,21 +286,23 @@ func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
 		if paused {
 			continue
 		}
-		l.inFlight.Add(1)
+		n := l.inFlight.Add(1)
 		l.waitedNs.Add(int64(now.Sub(t0)))
-		return Permit{at: now, held: true}, nil
+		return Permit{at: now, held: true, inFlight: n}, nil
 	}
 }
 
 // Release gives back p with the error of the request it allowed (nil for
 // a final answer). A Retry-After pauses the vendor for every event; a 429
-// lowers the rate; a success may raise it.
+// lowers the rate, or the cap on requests in flight when the vendor's 429
+// limits concurrency; a success may raise them (learn.go).
 func (l *Limiter) Release(p Permit, err error) {
 	if !p.held {
 		return
 	}
-	if l.sem != nil {
-		l.sem.Release(1)
+	waiters := false
+	if l.gate != nil {
+		waiters = l.gate.release()
 	}
 	l.inFlight.Add(-1)
 	if !l.adaptive {
@@ -289,33 +318,45 @@ func (l *Limiter) Release(p Permit, err error) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	retryAfter = min(retryAfter, l.cfg.MaxPause)
-	if retryAfter > 0 {
-		until := now.Add(retryAfter)
-		if until.After(l.pausedUntil) {
-			from := now
-			if l.pausedUntil.After(from) {
-				from = l.pausedUntil
-			}
-			l.pausedNs += int64(until.Sub(from))
-			l.pausedUntil = until
-		}
+	if l.cfg.Throttle == ThrottleConcurrency {
+		// A concurrency 429 frees as soon as one of the requests in
+		// flight finishes: a pause for every event would idle the
+		// vendor; a lower cap is the answer (learn.go).
+		retryAfter = 0
 	}
+	if throttled && retryAfter > 0 && retryAfter <= probeMax {
+		// Retry-After: 1, the least whole second the field can say, means
+		// "up to a second": a fixed window of a second may reopen at once.
+		// Pausing every request the full second skips most of the next
+		// window, so the probe pauses (learn.go) stand in for it; the
+		// event itself still waits its Retry-After (Retrier).
+		retryAfter = 0
+	}
+	l.pauseLocked(now, min(retryAfter, l.cfg.MaxPause))
 	if throttled {
 		l.throttled++
-		// One decrease per round: the 429s of requests sent before the
-		// last decrease say nothing about the new rate.
-		if p.at.After(l.lastDecrease) {
-			l.decreaseLocked(now)
-		}
+		l.throttledLocked(p, now, retryAfter > 0)
 		return
 	}
 	if !isAnswer(err) {
 		return
 	}
 	l.accepted.add(now)
-	if err == nil {
-		l.increaseLocked(now)
+	l.acceptedLocked(p, now, err == nil, waiters)
+}
+
+func (l *Limiter) pauseLocked(now time.Time, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	until := now.Add(d)
+	if until.After(l.pausedUntil) {
+		from := now
+		if l.pausedUntil.After(from) {
+			from = l.pausedUntil
+		}
+		l.pausedNs += int64(until.Sub(from))
+		l.pausedUntil = until
 	}
 }
 
@@ -327,64 +368,6 @@ func isAnswer(err error) bool {
 	}
 	var ae *Error
 	return errors.As(err, &ae) && ae.Status != 0
-}
-
-func (l *Limiter) decreaseLocked(now time.Time) {
-	if l.cfg.DecreaseFactor >= 1 {
-		return
-	}
-	base := l.limit
-	// What the vendor accepted lately is a better base than the limit,
-	// which may be far above what was sent.
-	if est, ok := l.accepted.rate(now); ok && est < base {
-		base = est
-	}
-	if math.IsInf(base, 1) {
-		// Nothing accepted to measure: the pause (if any) is all the
-		// vendor said.
-		return
-	}
-	next := math.Max(l.cfg.MinRate, base*l.cfg.DecreaseFactor)
-	l.decreases++
-	l.lastDecrease = now
-	l.lastAdjust = now
-	l.saturated.Store(false)
-	l.stepPerSec = l.cfg.IncreaseStep
-	if l.stepPerSec == 0 {
-		l.stepPerSec = math.Max(next/50, 0.1)
-	}
-	l.setLimitLocked(next, now)
-}
-
-// increaseLocked adds IncreaseStep per second elapsed, if requests had to
-// wait for tokens meanwhile. It acts at most every 100ms: the token
-// bucket need not be re-set on every answer.
-func (l *Limiter) increaseLocked(now time.Time) {
-	if math.IsInf(l.limit, 1) || l.limit >= l.maxRate {
-		return
-	}
-	if l.lastAdjust.IsZero() {
-		// A configured rate never lowered: growth is measured from now.
-		l.lastAdjust = now
-		l.saturated.Store(false)
-		return
-	}
-	dt := now.Sub(l.lastAdjust)
-	if dt < 100*time.Millisecond {
-		return
-	}
-	l.lastAdjust = now
-	if !l.saturated.Swap(false) {
-		return
-	}
-	step := l.stepPerSec
-	if step == 0 {
-		step = l.cfg.IncreaseStep
-	}
-	if step == 0 {
-		step = math.Max(l.limit/50, 0.1)
-	}
-	l.setLimitLocked(math.Min(l.maxRate, l.limit+step*dt.Seconds()), now)
 }
 
 func (l *Limiter) setLimitLocked(limit float64, now time.Time) {
@@ -412,6 +395,14 @@ type LimiterStats struct {
 	Paused time.Duration
 	// Waited is the total time requests waited for permits.
 	Waited time.Duration
+	// Ceiling is the learned rate at which 429s began (or the one the
+	// header fields state); 0 when unknown.
+	Ceiling float64
+	// MaxConcurrency is the cap on requests in flight now, learned or
+	// configured; 0 for none.
+	MaxConcurrency int
+	// Share is this replica's part of the configured budget (SetShare).
+	Share float64
 }
 
 // Stats returns the limiter's state.
@@ -425,6 +416,14 @@ func (l *Limiter) Stats() LimiterStats {
 		Decreases: l.decreases,
 		Paused:    time.Duration(l.pausedNs),
 		Waited:    time.Duration(l.waitedNs.Load()),
+		Ceiling:   l.learn.ceiling,
+		Share:     l.learn.share,
+		MaxConcurrency: func() int {
+			if l.gate == nil {
+				return 0
+			}
+			return l.gate.cap()
+		}(),
 	}
 }
 

@@ -137,27 +137,30 @@ func TestLimiterAIMD(t *testing.T) {
 		}
 	})
 
-	t.Run("one decrease per round", func(t *testing.T) {
+	t.Run("one decrease per episode of 429s", func(t *testing.T) {
 		t.Parallel()
 		l, clk := newTestLimiter(func(c *LimitConfig) { c.Rate = 100 })
-		before := Permit{at: clk.now(), held: true}
 		clk.add(time.Second)
 		l.Release(Permit{at: clk.now(), held: true}, throttle)
 		first := l.Stats().Limit
 		if first != 90 {
 			t.Fatalf("limit after the first 429 = %g, want 90", first)
 		}
-		// A request sent before the decrease says nothing about 90.
-		clk.add(time.Millisecond)
-		l.Release(before, throttle)
-		if got := l.Stats(); got.Limit != first || got.Throttled != 2 || got.Decreases != 1 {
-			t.Errorf("stale 429 changed the limit: %+v", got)
+		// More 429s with no success between are the same shut window.
+		for i := 0; i < 5; i++ {
+			clk.add(time.Millisecond)
+			l.Release(Permit{at: clk.now(), held: true}, throttle)
 		}
-		// One sent after it does.
+		if got := l.Stats(); got.Limit != first || got.Throttled != 6 || got.Decreases != 1 {
+			t.Errorf("429s of one episode changed the limit: %+v", got)
+		}
+		// A success ends the episode; the next 429 is a new onset.
+		clk.add(time.Millisecond)
+		l.Release(Permit{at: clk.now(), held: true}, nil)
 		clk.add(time.Millisecond)
 		l.Release(Permit{at: clk.now(), held: true}, throttle)
-		if got := l.Stats().Limit; got != 81 {
-			t.Errorf("limit after a fresh 429 = %g, want 81", got)
+		if got := l.Stats().Decreases; got != 2 {
+			t.Errorf("decreases after a new onset = %d, want 2", got)
 		}
 	})
 
@@ -192,30 +195,37 @@ func TestLimiterAIMD(t *testing.T) {
 		}
 	})
 
-	t.Run("recovers additively only while requests wait for tokens", func(t *testing.T) {
+	t.Run("recovers multiplicatively to just under the ceiling, only while requests wait for tokens", func(t *testing.T) {
 		t.Parallel()
 		l, clk := newTestLimiter(func(c *LimitConfig) { c.Rate = 100; c.MaxRate = 200; c.IncreaseStep = 10 })
 		clk.add(time.Second)
-		l.Release(Permit{at: clk.now(), held: true}, throttle) // 90
+		l.Release(Permit{at: clk.now(), held: true}, throttle) // ceiling 100, limit 90
 		// Not saturated: no growth.
 		clk.add(time.Second)
 		l.Release(Permit{at: clk.now(), held: true}, nil)
 		if got := l.Stats().Limit; got != 90 {
 			t.Fatalf("limit grew to %g without demand", got)
 		}
+		// One saturated second halves the gap to 97 twice: 97 - 7/4.
 		l.saturated.Store(true)
 		clk.add(time.Second)
 		l.Release(Permit{at: clk.now(), held: true}, nil)
-		if got := l.Stats().Limit; math.Abs(got-100) > 1e-9 {
-			t.Fatalf("limit after a saturated second = %g, want 100", got)
+		if got := l.Stats().Limit; math.Abs(got-95.25) > 1e-9 {
+			t.Fatalf("limit after a saturated second = %g, want 95.25 (not 90 + one step)", got)
 		}
-		for i := 0; i < 20; i++ {
+		l.saturated.Store(true)
+		clk.add(time.Second)
+		l.Release(Permit{at: clk.now(), held: true}, nil)
+		if got := l.Stats().Limit; got < 0.995*97 || got > 100 {
+			t.Fatalf("limit after 2 saturated seconds = %g, want just under the ceiling 100", got)
+		}
+		for i := 0; i < 200; i++ {
 			l.saturated.Store(true)
 			clk.add(time.Second)
 			l.Release(Permit{at: clk.now(), held: true}, nil)
 		}
 		if got := l.Stats().Limit; got != 200 {
-			t.Errorf("limit %g, want capped at max_rate 200", got)
+			t.Errorf("limit %g, want the probe capped at max_rate 200", got)
 		}
 	})
 

@@ -130,3 +130,15 @@ func (m *BreakerMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(s.Refused), b.vendor)
 	}
 }
+
+// SetShare gives every exported limiter share of its configured budget
+// (Limiter.SetShare): the daemon calls it at each rebalance with this
+// replica's assigned/total partitions.
+func (m *LimiterMetrics) SetShare(share float64) {
+	m.mu.Lock()
+	ls := append([]namedLimiter(nil), m.limiters...)
+	m.mu.Unlock()
+	for _, n := range ls {
+		n.l.SetShare(share)
+	}
+}

@@ -204,6 +204,8 @@ type Consumer struct {
 	// assigned the group as its leader; 0 when it has not since the last
 	// generation started (see watchAssignedCount).
 	assignedCount atomic.Int64
+	// onShare hears this member's share of the topic (share.go).
+	onShare func(assigned, total int)
 }
 
 // New returns a Consumer. dialer may be nil (plain TCP); o may be nil.
@@ -313,6 +315,7 @@ func (c *Consumer) startGeneration(root context.Context, gen *kafka.Generation) 
 		}
 		c.log.Info().Int32("generation", gen.ID).Ints("partitions", parts).Msg("partitions assigned")
 		c.observer.Assigned(gen.ID, parts)
+		g.reportShare(genCtx, len(parts))
 		if g.startsCommitted != nil {
 			g.startsCommitted()
 		}

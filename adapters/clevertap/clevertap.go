@@ -128,7 +128,7 @@ func DefaultConfig() Config {
 	return Config{
 		Region:    DefaultRegion,
 		IDType:    IDTypeIdentity,
-		Common:    adapters.DefaultCommon(),
+		Common:    defaultCommon(),
 		BatchSize: MaxBatch,
 		BatchWait: DefaultBatchWait,
 	}
@@ -457,4 +457,22 @@ func pendingProfiles(raw json.RawMessage) bool {
 		return n != 0
 	}
 	return true
+}
+
+// DefaultLimit says what CleverTap's 429 limits: requests in flight, not a
+// rate. CleverTap's API Request Limit page: "too many concurrent
+// requests", concurrency only, no per-minute limits (SandboxLimit's cap of
+// 15 is its example figure, not a documented default, so no cap is set
+// here beyond vendors.max_conns_per_vendor: the learner finds it).
+func DefaultLimit() adapters.LimitConfig {
+	c := adapters.DefaultLimitConfig()
+	c.Throttle = adapters.ThrottleConcurrency
+	return c
+}
+
+// defaultCommon is the common defaults with this vendor's DefaultLimit.
+func defaultCommon() adapters.Common {
+	c := adapters.DefaultCommon()
+	c.Limit = DefaultLimit()
+	return c
 }

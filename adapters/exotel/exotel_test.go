@@ -696,7 +696,12 @@ func FuzzClassify(f *testing.F) {
 // TestConformance runs the checks every adapter shares (adaptertest.Run).
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	adaptertest.Run(t, adaptertest.Harness{
+	adaptertest.Run(t, conformanceHarness())
+}
+
+// conformanceHarness is the vendor as adaptertest sees it.
+func conformanceHarness() adaptertest.Harness {
+	return adaptertest.Harness{
 		Name: Name,
 		New: func(baseURL string, client *http.Client, retry adapters.RetryConfig) (adapters.Adapter, error) {
 			cfg := testConfig(baseURL)
@@ -707,5 +712,5 @@ func TestConformance(t *testing.T) {
 		Event:    func() *event.UserDeleted { return userDeleted(testContact) },
 		Throttle: func(w http.ResponseWriter, r *http.Request) { writeStatus(w, r, http.StatusTooManyRequests) },
 		Secrets:  []string{testToken, testKey},
-	})
+	}
 }

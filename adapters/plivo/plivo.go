@@ -62,7 +62,7 @@ func DefaultConfig() Config {
 	return Config{
 		BaseURL:      DefaultBaseURL,
 		ProfileField: DefaultProfileField,
-		Common:       adapters.DefaultCommon(),
+		Common:       defaultCommon(),
 	}
 }
 
@@ -179,4 +179,22 @@ func Classify(resp *adapters.Response, redact ...string) (adapters.Outcome, erro
 func isJSONObject(b []byte) bool {
 	var m map[string]json.RawMessage
 	return json.Unmarshal(b, &m) == nil && m != nil
+}
+
+// DefaultLimit is Plivo's documented limit as the default ceiling: 300
+// requests per 5 seconds (issue 13, quoting Plivo's API limits; the same
+// figure as SandboxLimit), so max_rate 60 per second for the whole
+// Deployment. The learner may go lower, never higher; a 429 comes without
+// Retry-After, so the limiter pauses with its own probe delay.
+func DefaultLimit() adapters.LimitConfig {
+	c := adapters.DefaultLimitConfig()
+	c.MaxRate = 300.0 / 5
+	return c
+}
+
+// defaultCommon is the common defaults with this vendor's DefaultLimit.
+func defaultCommon() adapters.Common {
+	c := adapters.DefaultCommon()
+	c.Limit = DefaultLimit()
+	return c
 }

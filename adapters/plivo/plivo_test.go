@@ -556,7 +556,7 @@ func TestDefaultConfig(t *testing.T) {
 	t.Parallel()
 	c := DefaultConfig()
 	if c.BaseURL != DefaultBaseURL || c.ProfileField != DefaultProfileField || !reflect.DeepEqual(c.Retry, adapters.DefaultRetryConfig()) ||
-		c.Limit != adapters.DefaultLimitConfig() || c.Enabled || c.AllowInsecureHTTP {
+		c.Limit != DefaultLimit() || c.Limit.MaxRate != 60 || c.Enabled || c.AllowInsecureHTTP {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -702,7 +702,12 @@ func FuzzClassify(f *testing.F) {
 // TestConformance runs the checks every adapter shares (adaptertest.Run).
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	adaptertest.Run(t, adaptertest.Harness{
+	adaptertest.Run(t, conformanceHarness())
+}
+
+// conformanceHarness is the vendor as adaptertest sees it.
+func conformanceHarness() adaptertest.Harness {
+	return adaptertest.Harness{
 		Name: Name,
 		New: func(baseURL string, client *http.Client, retry adapters.RetryConfig) (adapters.Adapter, error) {
 			cfg := DefaultConfig()
@@ -715,5 +720,5 @@ func TestConformance(t *testing.T) {
 			writeError(w, http.StatusTooManyRequests, "too many requests")
 		},
 		Secrets: []string{testToken},
-	})
+	}
 }

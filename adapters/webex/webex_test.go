@@ -988,7 +988,12 @@ func FuzzClassify(f *testing.F) {
 // TestConformance runs the checks every adapter shares (adaptertest.Run).
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	adaptertest.Run(t, adaptertest.Harness{
+	adaptertest.Run(t, conformanceHarness())
+}
+
+// conformanceHarness is the vendor as adaptertest sees it.
+func conformanceHarness() adaptertest.Harness {
+	return adaptertest.Harness{
 		Name:     Name,
 		Sandbox:  func() http.Handler { return NewSandbox(testToken, sandbox.Knobs{}) },
 		Throttle: func(w http.ResponseWriter, _ *http.Request) { (&Sandbox{}).writeCode(w, "429") },
@@ -999,5 +1004,5 @@ func TestConformance(t *testing.T) {
 			cfg.Retry = retry
 			return New(cfg, client), cfg.Validate()
 		},
-	})
+	}
 }

@@ -5,7 +5,7 @@
 //
 //	erasured-bench [-n 20000] [-latency-n 4000] [-throttle-n 10000]
 //	               [-backlog 0] [-latency 50ms] [-rps 500]
-//	               [-profile DIR] [-log DIR]
+//	               [-limit-seconds 20] [-profile DIR] [-log DIR]
 //
 // KAFKA_BROKERS=host:port,... adds the same runs on that Kafka, on fresh
 // topics.
@@ -35,6 +35,7 @@ func main() {
 	backlog := flag.Int("backlog", 0, "events in an extra backlog scenario, erasured only, for peak RSS (1000000 for the README figure)")
 	latency := flag.Duration("latency", 50*time.Millisecond, "every vendor's answer delay in the slow-vendor scenario")
 	rps := flag.Float64("rps", 500, "requests per second the throttled vendor (Webex) admits")
+	limitSeconds := flag.Float64("limit-seconds", 20, "length of each rate-limit scenario at its limit, in seconds (one per limit shape, and 3 replicas sharing a ceiling); 0 skips them")
 	partitions := flag.Int("partitions", 8, "partitions of the event topic")
 	timeout := flag.Duration("run-timeout", 10*time.Minute, "bound on one run; a run cut short is reported as partial")
 	profile := flag.String("profile", "", "directory for CPU and allocation profiles of each measured process")
@@ -44,7 +45,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	o := bench.Options{
-		Scenarios:  bench.DefaultScenarios(*n, *latencyN, *throttleN, *backlog, *latency, *rps),
+		Scenarios:  append(bench.DefaultScenarios(*n, *latencyN, *throttleN, *backlog, *latency, *rps), bench.LimitScenarios(*limitSeconds)...),
 		Partitions: *partitions,
 		RunTimeout: *timeout,
 		ProfileDir: *profile,

@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/plivo"
 	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/internal/daemon"
@@ -54,6 +55,9 @@ of sample events. Ctrl-C stops it cleanly (exit 0).
 
 The sandboxes:
 ` + devSandboxes() + `
+Plivo's sandbox also enforces Plivo's documented limit, a fixed window of
+300 requests per 5 s answered 429 without Retry-After: a -rate above 60
+shows erasured learning it.
 The sample events, -rate a second: every 25th names Plivo's primary
 profile, which Plivo refuses to delete (dead-lettered as permanent_error);
 every 40th is poison (dead-lettered at once as invalid_event). Users repeat,
@@ -128,6 +132,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	k := knobs[webex.Name]
 	k.ThrottleRPS = o.webexRPS
 	knobs[webex.Name] = k
+	// Plivo's limit shape, as its vendor documents it (plivo.SandboxLimit).
+	pk := knobs[plivo.Name]
+	pk.Limit = plivo.SandboxLimit
+	knobs[plivo.Name] = pk
 	stack, err := devstack.Start(devstack.Options{Partitions: int32(o.partitions), KafkaPort: o.kafkaPort, Knobs: knobs})
 	if err != nil {
 		log.Error().Err(err).Msg("dev stack failed to start")
@@ -162,6 +170,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		what := spec.Dev.About
 		if spec.Name == webex.Name {
 			what = fmt.Sprintf("throttled at %g req/s", o.webexRPS)
+		}
+		if spec.Name == plivo.Name {
+			what += ", under Plivo's fixed window of 300 per 5s (429 without Retry-After)"
 		}
 		log.Info().Str("url", stack.URLs[spec.Name]).Msgf("sandbox %-9s %s", spec.Name, what)
 	}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,17 @@ type Scenario struct {
 	ThrottleRPS float64
 	// Naive says whether the naive baseline runs too.
 	Naive bool
+	// Limit, when its Shape is set, is the limit the Throttled vendor
+	// enforces, in place of ThrottleRPS (limits.go).
+	Limit sandbox.Limit
+	// VendorLimit, when set, is erasured's limit configuration for the
+	// Throttled vendor (a configured ceiling, throttle: concurrency).
+	VendorLimit *adapters.LimitConfig
+	// Replicas of erasured run at once in one group; 0 means 1.
+	Replicas int
+	// Ceiling, when set, is the deployment's configured ceiling the
+	// figures are taken against, rather than the vendor's limit.
+	Ceiling float64
 }
 
 // Knobs returns the sandboxes' behaviour for s.
@@ -55,6 +67,7 @@ func (s Scenario) Knobs() map[string]sandbox.Knobs {
 	if s.Throttled != "" {
 		kn := k[s.Throttled]
 		kn.ThrottleRPS = s.ThrottleRPS
+		kn.Limit = s.Limit
 		k[s.Throttled] = kn
 	}
 	return k
@@ -112,6 +125,9 @@ type Result struct {
 	// Mallocs is the measured process's heap allocations, start-up
 	// included.
 	Mallocs uint64
+	// Late counts the throttled vendor's answers after its first window,
+	// Late429 the 429s among them.
+	Late, Late429 int
 }
 
 // EventsPerSec is the drain rate.
@@ -197,6 +213,15 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 	res := Result{Scenario: sc, Broker: broker, Impl: impl}
 	id := fmt.Sprintf("bench-%d-%s-%s", time.Now().UnixNano(), sanitize(sc.Name), impl)
 	stOpts := devstack.Options{Partitions: int32(o.Partitions), Knobs: sc.Knobs(), Topic: id, DLQTopic: id + ".dlq"}
+	lc := &lateCounter{window: sc.firstWindow()}
+	if sc.Throttled != "" {
+		stOpts.Wrap = func(vendor string, h http.Handler) http.Handler {
+			if vendor == sc.Throttled {
+				return lc.wrap(h)
+			}
+			return h
+		}
+	}
 	if broker == "kafka" {
 		stOpts.Brokers = o.Brokers
 		if err := createTopics(ctx, o.Brokers, stOpts.Topic, o.Partitions, stOpts.DLQTopic); err != nil {
@@ -239,16 +264,48 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 	if o.LogDir != "" {
 		spec.LogFile = filepath.Join(o.LogDir, id+".log")
 	}
-	raw, _ := json.Marshal(spec)
-	cmd := exec.Command(o.Binary)
-	cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	if err := cmd.Start(); err != nil {
-		return res, err
+	if sc.VendorLimit != nil {
+		spec.Limits = map[string]adapters.LimitConfig{sc.Throttled: *sc.VendorLimit}
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	replicas := max(1, sc.Replicas)
+	if impl == ImplNaive {
+		replicas = 1
+	}
+	var cmds []*exec.Cmd
+	var stderrs []*strings.Builder
+	exits := make([]chan error, replicas)
+	exited := make(chan error, replicas)
+	for i := range replicas {
+		rs := spec
+		rs.StatsFile = filepath.Join(dir, fmt.Sprintf("stats-%d.json", i))
+		if i > 0 {
+			rs.CPUProfile, rs.MemProfile = "", ""
+			if rs.LogFile != "" {
+				rs.LogFile = fmt.Sprintf("%s.%d", spec.LogFile, i)
+			}
+		}
+		raw, _ := json.Marshal(rs)
+		cmd := exec.Command(o.Binary)
+		cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
+		stderr := &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = io.Discard, stderr
+		if err := cmd.Start(); err != nil {
+			for _, c := range cmds {
+				_ = c.Process.Kill()
+			}
+			return res, err
+		}
+		cmds, stderrs = append(cmds, cmd), append(stderrs, stderr)
+		exits[i] = make(chan error, 1)
+		go func() { err := cmd.Wait(); exits[i] <- err; exited <- err }()
+	}
+	allStderr := func() string {
+		var b strings.Builder
+		for _, s := range stderrs {
+			b.WriteString(s.String())
+		}
+		return b.String()
+	}
 
 	client := &kafka.Client{Addr: kafka.TCP(st.Brokers...), Timeout: 5 * time.Second}
 	res.Complete, err = waitComplete(pctx, client, tr, id, st.Topic, ends, exited)
@@ -259,26 +316,35 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 		end = latest(f, end.Add(-pollInterval/2))
 	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		_ = cmd.Process.Kill()
-		<-exited
-		return res, fmt.Errorf("%w; stderr: %s", err, tail(stderr.String(), 20))
+		for i, c := range cmds {
+			_ = c.Process.Kill()
+			<-exits[i]
+		}
+		return res, fmt.Errorf("%w; stderr: %s", err, tail(allStderr(), 20))
 	}
 
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err = <-exited:
-	case <-time.After(time.Minute):
-		_ = cmd.Process.Kill()
-		err = <-exited
+	for _, c := range cmds {
+		_ = c.Process.Signal(syscall.SIGTERM)
 	}
-	if err != nil {
-		return res, fmt.Errorf("measured process: %w; stderr: %s", err, tail(stderr.String(), 20))
+	for i, cmd := range cmds {
+		select {
+		case err = <-exits[i]:
+		case <-time.After(time.Minute):
+			_ = cmd.Process.Kill()
+			err = <-exits[i]
+		}
+		if err != nil {
+			return res, fmt.Errorf("measured process: %w; stderr: %s", err, tail(allStderr(), 20))
+		}
 	}
-	res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	if b, err := os.ReadFile(spec.StatsFile); err == nil {
-		var cs childStats
-		if json.Unmarshal(b, &cs) == nil {
-			res.Mallocs, res.PeakRSS = cs.Mallocs, cs.PeakRSS
+	for i, cmd := range cmds {
+		res.CPU += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		if b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("stats-%d.json", i))); err == nil {
+			var cs childStats
+			if json.Unmarshal(b, &cs) == nil {
+				res.Mallocs += cs.Mallocs
+				res.PeakRSS = max(res.PeakRSS, cs.PeakRSS)
+			}
 		}
 	}
 
@@ -286,6 +352,7 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 		res.Elapsed = end.Sub(time.Unix(0, start))
 	}
 	res.Deleted = int(tr.done.Load())
+	res.Late, res.Late429 = int(lc.late.Load()), int(lc.late429.Load())
 	lat := tr.latencies()
 	res.P50, res.P99 = percentile(lat, 50), percentile(lat, 99)
 	res.Statuses = map[string]map[int]int{}

@@ -50,6 +50,8 @@ type childSpec struct {
 	LogFile    string `json:"log_file"`
 	CPUProfile string `json:"cpu_profile"`
 	MemProfile string `json:"mem_profile"`
+	// Limits replaces vendors' limit configuration, by vendor name.
+	Limits map[string]adapters.LimitConfig `json:"limits"`
 }
 
 // childStats is what the child reports about itself when it stops.
@@ -157,6 +159,9 @@ func daemonConfig(spec childSpec) *daemon.Config {
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	for _, name := range adapters.Names() {
 		cfg.Vendors.Section(name).Shared().Retry = adapters.DefaultRetryConfig()
+	}
+	for name, lc := range spec.Limits {
+		cfg.Vendors.Section(name).Shared().Limit = lc
 	}
 	return cfg
 }

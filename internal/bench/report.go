@@ -68,7 +68,7 @@ func Print(w io.Writer, partitions int, rs []Result) {
 			notes = append(notes, fmt.Sprintf("%s on %s: %s events/s is %.0f%% of the %s events/s that the in-flight limit allows (64 requests at once per vendor / %s).",
 				sc.Name, r.Broker, thousands(r.EventsPerSec()), 100*r.EventsPerSec()/bound, thousands(bound), sc.Latency))
 		}
-		if sc.Throttled != "" {
+		if sc.Throttled != "" && sc.Limit.Shape == 0 && sc.Ceiling == 0 {
 			n := naive[sc.Name+"/"+r.Broker]
 			s := fmt.Sprintf("%s on %s: %s throttled at %s requests/s: erasured's goodput %s requests/s (%.0f%% of the limit), %.1f%% of its requests answered 429",
 				sc.Name, r.Broker, sc.Throttled, thousands(sc.ThrottleRPS), thousands(r.Goodput()), 100*r.Goodput()/sc.ThrottleRPS, 100*r.Throttled429())
@@ -90,6 +90,7 @@ func Print(w io.Writer, partitions int, rs []Result) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, strings.Join(notes, "\n"))
 	}
+	printLimits(w, rs)
 }
 
 func perEvent(v float64, r Result) float64 {

@@ -48,7 +48,7 @@ func buildVendors(cfg *Config, o adapters.Observer, lm *adapters.LimiterMetrics,
 		}
 		l := adapters.NewLimiter(lc, conns)
 		b := adapters.NewBreaker(name, bc, adapters.WithBreakerLogger(blog))
-		a := build(b.Wrap(adapters.NewHTTPClient(conns)), l)
+		a := build(l.Wrap(b.Wrap(adapters.NewHTTPClient(conns))), l)
 		lm.Add(a.Name(), l)
 		bm.Add(b)
 		vs = append(vs, consumer.Vendor{Adapter: a, Retrier: adapters.NewRetrier(rc,
@@ -113,7 +113,8 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 
 	w := dlq.NewWriter(cfg.DeadLetter, cfg.Kafka.Brokers, transport)
 	pub := dlq.NewPublisher(cfg.DeadLetter, w, log.With().Str("component", "dlq").Logger(), dlqObservers{m, ready})
-	vendors := buildVendors(cfg, m, adapters.NewLimiterMetrics(reg), adapters.NewBreakerMetrics(reg),
+	lm := adapters.NewLimiterMetrics(reg)
+	vendors := buildVendors(cfg, m, lm, adapters.NewBreakerMetrics(reg),
 		log.With().Str("component", "retry").Logger(), log.With().Str("component", "breaker").Logger())
 	var names []string
 	configPaused := map[string]bool{}
@@ -145,6 +146,10 @@ func New(cfg *Config, log zerolog.Logger, dialer *kafka.Dialer, transport kafka.
 		log.Warn().Msg(n)
 	}
 	c := consumer.New(cfg.Kafka, proc, dialer, log.With().Str("component", "consumer").Logger(), ready)
+	// A configured max_rate or max_concurrency is the Deployment's: this
+	// replica takes its partitions' share of it. The retry workers run
+	// in this process and share this replica's limiters, so its budget.
+	c.OnShare(func(assigned, total int) { lm.SetShare(float64(assigned) / float64(total)) })
 	d := &Daemon{cfg: cfg, log: log, reg: reg, consumer: c, pub: pub, parker: parker, receipts: receipts, tracker: tracker, pauses: pauses, index: index, transport: transport, dialer: dialer, ready: ready}
 	d.retryWorkers = buildRetryWorkers(cfg, vendors, pub, consumer.NewRetryMetrics(reg), ready, index, pauses, dialer, transport,
 		log.With().Str("component", "retry_worker").Logger(),

@@ -219,6 +219,10 @@ func (s *Stack) Config() *daemon.Config {
 		// Parked parts come back within seconds in the dev stack.
 		common.Retry.Schedule = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second}
 		common.Retry.GiveUpAfter = 10 * time.Minute
+		// The sandboxes enforce their own limits (or none): a vendor's
+		// documented ceiling, a default (Plivo's 60/s), would bound every
+		// test and bench run.
+		common.Limit.MaxRate = 0
 		// The cooldown must fit in the shorter dev retry budget, so that
 		// an event waiting on an open circuit lives to see a probe.
 		common.Breaker.Cooldown = 10 * time.Second

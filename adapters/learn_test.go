@@ -1,0 +1,211 @@
+package adapters
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/erasured/erasured/adapters/sandbox"
+)
+
+// simResult counts what a simulated run against a sandbox limit saw.
+type simResult struct {
+	ok, throttled int
+	// late counts 429s after the first window (after warm-up).
+	lateOK, late429 int
+	stats           LimiterStats
+}
+
+// simulate drives workers requests at a time through a Limiter against a
+// sandbox.Chaos enforcing lim, for d of fake time (synctest), each answer
+// taking latency. The requests and the limiter share the bubble's clock.
+func simulate(t *testing.T, lim sandbox.Limit, cfg LimitConfig, workers int, latency, d, warmup time.Duration) simResult {
+	var res simResult
+	synctest.Test(t, func(t *testing.T) {
+		c := sandbox.NewChaos(sandbox.Knobs{Limit: lim})
+		l := NewLimiter(cfg, workers)
+		start := time.Now()
+		ctx, cancel := context.WithDeadline(context.Background(), start.Add(d))
+		defer cancel()
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					p, err := l.Acquire(ctx)
+					if err != nil {
+						return
+					}
+					h := http.Header{}
+					f := c.Decide(context.Background(), h)
+					time.Sleep(latency)
+					f.Release()
+					l.Observe(h)
+					var rerr error
+					if f.Kind == sandbox.FaultThrottle {
+						ra, _ := ParseRetryAfter(h.Get("Retry-After"), time.Now())
+						rerr = &Error{Vendor: "v", Class: ClassRetryable, Status: 429, RetryAfter: ra}
+					}
+					l.Release(p, rerr)
+					late := time.Since(start) >= warmup
+					mu.Lock()
+					if rerr != nil {
+						res.throttled++
+						if late {
+							res.late429++
+						}
+					} else {
+						res.ok++
+						if late {
+							res.lateOK++
+						}
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		res.stats = l.Stats()
+	})
+	return res
+}
+
+// TestLearnShapes runs the learner against each limit shape the sandboxes
+// enforce, on fake time, and checks what it learned: a ceiling near the
+// vendor's rate, few 429s once learned, and never more than a configured
+// ceiling. The figures (goodput as a share of the limit) are the bench's;
+// this logs them.
+func TestLearnShapes(t *testing.T) {
+	t.Parallel()
+	type tc struct {
+		name string
+		lim  sandbox.Limit
+		cfg  func(*LimitConfig)
+		// rate is the vendor's sustained rate, for the learned ceiling.
+		rate float64
+		d    time.Duration
+		// maxLate429 bounds the share of 429s after the first windows.
+		maxLate429 float64
+	}
+	cases := []tc{
+		{name: "token bucket 300/s", lim: sandbox.Limit{Shape: sandbox.TokenBucket, N: 300, Window: time.Second}, rate: 300, d: 30 * time.Second, maxLate429: 0.03},
+		{name: "fixed window 300/1s", lim: sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: time.Second}, rate: 300, d: 30 * time.Second, maxLate429: 0.03},
+		{name: "fixed window 300/1s, rejected count", lim: sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: time.Second, CountRejected: true}, rate: 300, d: 30 * time.Second, maxLate429: 0.03},
+		{name: "fixed window 300/5s, no Retry-After (Plivo)", lim: sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: 5 * time.Second, NoRetryAfter: true}, rate: 60, d: 60 * time.Second, maxLate429: 0.03},
+		{name: "fixed window 200/60s", lim: sandbox.Limit{Shape: sandbox.FixedWindow, N: 200, Window: time.Minute}, rate: 200.0 / 60, d: 10 * time.Minute, maxLate429: 0.03},
+		{name: "sliding window 300/1s", lim: sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second}, rate: 300, d: 30 * time.Second, maxLate429: 0.03},
+		{name: "sliding window 300/1s, rejected count", lim: sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second, CountRejected: true}, rate: 300, d: 30 * time.Second, maxLate429: 0.03},
+		{name: "fixed window 300/5s with X-RateLimit", lim: sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: 5 * time.Second, XRateLimit: sandbox.XRateLimitSeconds}, rate: 60, d: 30 * time.Second},
+		// Seconds, not Exotel's Unix time: synctest's clock starts in 2000,
+		// below ParseXRateLimit's epoch threshold (TestParseXRateLimit
+		// covers the Unix form).
+		{name: "fixed window 200/60s with X-RateLimit", lim: sandbox.Limit{Shape: sandbox.FixedWindow, N: 200, Window: time.Minute, XRateLimit: sandbox.XRateLimitSeconds}, rate: 200.0 / 60, d: 5 * time.Minute},
+		{name: "sliding window 300/1s with IETF RateLimit", lim: sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second, IETF: true}, rate: 300, d: 20 * time.Second},
+		{name: "configured ceiling under the vendor's", lim: sandbox.Limit{Shape: sandbox.TokenBucket, N: 300, Window: time.Second}, cfg: func(c *LimitConfig) { c.MaxRate = 100 }, rate: 100, d: 20 * time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := DefaultLimitConfig()
+			if c.cfg != nil {
+				c.cfg(&cfg)
+			}
+			headers := c.lim.XRateLimit != sandbox.XRateLimitOff || c.lim.IETF
+			warmup := 2*c.lim.Window + 10*time.Second
+			if headers {
+				warmup = c.lim.Window
+			}
+			r := simulate(t, c.lim, cfg, 32, 5*time.Millisecond, c.d, warmup)
+			late := r.lateOK + r.late429
+			goodput := float64(r.lateOK) / (c.d - warmup).Seconds()
+			t.Logf("%d ok, %d 429; after warm-up %.1f/s (%.0f%% of %.1f/s), %d 429s (%.2f%%); learned ceiling %.1f, limit %.1f",
+				r.ok, r.throttled, goodput, 100*goodput/c.rate, c.rate, r.late429, 100*float64(r.late429)/float64(max(1, late)), r.stats.Ceiling, r.stats.Limit)
+			if headers && c.lim.Shape == sandbox.FixedWindow {
+				if r.late429 != 0 {
+					t.Errorf("%d 429s after the first window, with the budget in the header fields", r.late429)
+				}
+			} else if headers {
+				// A sliding window's reset moves with every request: pacing
+				// by it leaves a rare 429.
+				if share := float64(r.late429) / float64(max(1, late)); share > 0.005 {
+					t.Errorf("429s after the first window: %.2f%%, want under 0.1%%", 100*share)
+				}
+			} else if share := float64(r.late429) / float64(max(1, late)); share > c.maxLate429 {
+				t.Errorf("429s after warm-up: %.2f%%, want under %.0f%%", 100*share, 100*c.maxLate429)
+			}
+			if cfg.MaxRate > 0 && r.stats.Limit > cfg.MaxRate {
+				t.Errorf("limit %g above the configured ceiling %g", r.stats.Limit, cfg.MaxRate)
+			}
+			if r.lateOK == 0 || math.IsInf(r.stats.Limit, 1) && cfg.MaxRate == 0 && !headers {
+				t.Errorf("nothing learned: %+v", r.stats)
+			}
+		})
+	}
+}
+
+// TestLearnConcurrencyCap: a 429 that means "too many requests in flight"
+// (CleverTap) lowers the cap on requests in flight, not the rate.
+func TestLearnConcurrencyCap(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultLimitConfig()
+	cfg.Throttle = ThrottleConcurrency
+	lim := sandbox.Limit{Shape: sandbox.Concurrency, N: 15}
+	r := simulate(t, lim, cfg, 64, 50*time.Millisecond, 60*time.Second, 10*time.Second)
+	t.Logf("%d ok, %d 429; after warm-up %d ok, %d 429; cap %d, rate limit %g", r.ok, r.throttled, r.lateOK, r.late429, r.stats.MaxConcurrency, r.stats.Limit)
+	if !math.IsInf(r.stats.Limit, 1) {
+		t.Errorf("rate limit %g: a concurrency 429 must not lower the rate", r.stats.Limit)
+	}
+	// Between a cut (0.9 × 16 in flight = 14, or once more 12) and the
+	// probe one above the vendor's cap.
+	if r.stats.MaxConcurrency < 10 || r.stats.MaxConcurrency > 16 {
+		t.Errorf("cap on requests in flight %d, want just under the vendor's 15", r.stats.MaxConcurrency)
+	}
+	if share := float64(r.late429) / float64(max(1, r.lateOK+r.late429)); share > 0.03 {
+		t.Errorf("429s after warm-up: %.2f%%, want under 3%%", 100*share)
+	}
+}
+
+// TestSetShare: a configured ceiling is the deployment's; a replica with
+// a third of the partitions gets a third of it, and all of it back alone.
+func TestSetShare(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultLimitConfig()
+	cfg.Rate, cfg.MaxRate, cfg.MaxConcurrency = 300, 300, 30
+	l := NewLimiter(cfg, 64)
+	l.SetShare(1.0 / 3)
+	if s := l.Stats(); math.Abs(s.Limit-100) > 1e-9 || s.MaxConcurrency != 10 || s.Share != 1.0/3 {
+		t.Fatalf("a third of 300/s and 30 in flight: %+v", s)
+	}
+	l.SetShare(1)
+	if s := l.Stats(); s.Limit != 300 || s.MaxConcurrency != 30 {
+		t.Fatalf("whole share: %+v", s)
+	}
+	l.SetShare(0) // no partitions: ignored
+	if s := l.Stats(); s.Share != 1 {
+		t.Fatalf("share 0 taken: %+v", s)
+	}
+	// A cap that was not configured is this process's connections: not shared.
+	l2 := NewLimiter(DefaultLimitConfig(), 64)
+	l2.SetShare(0.25)
+	if s := l2.Stats(); s.MaxConcurrency != 64 || !math.IsInf(s.Limit, 1) {
+		t.Fatalf("unconfigured limits shared: %+v", s)
+	}
+}
+
+// TestCeilingHoldsFromTheStart: a max_rate with no starting rate (Plivo's
+// default) bounds the first requests too, not only what is learned after
+// the first 429.
+func TestCeilingHoldsFromTheStart(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultLimitConfig()
+	cfg.MaxRate = 60
+	if got := NewLimiter(cfg, 0).Stats().Limit; got != 60 {
+		t.Errorf("limit before any answer = %g, want the ceiling 60", got)
+	}
+}

@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/erasured/erasured/adapters"
+	"github.com/erasured/erasured/adapters/exotel"
+	"github.com/erasured/erasured/adapters/plivo"
+	"github.com/erasured/erasured/adapters/sandbox"
+	"github.com/erasured/erasured/adapters/webex"
+)
+
+// LimitScenarios are the rate-limit scenarios: one per limit shape the
+// sandboxes enforce, each sized to last about seconds at the limit, and a
+// scenario of three replicas sharing one configured ceiling. Fixed
+// windows of 60 s are left to the unit tests (adapters.TestLearnShapes):
+// a run long enough to show them would take minutes per implementation.
+func LimitScenarios(seconds float64) []Scenario {
+	if seconds <= 0 {
+		return nil
+	}
+	n := func(rate float64) int { return int(math.Ceil(rate * seconds)) }
+	fw := func(name, vendor string, l sandbox.Limit) Scenario {
+		return Scenario{Name: name, Throttled: vendor, Limit: l, Naive: true, Events: n(float64(l.N) / l.Window.Seconds())}
+	}
+	plivoDefault := plivo.DefaultLimit() // its documented ceiling, as deployed
+	s := []Scenario{
+		fw("tb-300/1s", webex.Name, sandbox.Limit{Shape: sandbox.TokenBucket, N: 300, Window: time.Second}),
+		fw("fw-300/1s", webex.Name, sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: time.Second}),
+		fw("fw-300/1s-counted", webex.Name, sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: time.Second, CountRejected: true}),
+		func() Scenario {
+			sc := fw("fw-300/5s-plivo", plivo.Name, plivo.SandboxLimit)
+			sc.VendorLimit = &plivoDefault
+			return sc
+		}(),
+		fw("sw-300/1s", webex.Name, sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second}),
+		fw("sw-300/1s-counted", webex.Name, sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second, CountRejected: true}),
+		fw("fw-300/5s-xrl", exotel.Name, sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: 5 * time.Second, XRateLimit: sandbox.XRateLimitEpoch}),
+		fw("sw-300/1s-ietf", webex.Name, sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second, IETF: true}),
+	}
+	// A cap of 15 in flight answered in 50ms: 300 requests/s at most.
+	// Webex stands in for CleverTap, which batches 100 ids a request and
+	// so never presses a cap with this workload.
+	conc := adapters.DefaultLimitConfig()
+	conc.Throttle = adapters.ThrottleConcurrency
+	s = append(s, Scenario{Name: "cap-15", Throttled: webex.Name, Latency: 50 * time.Millisecond, Naive: true,
+		Limit: sandbox.Limit{Shape: sandbox.Concurrency, N: 15}, VendorLimit: &conc, Events: n(300)})
+	// Three replicas, one configured ceiling of 300/s for the Deployment,
+	// the vendor itself allowing more (a token bucket of 1000/s): the sum
+	// must stay under the ceiling.
+	ceil := adapters.DefaultLimitConfig()
+	ceil.Rate, ceil.MaxRate = 300, 300
+	s = append(s, Scenario{Name: "3-replicas-300/s", Throttled: webex.Name, Replicas: 3, Ceiling: 300, Naive: true,
+		Limit: sandbox.Limit{Shape: sandbox.TokenBucket, N: 1000, Window: time.Second}, VendorLimit: &ceil, Events: n(300)})
+	return s
+}
+
+// LimitRate is the rate the scenario's figures are taken against: the
+// configured ceiling, else the vendor's limit in requests per second (a
+// concurrency cap: N per latency); 0 for a scenario without a limit.
+func (s Scenario) LimitRate() float64 {
+	switch {
+	case s.Throttled == "":
+		return 0
+	case s.Ceiling > 0:
+		return s.Ceiling
+	case s.Limit.Shape == sandbox.ShapeNone:
+		return s.ThrottleRPS
+	case s.Limit.Shape == sandbox.Concurrency:
+		if s.Latency <= 0 {
+			return 0
+		}
+		return float64(s.Limit.N) / s.Latency.Seconds()
+	case s.Limit.N > 0 && s.Limit.Window > 0:
+		return float64(s.Limit.N) / s.Limit.Window.Seconds()
+	}
+	return 0
+}
+
+// firstWindow is how long "the first window" lasts for the 429s counted
+// after it.
+func (s Scenario) firstWindow() time.Duration {
+	if s.Limit.Window > 0 {
+		return s.Limit.Window
+	}
+	return time.Second
+}
+
+// lateCounter counts the throttled vendor's answers and 429s after its
+// first window, from the first request.
+type lateCounter struct {
+	window        time.Duration
+	first         atomic.Int64
+	late, late429 atomic.Int64
+}
+
+func (c *lateCounter) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now().UnixNano()
+		c.first.CompareAndSwap(0, now)
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		if time.Duration(now-c.first.Load()) >= c.window {
+			c.late.Add(1)
+			if sw.code == http.StatusTooManyRequests {
+				c.late429.Add(1)
+			}
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) { w.code = code; w.ResponseWriter.WriteHeader(code) }
+
+// printLimits writes the rate-limit table: per scenario with a limit,
+// erasured and the naive consumer, goodput as a share of the limit and the
+// share of answers that were 429, over the run and after the first window.
+func printLimits(w io.Writer, rs []Result) {
+	var rows []Result
+	for _, r := range rs {
+		if r.Scenario.LimitRate() > 0 && (r.Scenario.Limit.Shape != sandbox.ShapeNone || r.Scenario.Ceiling > 0) {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "limit scenario\tbroker\timpl\treplicas\tlimit req/s\tgoodput req/s\t% of limit\t429 share\t429 after 1st window\t")
+	for _, r := range rows {
+		sc := r.Scenario
+		lim := sc.LimitRate()
+		late := "-"
+		if r.Late > 0 {
+			late = fmt.Sprintf("%.2f%% (%d)", 100*float64(r.Late429)/float64(r.Late), r.Late429)
+		}
+		replicas := max(1, sc.Replicas)
+		if r.Impl == ImplNaive {
+			replicas = 1 // the naive consumer runs alone
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%.0f%%\t%.2f%%\t%s\t\n", sc.Name, r.Broker, r.Impl, replicas,
+			thousands(lim), thousands(r.Goodput()), 100*r.Goodput()/lim, 100*r.Throttled429(), late)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nTargets (printed, not asserted): goodput ≥ 95% of the limit with < 3% of answers 429; with rate-limit header fields (-xrl, -ietf) no 429 after the first window; 3 replicas together ≤ the configured ceiling and ≥ 90% of it.")
+}

@@ -1,0 +1,69 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/erasured/erasured/adapters/sandbox"
+)
+
+// TestLimitScenarios: one scenario per limit shape, a 3-replica one with a
+// ceiling, each against the naive consumer, each rate as the vendor's.
+func TestLimitScenarios(t *testing.T) {
+	t.Parallel()
+	shapes := map[sandbox.Shape]int{}
+	var replicas Scenario
+	for _, s := range LimitScenarios(10) {
+		shapes[s.Limit.Shape]++
+		if !s.Naive || s.Throttled == "" || s.LimitRate() <= 0 || s.Events < int(s.LimitRate()*10) {
+			t.Errorf("%s: naive %v, throttled %q, limit %g/s, %d events", s.Name, s.Naive, s.Throttled, s.LimitRate(), s.Events)
+		}
+		if s.Replicas > 1 {
+			replicas = s
+		}
+	}
+	for _, sh := range []sandbox.Shape{sandbox.TokenBucket, sandbox.FixedWindow, sandbox.SlidingWindow, sandbox.Concurrency} {
+		if shapes[sh] == 0 {
+			t.Errorf("no scenario of shape %d", sh)
+		}
+	}
+	if replicas.Replicas != 3 || replicas.Ceiling != 300 || replicas.LimitRate() != 300 || replicas.VendorLimit == nil || replicas.VendorLimit.MaxRate != 300 {
+		t.Errorf("3-replica scenario %+v", replicas)
+	}
+	if LimitScenarios(0) != nil {
+		t.Error("limit-seconds 0 still runs limit scenarios")
+	}
+}
+
+// TestRunReplicasShareACeiling runs the 3-replica scenario, small: three
+// measured processes in one group drain the backlog, and the table has its
+// row. It checks the accounting, never the rate.
+func TestRunReplicasShareACeiling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child processes against kfake")
+	}
+	var sc Scenario
+	for _, s := range LimitScenarios(1) {
+		if s.Replicas > 1 {
+			sc = s
+		}
+	}
+	sc.Naive = false
+	rs, err := Run(context.Background(), Options{Scenarios: []Scenario{sc}, Partitions: 4, RunTimeout: 3 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rs[0]
+	t.Logf("%d replicas: %d of %d deleted, %d requests, %d 429 after the first window of %d", sc.Replicas, r.Deleted, sc.Events, r.Requests, r.Late429, r.Late)
+	if !r.Complete || r.Deleted != sc.Events || r.DeadLettered != 0 {
+		t.Errorf("complete %v, deleted %d of %d, dead-lettered %d", r.Complete, r.Deleted, sc.Events, r.DeadLettered)
+	}
+	var out bytes.Buffer
+	Print(&out, 4, rs)
+	if !strings.Contains(out.String(), "3-replicas-300/s") || !strings.Contains(out.String(), "% of limit") {
+		t.Errorf("table lacks the limit row:\n%s", out.String())
+	}
+}
