@@ -30,6 +30,7 @@ import (
 	"github.com/erasured/erasured/adapters/webex"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/internal/devstack"
+	"github.com/erasured/erasured/receipt"
 )
 
 // Scenario is one vendor behaviour to measure both implementations under.
@@ -443,10 +444,17 @@ func endOffsets(ctx context.Context, brokers []string, topic string, partitions 
 // createTopics creates a run's topics on a real broker.
 func createTopics(ctx context.Context, brokers []string, topic string, partitions int, dlqTopic string) error {
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+	topics := []kafka.TopicConfig{
 		{Topic: topic, NumPartitions: partitions, ReplicationFactor: -1},
 		{Topic: dlqTopic, NumPartitions: 1, ReplicationFactor: -1},
-	}})
+		// The daemon refuses to start without its receipts and retry
+		// topics, like the platform's.
+		{Topic: receipt.TopicFor(topic), NumPartitions: partitions, ReplicationFactor: -1},
+	}
+	for _, rt := range devstack.RetryTopics(topic) {
+		topics = append(topics, kafka.TopicConfig{Topic: rt, NumPartitions: partitions, ReplicationFactor: -1})
+	}
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
 	if err != nil {
 		return fmt.Errorf("creating topics: %w", err)
 	}
