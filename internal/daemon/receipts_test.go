@@ -56,7 +56,7 @@ func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
 		t.Skip("integration test")
 	}
 	const partitions = 4
-	s := startStack(t, partitions, map[string]sandbox.Knobs{"exotel": {Force: "401"}})
+	s := startStack(t, partitions, map[string]sandbox.Knobs{"plivo": {}, "webex": {}, "exotel": {Force: "401"}, "clevertap": {}})
 	w := devstack.NewWorkload(600, 300, 0)
 	produce(t, s, w)
 	cfg := testConfig(s)
@@ -127,7 +127,10 @@ func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
 // although the vendors deleted; once the topic is back, everything
 // completes.
 func TestUnwritableReceiptsTopicHoldsCommits(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it deletes and recreates a topic under a running
+	// member, and on a loaded machine (-race, two cores, the package's
+	// other clusters) kafka-go's writer took longer than the test waits
+	// to see the new topic. Serial tests run before the parallel ones.
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -213,7 +216,11 @@ func TestReceiptsThroughOutageAndRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	const partitions, n = 4, 2000
+	const partitions = 4
+	n := 2000
+	if raceDetector {
+		n = 400
+	}
 	s := startStack(t, partitions, map[string]sandbox.Knobs{"plivo": {}, "webex": {}, "exotel": {Force: "503"}, "clevertap": {}})
 	w := devstack.NewWorkload(n, n, 0)
 	primary := map[string]bool{}
@@ -245,7 +252,7 @@ func TestReceiptsThroughOutageAndRecovery(t *testing.T) {
 	s.Sandbox("exotel").Chaos.Set(sandbox.Knobs{})
 	waitUntil(t, 120*time.Second, "every parked part deleted at Exotel", func() bool { return countDeleted(s, w, "exotel") == n })
 	var b *receipt.Book
-	waitUntil(t, 30*time.Second, "a receipt for every Exotel deletion", func() bool {
+	waitUntil(t, 120*time.Second, "a receipt for every Exotel deletion", func() bool {
 		b = readReceipts(t, s, partitions, w)
 		return len(b.Select(receipt.Filter{Vendors: []string{"exotel"}, Status: receipt.StatusParked})) == 0
 	})
@@ -271,8 +278,8 @@ func TestReceiptsThroughOutageAndRecovery(t *testing.T) {
 		}
 	}
 	sum := receipt.Summarize(b.Select(receipt.Filter{}), time.Now())
-	t.Logf("events %d, receipt records %d, folded events %d; exotel parked while down %d; outcomes %v; summary done %d owed %d; mismatches %d",
-		n, b.Read, b.Len(), parkedDuring, counts, sum.Done, sum.Owed, mismatch)
+	t.Logf("race detector %v; events %d, receipt records %d, folded events %d; exotel parked while down %d; outcomes %v; summary done %d owed %d; mismatches %d",
+		raceDetector, n, b.Read, b.Len(), parkedDuring, counts, sum.Done, sum.Owed, mismatch)
 	if b.Len() != n || mismatch != 0 {
 		t.Fatalf("%d events folded (want %d), %d parts disagree with the sandboxes", b.Len(), n, mismatch)
 	}

@@ -26,7 +26,7 @@ func TestPartitionsAddedMidRun(t *testing.T) {
 
 			p := s.start()
 			waitUntil(t, 120*time.Second, "the daemon to be assigned its partitions", func() bool {
-				return strings.Contains(p.Output(), "partitions assigned")
+				return mainAssignments(p.Output()) > 0
 			})
 			s.produce(first)
 			s.waitComplete(first, 2*time.Minute, p)
