@@ -127,36 +127,49 @@ func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
 // although the vendors deleted; once the topic is back, everything
 // completes.
 func TestUnwritableReceiptsTopicHoldsCommits(t *testing.T) {
-	// Not parallel: it deletes and recreates a topic under a running
-	// member, and on a loaded machine (-race, two cores, the package's
-	// other clusters) kafka-go's writer took longer than the test waits
-	// to see the new topic. Serial tests run before the parallel ones.
+	// Not parallel: see topicGoneHoldsCommits.
 	if testing.Short() {
 		t.Skip("integration test")
 	}
+	topicGoneHoldsCommits(t, receipt.TopicFor(devstack.Topic), "receipt write failed; retrying, offset not committed", func(cfg *daemon.Config) {
+		cfg.Receipts.WriteTimeout = 500 * time.Millisecond
+	})
+}
+
+// topicGoneHoldsCommits deletes topic under a running member, after a
+// first batch is committed: a second batch is deleted at Plivo, yet none
+// of it may be committed while writes to topic fail (the member logs
+// failing); once the topic is back, the commit passes every record.
+//
+// Its callers are not parallel: on a loaded machine (-race, two cores,
+// the package's other clusters) kafka-go's writer took longer than the
+// waits here to see the recreated topic. Serial tests run before the
+// parallel ones.
+func topicGoneHoldsCommits(t *testing.T, topic, failing string, tweak func(*daemon.Config)) {
+	t.Helper()
 	s := startStack(t, 1, map[string]sandbox.Knobs{})
-	topic := receipt.TopicFor(devstack.Topic)
 	w1 := devstack.NewWorkload(20, 20, 0)
 	produce(t, s, w1)
 	cfg := testConfig(s)
 	cfg.DeadLetter.RetryMax = 200 * time.Millisecond
-	cfg.Receipts.WriteTimeout = 500 * time.Millisecond
+	cfg.DeadLetter.WriteTimeout = 500 * time.Millisecond
+	tweak(cfg)
 	m := startMember(t, cfg)
 	waitUntil(t, 60*time.Second, "the first events committed", func() bool { return committed(s, 0) == int64(len(w1.Records)) })
 	if err := s.Cluster.DeleteTopic(topic); err != nil {
 		t.Fatal(err)
 	}
+	// Fewer than max_in_flight (32), so all are fetched while the first
+	// of them cannot finish.
 	w2 := devstack.NewWorkload(20, 20, 0)
 	produce(t, s, w2)
 	waitUntil(t, 60*time.Second, "the later events deleted at plivo", func() bool { return countDeleted(s, w2, "plivo") == len(w2.Events) })
-	waitUntil(t, 30*time.Second, "a log line saying the receipt write fails", func() bool {
-		return strings.Contains(m.log.String(), "receipt write failed; retrying, offset not committed")
-	})
+	waitUntil(t, 30*time.Second, "a log line: "+failing, func() bool { return strings.Contains(m.log.String(), failing) })
 	time.Sleep(500 * time.Millisecond) // a few commit rounds (100ms)
 	c := committed(s, 0)
 	t.Logf("with %s gone: committed offset %d (first batch %d records, %d more deleted at plivo)", topic, c, len(w1.Records), len(w2.Records))
 	if c != int64(len(w1.Records)) {
-		t.Fatalf("committed offset %d moved past %d while the receipts topic is unwritable", c, len(w1.Records))
+		t.Fatalf("committed offset %d moved past %d while %s is unwritable", c, len(w1.Records), topic)
 	}
 	if err := s.Cluster.CreateTopic(topic, 1, nil); err != nil {
 		t.Fatal(err)
