@@ -219,11 +219,11 @@ func runReceipts(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.StringVar(&rf.output, "output", "table", "table, json (one receipt a line) or csv (one row per event and vendor)")
 	fs.BoolVar(&rf.summary, "summary", false, "print counts instead of the events")
 	fs.BoolVar(&rf.quiet, "quiet", false, "no progress on stderr")
-	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+	var code int
+	var ok bool
+	if rf.set, code, ok = parseSetFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	rf.set = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { rf.set[f.Name] = true })
 	now := time.Now()
 	s, err := rf.settings()
 	var (
@@ -285,11 +285,11 @@ func runReceiptsMark(ctx context.Context, args []string, stdout, stderr io.Write
 	outcome := fs.String("outcome", "", "deleted, already_absent or not_applicable (required)")
 	note := fs.String("note", "", "why, in words an auditor will read (required; no personal data)")
 	by := fs.String("by", os.Getenv("USER"), "who records it")
-	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+	var code int
+	var ok bool
+	if rf.set, code, ok = parseSetFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	rf.set = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { rf.set[f.Name] = true })
 	var errs config.Errors
 	if *eventID == "" {
 		errs.Invalid("event-id", "is required")

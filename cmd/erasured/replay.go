@@ -237,12 +237,21 @@ func isPipe(w io.Writer) bool {
 // parseReadFlags parses args like parseFlags, then notes which flags were
 // set.
 func parseReadFlags(fs *flag.FlagSet, r *readFlags, args []string, stdout, stderr io.Writer) (int, bool) {
+	var code int
+	var ok bool
+	r.set, code, ok = parseSetFlags(fs, args, stdout, stderr)
+	return code, ok
+}
+
+// parseSetFlags parses args like parseFlags and returns the names of the
+// flags given, so that a flag overrides the configuration only when set.
+func parseSetFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (map[string]bool, int, bool) {
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
-		return code, false
+		return nil, code, false
 	}
-	r.set = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { r.set[f.Name] = true })
-	return exitOK, true
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set, exitOK, true
 }
 
 const replayHelp = `usage: erasured replay [flags]
