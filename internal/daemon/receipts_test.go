@@ -65,34 +65,7 @@ func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
 	waitUntil(t, 90*time.Second, "every event committed", func() bool { return committedAll(s, partitions) == int64(len(w.Records)) })
 
 	b := readReceipts(t, s, partitions, w)
-	counts := map[string]map[receipt.Outcome]int{}
-	referenced := map[string]int{}
-	mismatch := 0
-	for _, ev := range w.Events {
-		r, ok := b.Get(ev.EventID)
-		if !ok {
-			t.Fatalf("committed event %s has no receipt", ev.EventID)
-		}
-		ids := devstack.VendorIDs(ev)
-		for v, p := range r.Vendors {
-			if counts[v] == nil {
-				counts[v] = map[receipt.Outcome]int{}
-			}
-			counts[v][p.Outcome]++
-			if p.Reference != "" {
-				referenced[v]++
-			}
-			ledger := s.Sandbox(v).Ledger
-			if ids[v] == "" {
-				continue
-			}
-			// The invariant: a receipt says deleted exactly when the
-			// sandbox deleted.
-			if (p.Outcome == receipt.Deleted || p.Outcome == receipt.AlreadyAbsent) != ledger.Deleted(ids[v]) {
-				mismatch++
-			}
-		}
-	}
+	counts, referenced, mismatch := checkReceipts(t, s, b, w)
 	t.Logf("events %d, receipts folded %d (records read %d), outcomes %v, parts with the vendor's reference %v, mismatches %d", len(w.Events), b.Len(), b.Read, counts, referenced, mismatch)
 	// Plivo answers a deletion with its api_id; CleverTap's reference is
 	// when it accepted the batch. Every deleted part there carries one.
@@ -269,23 +242,9 @@ func TestReceiptsThroughOutageAndRecovery(t *testing.T) {
 		b = readReceipts(t, s, partitions, w)
 		return len(b.Select(receipt.Filter{Vendors: []string{"exotel"}, Status: receipt.StatusParked})) == 0
 	})
-	counts := map[string]map[receipt.Outcome]int{}
-	mismatch := 0
+	counts, _, mismatch := checkReceipts(t, s, b, w)
 	for _, ev := range w.Events {
-		r, ok := b.Get(ev.EventID)
-		if !ok {
-			t.Fatalf("event %s has no receipt", ev.EventID)
-		}
-		ids := devstack.VendorIDs(ev)
-		for v, p := range r.Vendors {
-			if counts[v] == nil {
-				counts[v] = map[receipt.Outcome]int{}
-			}
-			counts[v][p.Outcome]++
-			if ids[v] != "" && (p.Outcome == receipt.Deleted || p.Outcome == receipt.AlreadyAbsent) != s.Sandbox(v).Ledger.Deleted(ids[v]) {
-				mismatch++
-			}
-		}
+		r, _ := b.Get(ev.EventID)
 		if got := r.Vendors["plivo"].Outcome; (got == receipt.DeadLettered) != primary[ev.EventID] {
 			t.Fatalf("event %s: plivo %s, primary profile %v", ev.EventID, got, primary[ev.EventID])
 		}
@@ -302,4 +261,34 @@ func TestReceiptsThroughOutageAndRecovery(t *testing.T) {
 	if sum.Owed != len(primary) || counts["plivo"][receipt.DeadLettered] != len(primary) {
 		t.Errorf("owed %d, plivo dead-lettered %d; want %d (the primary profiles)", sum.Owed, counts["plivo"][receipt.DeadLettered], len(primary))
 	}
+}
+
+// checkReceipts requires a receipt for every event of w, and counts per
+// vendor each outcome, the parts carrying the vendor's reference, and the
+// parts whose outcome disagrees with the vendor's sandbox: the invariant
+// is that a receipt says deleted (or already absent) exactly when the
+// sandbox deleted.
+func checkReceipts(t *testing.T, s *devstack.Stack, b *receipt.Book, w *devstack.Workload) (counts map[string]map[receipt.Outcome]int, referenced map[string]int, mismatch int) {
+	t.Helper()
+	counts, referenced = map[string]map[receipt.Outcome]int{}, map[string]int{}
+	for _, ev := range w.Events {
+		r, ok := b.Get(ev.EventID)
+		if !ok {
+			t.Fatalf("committed event %s has no receipt", ev.EventID)
+		}
+		ids := devstack.VendorIDs(ev)
+		for v, p := range r.Vendors {
+			if counts[v] == nil {
+				counts[v] = map[receipt.Outcome]int{}
+			}
+			counts[v][p.Outcome]++
+			if p.Reference != "" {
+				referenced[v]++
+			}
+			if ids[v] != "" && (p.Outcome == receipt.Deleted || p.Outcome == receipt.AlreadyAbsent) != s.Sandbox(v).Ledger.Deleted(ids[v]) {
+				mismatch++
+			}
+		}
+	}
+	return counts, referenced, mismatch
 }
