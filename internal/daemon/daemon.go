@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -305,17 +306,53 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 			err = fmt.Errorf("shutdown overran %s; unfinished events will be redelivered", d.cfg.ShutdownTimeout)
 		}
 	}
-	if cerr := d.pub.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("closing dead-letter writer: %w", cerr)
-	}
-	if cerr := d.parker.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("closing retry-topic writer: %w", cerr)
-	}
-	if cerr := d.receipts.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("closing receipts writer: %w", cerr)
+	if cerr := d.closeWriters(writerCloseTimeout); cerr != nil && err == nil {
+		err = cerr
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	return err
+}
+
+// writerCloseTimeout bounds closing the writers at the end of Run.
+const writerCloseTimeout = 5 * time.Second
+
+// closeWriters closes the dead-letter, retry-topic and receipts writers,
+// giving up after timeout (see closeAll).
+func (d *Daemon) closeWriters(timeout time.Duration) error {
+	return closeAll(timeout,
+		namedCloser{"dead-letter writer", d.pub},
+		namedCloser{"retry-topic writer", d.parker},
+		namedCloser{"receipts writer", d.receipts})
+}
+
+type namedCloser struct {
+	name string
+	io.Closer
+}
+
+// closeAll closes cs in order and returns their errors, or gives up after
+// timeout. kafka-go's Writer.Close waits for every batch in flight; after
+// a shutdown that overran, events are still being handed off, and under a
+// slow broker that wait was seen to hold Run past the pod's grace period.
+// Nothing is lost by not waiting: a hand-off that was not acknowledged
+// was not committed, so its event is redelivered.
+func closeAll(timeout time.Duration, cs ...namedCloser) error {
+	done := make(chan error, 1)
+	go func() {
+		var errs []error
+		for _, c := range cs {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("closing %s: %w", c.name, err))
+			}
+		}
+		done <- errors.Join(errs...)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("closing the Kafka writers overran %s; hand-offs not acknowledged were not committed and will be redelivered", timeout)
+	}
 }
