@@ -334,10 +334,23 @@ func (s *Stack) CountDeleted(w *Workload, vendor string) int {
 	return n
 }
 
+// WaitScale multiplies every WaitUntil timeout: 3 under the race
+// detector, 1 otherwise. A timeout is how long a test gives up after,
+// never a figure it asserts: on CI (two cores, -race, the suite's
+// parallel tests on kfake clusters of their own) a test that takes 6s
+// alone was seen to need more than 90s.
+func WaitScale() time.Duration {
+	if raceEnabled {
+		return 3
+	}
+	return 1
+}
+
 // WaitUntil polls cond every 50ms and fails t if it is not true within
-// timeout. Tests wait on outcomes, never on time alone.
+// timeout (times WaitScale). Tests wait on outcomes, never on time alone.
 func WaitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	timeout *= WaitScale()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
