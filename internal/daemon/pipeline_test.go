@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +60,7 @@ func testConfig(s *devstack.Stack) *daemon.Config {
 	cfg.Kafka.RebalanceTimeout = 6 * time.Second
 	cfg.Kafka.DrainTimeout = 3 * time.Second
 	cfg.Kafka.RequestTimeout = 2 * time.Second
-	cfg.ShutdownTimeout = 10 * time.Second
+	cfg.ShutdownTimeout = 10 * time.Second * devstack.WaitScale()
 	retry := adapters.DefaultRetryConfig()
 	retry.InitialInterval, retry.MaxInterval = 20*time.Millisecond, 200*time.Millisecond
 	retry.MaxElapsedTime, retry.MaxAttempts, retry.RequestTimeout = 30*time.Second, 50, 2*time.Second
@@ -115,8 +116,30 @@ func (m *member) stop(t *testing.T) {
 		if err != nil {
 			t.Errorf("daemon stopped with error: %v", err)
 		}
-	case <-time.After(20 * time.Second):
-		t.Errorf("daemon did not stop within 20s")
+	case <-time.After(20 * time.Second * devstack.WaitScale()):
+		t.Errorf("daemon did not stop within %s", 20*time.Second*devstack.WaitScale())
+		logStuckGoroutines(t)
+	}
+}
+
+// logStuckGoroutines logs the stacks of the goroutines running erasured
+// code, so a member that does not stop shows where it is stuck. Other
+// parallel tests' members are in the dump too: look for the ones that
+// wait longest ("[... minutes]").
+func logStuckGoroutines(t *testing.T) {
+	t.Helper()
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
+	n := 0
+	for _, g := range strings.Split(b.String(), "\n\n") {
+		if !strings.Contains(g, "github.com/erasured/erasured/") || strings.Contains(g, "logStuckGoroutines") {
+			continue
+		}
+		if n++; n > 150 {
+			t.Log("... (more goroutines cut)")
+			return
+		}
+		t.Log(g)
 	}
 }
 
@@ -245,15 +268,38 @@ func grepLines(s, prefix string) string {
 // dumpLog shows a failed test's daemon log lines that are not routine.
 func dumpLog(t *testing.T, log string) {
 	t.Helper()
-	n := 0
+	// The head shows startup, the tail what the member did last (where a
+	// stuck test got stuck); the counts cover what is cut between them.
+	const head, tail = 30, 60
+	var lines []string
 	for _, l := range strings.Split(log, "\n") {
 		if strings.Contains(l, `"event done"`) || l == "" {
 			continue
 		}
-		if n++; n > 60 {
-			t.Log("... (more log lines cut)")
-			return
+		lines = append(lines, l)
+	}
+	if len(lines) <= head+tail {
+		for _, l := range lines {
+			t.Log(l)
 		}
+		return
+	}
+	for _, l := range lines[:head] {
+		t.Log(l)
+	}
+	cut := map[string]int{}
+	for _, l := range lines[head : len(lines)-tail] {
+		msg := l
+		if i := strings.Index(l, `"message":"`); i >= 0 {
+			msg = l[i+len(`"message":"`):]
+			if j := strings.IndexByte(msg, '"'); j >= 0 {
+				msg = msg[:j]
+			}
+		}
+		cut[msg]++
+	}
+	t.Logf("... %d log lines cut, by message: %v", len(lines)-head-tail, cut)
+	for _, l := range lines[len(lines)-tail:] {
 		t.Log(l)
 	}
 }

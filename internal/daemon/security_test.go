@@ -159,6 +159,12 @@ func secureConfig(t *testing.T, s *devstack.Stack, pki *testpki.PKI, mech, passw
 	}
 	cfg := testConfig(s)
 	cfg.Kafka.Auth = loaded.Kafka.Auth
+	// Every new connection pays a TLS and SASL handshake (SCRAM: 4096
+	// PBKDF2 rounds on each side), which under -race on a loaded machine
+	// outlasted the 2s the other tests give a request; these tests need
+	// no fast session timeout.
+	cfg.Kafka.RequestTimeout = 6 * time.Second
+	cfg.Kafka.SessionTimeout, cfg.Kafka.RebalanceTimeout = 15*time.Second, 15*time.Second
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +203,9 @@ func startSecureMember(t *testing.T, cfg *daemon.Config) (*member, *runResult) {
 		cancel()
 		select {
 		case <-run.done:
-		case <-time.After(20 * time.Second):
-			t.Error("daemon did not stop within 20s")
+		case <-time.After(20 * time.Second * devstack.WaitScale()):
+			t.Errorf("daemon did not stop within %s", 20*time.Second*devstack.WaitScale())
+			logStuckGoroutines(t)
 		}
 		if t.Failed() || os.Getenv("ERASURED_TEST_LOG") != "" {
 			dumpLog(t, buf.String())
