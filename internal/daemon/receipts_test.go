@@ -35,8 +35,9 @@ func readReceipts(t *testing.T, s *devstack.Stack, partitions int, w *devstack.W
 			if _, err := receipt.Decode(m.Value); err != nil {
 				t.Fatalf("receipt %d@%d: %v", p, m.Offset, err)
 			}
+			value := string(m.Value)
 			for _, v := range personal {
-				if strings.Contains(string(m.Value), v) {
+				if strings.Contains(value, v) {
 					t.Fatalf("receipt %d@%d names a person's identifier", p, m.Offset)
 				}
 			}
@@ -57,7 +58,11 @@ func TestReceiptsMatchWhatVendorsDid(t *testing.T) {
 	}
 	const partitions = 4
 	s := startStack(t, partitions, map[string]sandbox.Knobs{"plivo": {}, "webex": {}, "exotel": {Force: "401"}, "clevertap": {}})
-	w := devstack.NewWorkload(600, 300, 0)
+	n := 600
+	if raceDetector {
+		n = 300
+	}
+	w := devstack.NewWorkload(n, n/2, 0)
 	produce(t, s, w)
 	cfg := testConfig(s)
 	daemon.Vendor[*webex.Config](&cfg.Vendors).Paused = true
@@ -255,8 +260,11 @@ func TestReceiptsThroughOutageAndRecovery(t *testing.T) {
 	if b.Len() != n || mismatch != 0 {
 		t.Fatalf("%d events folded (want %d), %d parts disagree with the sandboxes", b.Len(), n, mismatch)
 	}
-	if parkedDuring == 0 || counts["exotel"][receipt.Deleted] != n {
-		t.Errorf("exotel: %d parked during the outage, %d deleted after; want some and all %d", parkedDuring, counts["exotel"][receipt.Deleted], n)
+	// Already absent counts as done: on a loaded machine a request can
+	// time out after the sandbox deleted, and the call again finds
+	// nothing (checkReceipts has checked the sandbox deleted every one).
+	if done := counts["exotel"][receipt.Deleted] + counts["exotel"][receipt.AlreadyAbsent]; parkedDuring == 0 || done != n {
+		t.Errorf("exotel: %d parked during the outage, %d done after; want some and all %d", parkedDuring, done, n)
 	}
 	if sum.Owed != len(primary) || counts["plivo"][receipt.DeadLettered] != len(primary) {
 		t.Errorf("owed %d, plivo dead-lettered %d; want %d (the primary profiles)", sum.Owed, counts["plivo"][receipt.DeadLettered], len(primary))
