@@ -25,9 +25,12 @@ run: build
 ## The integration tests mostly wait (group joins, session timeouts,
 ## throttled sandboxes), each on its own kfake cluster, so more of them run
 ## at once than there are cores (go test's default -parallel).
+## TESTTIMEOUT is per package binary: internal/daemon's tests add up to
+## minutes under -race on two cores, near go test's default of 10m.
 TESTPARALLEL ?= 8
+TESTTIMEOUT  ?= 30m
 test:
-	$(GO) test -race -count=1 -parallel $(TESTPARALLEL) $(PKGS)
+	$(GO) test -race -count=1 -parallel $(TESTPARALLEL) -timeout $(TESTTIMEOUT) $(PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
