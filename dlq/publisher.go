@@ -3,12 +3,10 @@ package dlq
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
@@ -129,22 +127,9 @@ func (p *Publisher) Publish(ctx context.Context, rec Record) error {
 		rec.Failures = withoutVendorMessages(rec.Failures)
 	}
 	msg := rec.Message(p.now())
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = p.cfg.RetryInitial
-	b.MaxInterval = p.cfg.RetryMax
-	b.MaxElapsedTime = 0 // never give up on our own: dropping is not an option
-	attempt, shrunk := 0, 0
-	op := func() error {
-		attempt++
-		wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
-		defer cancel()
-		err := p.w.WriteMessages(wctx, msg)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return backoff.Permanent(ctx.Err())
-		}
+	shrunk := 0
+	write := func(wctx context.Context) error { return p.w.WriteMessages(wctx, msg) }
+	failed := func(attempt int, err error) {
 		if tooLarge(err) && shrunk < 2 {
 			// The record cannot fit in the dead-letter topic as it is, and
 			// retrying it would pin the partition for good. Keep
@@ -166,19 +151,15 @@ func (p *Publisher) Publish(ctx context.Context, rec Record) error {
 					Msg("dead-letter record too large for the topic even without its value; writing it without the original's headers, diagnostics cut short")
 				msg = rec.MinimalMessage(p.now())
 			}
-			return err
+			return
 		}
 		p.observer.WriteFailed(err)
 		p.log.Warn().Err(err).Str("topic", p.cfg.Topic).Int("attempt", attempt).
 			Str("event_id", rec.EventID).Str("reason", string(rec.Reason)).
 			Msg("dead-letter write failed; retrying, offset not committed")
-		return err
 	}
-	if err := backoff.Retry(op, backoff.WithContext(b, ctx)); err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("dead-letter write abandoned after %d attempts: %w", attempt, err)
-		}
-		return fmt.Errorf("dead-letter write: %w", err)
+	if err := WriteUntilAcked(ctx, "dead-letter write", p.cfg.writeRetry(), write, failed); err != nil {
+		return err
 	}
 	p.observer.Published(rec.Reason)
 	return nil
@@ -226,4 +207,8 @@ func withoutVendorMessages(fs []Failure) []Failure {
 		out[i] = f
 	}
 	return out
+}
+
+func (c Config) writeRetry() WriteRetry {
+	return WriteRetry{WriteTimeout: c.WriteTimeout, Initial: c.RetryInitial, Max: c.RetryMax}
 }

@@ -2,14 +2,13 @@ package receipt
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/erasured/erasured/dlq"
 )
 
 // WriterConfig says where receipts go.
@@ -87,30 +86,15 @@ func (w *Writer) Write(ctx context.Context, rs ...*Receipt) error {
 		}
 		msgs = append(msgs, m)
 	}
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = w.cfg.RetryInitial, w.cfg.RetryMax, 0
-	attempt := 0
-	op := func() error {
-		attempt++
-		wctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
-		defer cancel()
-		err := w.w.WriteMessages(wctx, msgs...)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return backoff.Permanent(ctx.Err())
-		}
+	write := func(wctx context.Context) error { return w.w.WriteMessages(wctx, msgs...) }
+	failed := func(attempt int, err error) {
 		w.failed.Inc()
 		w.log.Warn().Err(err).Str("topic", w.cfg.Topic).Int("attempt", attempt).Int("receipts", len(msgs)).
 			Msg("receipt write failed; retrying, offset not committed")
-		return err
 	}
-	if err := backoff.Retry(op, backoff.WithContext(b, ctx)); err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("receipt write to %s abandoned after %d attempts: %w", w.cfg.Topic, attempt, err)
-		}
-		return fmt.Errorf("receipt write to %s: %w", w.cfg.Topic, err)
+	r := dlq.WriteRetry{WriteTimeout: w.cfg.WriteTimeout, Initial: w.cfg.RetryInitial, Max: w.cfg.RetryMax}
+	if err := dlq.WriteUntilAcked(ctx, "receipt write to "+w.cfg.Topic, r, write, failed); err != nil {
+		return err
 	}
 	w.written.Add(float64(len(msgs)))
 	return nil

@@ -2,11 +2,8 @@ package retrytopic
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
@@ -66,33 +63,16 @@ func NewPublisher(cfg dlq.Config, w dlq.Writer, log zerolog.Logger, o Observer) 
 func (p *Publisher) Park(ctx context.Context, topic string, rec Parked) error {
 	msg := rec.Message()
 	msg.Topic = topic
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = p.cfg.RetryInitial
-	b.MaxInterval = p.cfg.RetryMax
-	b.MaxElapsedTime = 0 // never give up on our own: dropping is not an option
-	attempt := 0
-	op := func() error {
-		attempt++
-		wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
-		defer cancel()
-		err := p.w.WriteMessages(wctx, msg)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return backoff.Permanent(ctx.Err())
-		}
+	write := func(wctx context.Context) error { return p.w.WriteMessages(wctx, msg) }
+	failed := func(attempt int, err error) {
 		p.observer.ParkFailed(rec.Vendor, err)
 		p.log.Warn().Err(err).Str("topic", topic).Str("vendor", rec.Vendor).Int("attempt", attempt).
 			Str("event_id", rec.EventID).Str("reason", string(rec.Reason)).
 			Msg("retry-topic write failed; retrying, offset not committed")
-		return err
 	}
-	if err := backoff.Retry(op, backoff.WithContext(b, ctx)); err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("retry-topic write to %s abandoned after %d attempts: %w", topic, attempt, err)
-		}
-		return fmt.Errorf("retry-topic write to %s: %w", topic, err)
+	r := dlq.WriteRetry{WriteTimeout: p.cfg.WriteTimeout, Initial: p.cfg.RetryInitial, Max: p.cfg.RetryMax}
+	if err := dlq.WriteUntilAcked(ctx, "retry-topic write to "+topic, r, write, failed); err != nil {
+		return err
 	}
 	p.observer.Parked(rec.Vendor, rec.Reason)
 	return nil
