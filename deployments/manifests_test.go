@@ -425,8 +425,8 @@ func TestDeploymentRunsTheDaemon(t *testing.T) {
 			// The kubelet waits for the daemon's graceful stop.
 			if g := spec.TerminationGracePeriodSeconds; g == nil {
 				t.Error("terminationGracePeriodSeconds is not set")
-			} else if time.Duration(*g)*time.Second <= cfg.ShutdownTimeout {
-				t.Errorf("terminationGracePeriodSeconds %d must exceed shutdown_timeout %s", *g, cfg.ShutdownTimeout)
+			} else if time.Duration(*g)*time.Second <= cfg.StopBudget() {
+				t.Errorf("terminationGracePeriodSeconds %d must exceed shutdown_timeout %s and the writers' and HTTP server's close (%s in all)", *g, cfg.ShutdownTimeout, cfg.StopBudget())
 			}
 
 			// Resources, and the Go heap limit below the memory limit.

@@ -296,9 +296,11 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	go func() { done <- d.runConsumers(ctx) }()
 
 	var err error
+	stopBy := time.Now().Add(d.cfg.ShutdownTimeout)
 	select {
 	case err = <-done:
 	case <-ctx.Done():
+		stopBy = time.Now().Add(d.cfg.ShutdownTimeout)
 		d.log.Info().Dur("shutdown_timeout", d.cfg.ShutdownTimeout).Msg("stopping: no new fetches; draining in-flight events")
 		select {
 		case err = <-done:
@@ -306,17 +308,30 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 			err = fmt.Errorf("shutdown overran %s; unfinished events will be redelivered", d.cfg.ShutdownTimeout)
 		}
 	}
-	if cerr := d.closeWriters(writerCloseTimeout); cerr != nil && err == nil {
+	// The writers get what is left of the shutdown timeout, and at least
+	// minWriterClose.
+	if cerr := d.closeWriters(max(time.Until(stopBy), minWriterClose)); cerr != nil && err == nil {
 		err = cerr
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	return err
 }
 
-// writerCloseTimeout bounds closing the writers at the end of Run.
-const writerCloseTimeout = 5 * time.Second
+// minWriterClose is the least time closing the writers gets at the end
+// of Run, even after a shutdown that used all of its timeout;
+// httpShutdownTimeout is the HTTP server's, after that.
+const (
+	minWriterClose      = 2 * time.Second
+	httpShutdownTimeout = 2 * time.Second
+)
+
+// StopBudget is the longest Run takes to return once its context ends:
+// the pod's termination grace period must exceed it.
+func (c *Config) StopBudget() time.Duration {
+	return c.ShutdownTimeout + minWriterClose + httpShutdownTimeout
+}
 
 // closeWriters closes the dead-letter, retry-topic and receipts writers,
 // giving up after timeout (see closeAll).
