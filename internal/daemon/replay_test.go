@@ -159,6 +159,9 @@ func TestReplayAfterVendorOutage(t *testing.T) {
 			t.Fatalf("%s deleted %d of %d during webex's outage", v, d, n)
 		}
 	}
+	// Once everything is committed, no redelivery adds dead letters after
+	// they are counted.
+	waitUntil(t, 60*time.Second, "every event committed", func() bool { return committedAll(s, 4) == int64(len(w.Records)) })
 	dlqBefore := len(deadLetters(t, s))
 	before := vendorCalls(s, w)
 
