@@ -198,13 +198,10 @@ func TestDeclaredVendorParks(t *testing.T) {
 	topic := retrytopic.TopicFor(devstack.Topic, "helpdesk")
 	var ids map[string]bool
 	var reasons map[retrytopic.Reason]int
-	for ctx.Err() == nil {
+	waitUntil(t, 60*time.Second, "every event parked", func() bool {
 		ids, reasons = parkedEvents(readParked(t, s, topic, 1))
-		if len(ids) == n {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(ids) == n
+	})
 	checkLagZero(t, m)
 	t.Logf("parked %d events on %s, reasons %v; the helpdesk sandbox heard %d requests", len(ids), topic, reasons, sandboxes["helpdesk"].Ledger.Requests())
 	if len(ids) != n || reasons[retrytopic.ReasonPaused] != n {
