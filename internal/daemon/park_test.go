@@ -60,59 +60,6 @@ func committedAll(s *devstack.Stack, partitions int32) int64 {
 	return n
 }
 
-// TestVendorDownParksItsParts: Exotel answers 503 to everything for the
-// whole run. The three healthy vendors finish every event, every event's
-// Exotel part is on Exotel's retry topic, the main offsets are committed
-// to the end, and Exotel sees a bounded number of requests.
-func TestVendorDownParksItsParts(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	const partitions = 4
-	knobs := fastKnobs()
-	knobs["webex"] = sandbox.Knobs{}
-	knobs["exotel"] = sandbox.Knobs{Force: "503"}
-	s := startStack(t, partitions, knobs)
-	w := devstack.NewWorkload(2000, 2000, 0)
-	produce(t, s, w)
-	cfg := testConfig(s)
-	daemon.Vendor[*exotel.Config](&cfg.Vendors).Breaker.Cooldown = 2 * time.Second
-	startMember(t, cfg)
-
-	waitUntil(t, 120*time.Second, "every event deleted at the healthy vendors and committed", func() bool {
-		return countDeleted(s, w, "plivo") == len(w.Events) && countDeleted(s, w, "webex") == len(w.Events) &&
-			countDeleted(s, w, "clevertap") == len(w.Events) && committedAll(s, partitions) == int64(len(w.Records))
-	})
-	recs := readParked(t, s, retrytopic.TopicFor(devstack.Topic, "exotel"), partitions)
-	ids, reasons := parkedEvents(recs)
-	missing := 0
-	for _, ev := range w.Events {
-		if !ids[ev.EventID] {
-			missing++
-		}
-	}
-	reqs := s.Sandbox("exotel").Ledger.Requests()
-	t.Logf("events %d; healthy vendors deleted all; committed %d; exotel retry topic: %d records, %d distinct events, reasons %v; exotel requests %d; exotel deleted %d",
-		len(w.Events), committedAll(s, partitions), len(recs), len(ids), reasons, reqs, countDeleted(s, w, "exotel"))
-	if missing > 0 {
-		t.Errorf("%d events have no Exotel part on the retry topic", missing)
-	}
-	if reasons[retrytopic.ReasonCircuitOpen] == 0 {
-		t.Error("no part was parked because the circuit was open")
-	}
-	// 20 consecutive failures open the circuit; each cooldown (2s)
-	// lets 3 probes through. Far below one request per event.
-	if reqs > 500 {
-		t.Errorf("exotel got %d requests for %d events; the breaker should bound them", reqs, len(w.Events))
-	}
-	for _, r := range recs {
-		if r.Vendor != "exotel" || r.Due.Before(r.ParkedAt) || r.OriginalTopic != devstack.Topic {
-			t.Fatalf("bad parked record: vendor %q due %v parked %v topic %q", r.Vendor, r.Due, r.ParkedAt, r.OriginalTopic)
-		}
-	}
-}
-
 // TestPausedVendorIsNotCalled: webex paused in configuration gets no
 // request, and every event's Webex part is parked with reason paused.
 func TestPausedVendorIsNotCalled(t *testing.T) {
