@@ -61,7 +61,8 @@ fuzz:
 
 ## bench: erasured against a naive consumer on the same backlogs (kfake,
 ## plus KAFKA_BROKERS when set), vendors instant, slow (LATENCY) and one
-## throttled at RPS; prints one table. BACKLOG=1000000 adds the peak-RSS run.
+## throttled at RPS, one down (OUTAGE_N events, Exotel 503 throughout); prints
+## the tables. BACKLOG=1000000 adds the peak-RSS run.
 ## A scenario whose count is 0 is skipped. See docs/performance.md.
 N          ?= 20000
 LATENCY_N  ?= 4000
@@ -69,9 +70,10 @@ THROTTLE_N ?= 10000
 BACKLOG    ?= 0
 LATENCY    ?= 50ms
 RPS        ?= 500
+OUTAGE_N   ?= 10000
 bench:
 	$(GO) run ./cmd/erasured-bench -n $(N) -latency-n $(LATENCY_N) -throttle-n $(THROTTLE_N) \
-	  -backlog $(BACKLOG) -latency $(LATENCY) -rps $(RPS) $(BENCHFLAGS)
+	  -backlog $(BACKLOG) -latency $(LATENCY) -rps $(RPS) -outage-n $(OUTAGE_N) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

@@ -5,7 +5,7 @@
 //
 //	erasured-bench [-n 20000] [-latency-n 4000] [-throttle-n 10000]
 //	               [-backlog 0] [-latency 50ms] [-rps 500]
-//	               [-limit-seconds 20] [-profile DIR] [-log DIR]
+//	               [-limit-seconds 20] [-outage-n 10000] [-profile DIR] [-log DIR]
 //
 // KAFKA_BROKERS=host:port,... adds the same runs on that Kafka, on fresh
 // topics.
@@ -36,6 +36,7 @@ func main() {
 	latency := flag.Duration("latency", 50*time.Millisecond, "every vendor's answer delay in the slow-vendor scenario")
 	rps := flag.Float64("rps", 500, "requests per second the throttled vendor (Webex) admits")
 	limitSeconds := flag.Float64("limit-seconds", 20, "length of each rate-limit scenario at its limit, in seconds (one per limit shape, and 3 replicas sharing a ceiling); 0 skips them")
+	outageN := flag.Int("outage-n", 10000, "events in each outage scenario (every vendor answering in -latency, then Exotel answering 503 to everything); 0 skips them")
 	partitions := flag.Int("partitions", 8, "partitions of the event topic")
 	timeout := flag.Duration("run-timeout", 10*time.Minute, "bound on one run; a run cut short is reported as partial")
 	profile := flag.String("profile", "", "directory for CPU and allocation profiles of each measured process")
@@ -45,7 +46,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	o := bench.Options{
-		Scenarios:  append(bench.DefaultScenarios(*n, *latencyN, *throttleN, *backlog, *latency, *rps), bench.LimitScenarios(*limitSeconds)...),
+		Scenarios: append(append(bench.DefaultScenarios(*n, *latencyN, *throttleN, *backlog, *latency, *rps), bench.LimitScenarios(*limitSeconds)...),
+			bench.OutageScenarios(*outageN, *latency)...),
 		Partitions: *partitions,
 		RunTimeout: *timeout,
 		ProfileDir: *profile,

@@ -57,6 +57,14 @@ type Scenario struct {
 	// Ceiling, when set, is the deployment's configured ceiling the
 	// figures are taken against, rather than the vendor's limit.
 	Ceiling float64
+	// Outage scenarios (outage.go): Down, when set, names the vendor
+	// answering 503 to everything; an event counts as deleted once the
+	// other vendors deleted it. Outage marks the scenarios of the outage
+	// table, the no-outage baseline included. Timeout, when set, bounds
+	// each run of the scenario below Options.RunTimeout.
+	Down    string
+	Outage  bool
+	Timeout time.Duration
 }
 
 // Knobs returns the sandboxes' behaviour for s.
@@ -70,6 +78,11 @@ func (s Scenario) Knobs() map[string]sandbox.Knobs {
 		kn.ThrottleRPS = s.ThrottleRPS
 		kn.Limit = s.Limit
 		k[s.Throttled] = kn
+	}
+	if s.Down != "" {
+		kn := k[s.Down]
+		kn.Force = "503"
+		k[s.Down] = kn
 	}
 	return k
 }
@@ -236,7 +249,11 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 	defer st.Close()
 
 	w := devstack.NewWorkload(sc.Events, sc.Events, 0)
-	pctx, cancel := context.WithTimeout(ctx, o.RunTimeout)
+	timeout := o.RunTimeout
+	if sc.Timeout > 0 {
+		timeout = min(timeout, sc.Timeout)
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := devstack.Produce(pctx, st.Brokers, st.Topic, w.Records); err != nil {
 		return res, err
@@ -246,7 +263,7 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 		return res, err
 	}
 	w.Records = nil // the broker has them; keep the heap of this process small
-	tr := newTracker(st, w)
+	tr := newTracker(st, w, sc.Down)
 
 	dir, err := os.MkdirTemp("", "erasured-bench-")
 	if err != nil {

@@ -91,6 +91,7 @@ func Print(w io.Writer, partitions int, rs []Result) {
 		fmt.Fprintln(w, strings.Join(notes, "\n"))
 	}
 	printLimits(w, rs)
+	printOutage(w, rs)
 }
 
 func perEvent(v float64, r Result) float64 {
