@@ -10,7 +10,10 @@ import "time"
 // of which there is at most one per Cooldown (a spell ends at its first
 // failure and the circuit stays open for another Cooldown). It bounds
 // what an outage costs the vendor: with the defaults, 20 + 63 + 3 per 30
-// seconds. A breaker that is off has no budget (-1).
+// seconds. A request its caller cancels is not counted by the breaker
+// and, half-open, frees its probe for another: the bound assumes none is
+// (a part parked while its probe is in flight). A breaker that is off, or
+// opened by the failure ratio alone, has no budget (-1).
 func (c BreakerConfig) ProbeBudget(inFlight int, d time.Duration) int {
 	if !c.Enabled || c.ConsecutiveFailures <= 0 || c.Cooldown <= 0 {
 		// Off, or opened only by the failure ratio, whose count before
