@@ -112,7 +112,9 @@ func (s *Stack) ProcessConfig(t testing.TB, group, extraYAML string) (string, []
 		if spec.Dev.Sandbox == nil {
 			continue
 		}
-		fmt.Fprintf(&vendors, "  %s:\n    enabled: true\n    base_url: %q\n    retry: %s\n", spec.Name, s.URLs[spec.Name], retry)
+		// No configured ceiling, as Stack.Config: the sandboxes enforce
+		// their own limits, and Plivo's default 60/s would bound every run.
+		fmt.Fprintf(&vendors, "  %s:\n    enabled: true\n    base_url: %q\n    retry: %s\n    limit: {max_rate: 0}\n", spec.Name, s.URLs[spec.Name], retry)
 		for _, k := range slices.Sorted(maps.Keys(spec.Dev.Settings)) {
 			fmt.Fprintf(&vendors, "    %s: %q\n", k, spec.Dev.Settings[k])
 		}

@@ -44,14 +44,12 @@ func outageBreaker() adapters.BreakerConfig {
 }
 
 // outageEnv configures the binary as outageBreaker and outageInFlight say,
-// plus extra. Plivo's documented ceiling (max_rate 60, its default) is
-// lifted, as devstack.Stack.Config does for in-process runs: at 60
-// deletions a second it, not the window, would bound both runs, and the
-// ratio would compare two copies of Plivo's limit.
+// plus extra. (devstack.Stack.ProcessConfig lifts Plivo's documented
+// ceiling, 60/s by default: it, not the window, would bound both runs,
+// and the ratio would compare two copies of Plivo's limit.)
 func outageEnv(extra ...string) []string {
 	br := outageBreaker()
 	return append([]string{
-		"ERASURED_VENDORS_PLIVO_LIMIT_MAX_RATE=0",
 		fmt.Sprintf("ERASURED_KAFKA_MAX_IN_FLIGHT=%d", outageInFlight),
 		fmt.Sprintf("ERASURED_VENDORS_EXOTEL_BREAKER_CONSECUTIVE_FAILURES=%d", br.ConsecutiveFailures),
 		fmt.Sprintf("ERASURED_VENDORS_EXOTEL_BREAKER_COOLDOWN=%s", br.Cooldown),
