@@ -41,7 +41,7 @@ func stackEnv(t *testing.T, s *devstack.Stack, extraYAML string) (string, []stri
 
 func produce(t *testing.T, s *devstack.Stack, w *devstack.Workload) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*devstack.WaitScale())
 	defer cancel()
 	if err := devstack.Produce(ctx, s.Brokers, devstack.Topic, w.Records); err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestKill9LosesNothing(t *testing.T) {
 		progress = append(progress, countPlivoDeleted(s, w))
 	}
 	p := startProcess(t, env, "run", "-config", path)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second*devstack.WaitScale())
 	defer cancel()
 	acc, err := s.WaitComplete(ctx, w)
 	if err != nil {
@@ -168,7 +168,7 @@ func TestSIGTERMDrainsAndCommits(t *testing.T) {
 	}
 
 	p2 := startProcess(t, env, "run", "-config", path)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second*devstack.WaitScale())
 	defer cancel()
 	acc, err := s.WaitComplete(ctx, w)
 	if err != nil {

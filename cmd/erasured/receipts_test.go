@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/erasured/erasured/event"
+	"github.com/erasured/erasured/internal/devstack"
 	"github.com/erasured/erasured/receipt"
 )
 
@@ -62,7 +63,7 @@ func receiptsCluster(t *testing.T, n int, fp *event.Fingerprinter) (string, map[
 			want[ex.Outcome]++
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*devstack.WaitScale())
 	defer cancel()
 	// The later receipts are written after every first one.
 	for _, batch := range [][]*receipt.Receipt{rs, laters} {

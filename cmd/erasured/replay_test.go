@@ -38,7 +38,7 @@ func deadLetterStack(t *testing.T, n int, vendor string) *devstack.Stack {
 	}
 	bad := dlq.Record{Original: kafka.Message{Topic: devstack.Topic, Key: []byte("poison"), Value: []byte("{")}, Reason: dlq.ReasonInvalidEvent, Detail: "value: not JSON"}
 	msgs = append(msgs, bad.Message(at))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*devstack.WaitScale())
 	defer cancel()
 	if err := devstack.Produce(ctx, s.Brokers, devstack.DLQTopic, msgs); err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func deadLetterStack(t *testing.T, n int, vendor string) *devstack.Stack {
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*devstack.WaitScale())
 	defer cancel()
 	code := run(ctx, args, &out, &errOut)
 	return code, out.String(), errOut.String()
@@ -205,7 +205,7 @@ func TestReplayCLIInterruptedResumes(t *testing.T) {
 	}
 
 	got := map[string]int{}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*devstack.WaitScale())
 	defer cancel()
 	for part := range 4 {
 		msgs, err := devstack.ReadAll(ctx, s.Brokers, devstack.Topic, part)

@@ -40,7 +40,7 @@ func TestDeclaredVendorsEndToEnd(t *testing.T) {
 	}
 	knobs := map[string]sandbox.Knobs{"helpdesk": {FailureRate: 0.1}, "analytics": {ThrottleRPS: 40}}
 	s, cfg, sandboxes := declaredStack(t, knobs)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second*devstack.WaitScale())
 	defer cancel()
 
 	const n, every = 400, 50
@@ -189,7 +189,7 @@ func TestDeclaredVendorParks(t *testing.T) {
 		}
 		records = append(records, kafka.Message{Key: []byte(ev.UserID), Value: v})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*devstack.WaitScale())
 	defer cancel()
 	if err := devstack.Produce(ctx, s.Brokers, s.Topic, records); err != nil {
 		t.Fatal(err)

@@ -121,7 +121,7 @@ func TestMissingRetryTopicStopsStartup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*devstack.WaitScale())
 	defer cancel()
 	err = daemon.New(cfg, zerolog.Nop(), nil, nil).Run(ctx, ln)
 	t.Logf("startup error: %v", err)

@@ -116,7 +116,7 @@ func TestNewPartitionsAreConsumed(t *testing.T) {
 			produce(t, s, first)
 			waitComplete(t, s, first, 30*time.Second)
 
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*devstack.WaitScale())
 			defer cancel()
 			if err := devstack.AddPartitions(ctx, s.Brokers, devstack.Topic, 4); err != nil {
 				t.Fatal(err)
@@ -164,7 +164,7 @@ func TestPartitionsAddedDuringAssignment(t *testing.T) {
 		s.Cluster.DropControl()
 		done := make(chan struct{})
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*devstack.WaitScale())
 			defer cancel()
 			added <- devstack.AddPartitions(ctx, s.Brokers, devstack.Topic, 4)
 			close(done)
@@ -178,7 +178,7 @@ func TestPartitionsAddedDuringAssignment(t *testing.T) {
 	}
 	waitAssigned(t, m, 1)
 	w := devstack.NewWorkload(60, 60, 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*devstack.WaitScale())
 	defer cancel()
 	for i, p := range []int{2, 3} {
 		if err := devstack.ProduceToPartition(ctx, s.Brokers, devstack.Topic, p, w.Records[i*30:(i+1)*30]); err != nil {

@@ -162,7 +162,7 @@ func (s *syncBuffer) String() string {
 
 func produce(t *testing.T, s *devstack.Stack, w *devstack.Workload) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*devstack.WaitScale())
 	defer cancel()
 	if err := devstack.Produce(ctx, s.Brokers, devstack.Topic, w.Records); err != nil {
 		t.Fatal(err)
@@ -411,7 +411,12 @@ func TestSlowUserDoesNotStallOtherUsers(t *testing.T) {
 	t.Cleanup(s.Close)
 	produce(t, s, w)
 	cfg := testConfig(s)
-	daemon.Vendor[*plivo.Config](&cfg.Vendors).Retry.RequestTimeout = 500 * time.Millisecond
+	pc := daemon.Vendor[*plivo.Config](&cfg.Vendors)
+	pc.Retry.RequestTimeout = 500 * time.Millisecond
+	// The stuck user's parts must wait inline, not park: on a loaded
+	// machine the others took longer than the default 30s budget, and
+	// the parked parts then waited for the retry worker past the test.
+	pc.Retry.InlineBudget = 10 * time.Minute
 	startMember(t, cfg)
 
 	waitUntil(t, 60*time.Second, "every other user's events to finish", func() bool {

@@ -114,7 +114,7 @@ func replay(t *testing.T, s *devstack.Stack, mod func(*dlq.ReplayConfig)) dlq.Su
 		w = kw
 	}
 	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*devstack.WaitScale())
 	defer cancel()
 	sum, err := dlq.NewReplayer(cfg, w, nil, nil, dlq.NewReport(dlq.ReportOptions{Out: &out, Records: true})).Run(ctx)
 	if err != nil {

@@ -50,7 +50,7 @@ func TestSecureKafkaEndToEnd(t *testing.T) {
 			cfg := secureConfig(t, s, pki, mech, "k4fka-pass")
 
 			w := devstack.NewWorkload(40, 10, 4)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*devstack.WaitScale())
 			defer cancel()
 			produceSecure(ctx, t, s, &cfg.Kafka.Auth, w.Records)
 
