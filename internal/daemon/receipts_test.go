@@ -275,28 +275,13 @@ func TestReceiptsThroughOutageAndRecovery(t *testing.T) {
 // vendor each outcome, the parts carrying the vendor's reference, and the
 // parts whose outcome disagrees with the vendor's sandbox: the invariant
 // is that a receipt says deleted (or already absent) exactly when the
-// sandbox deleted.
+// sandbox deleted (devstack.AuditReceipts, shared with the kill -9
+// tests of cmd/erasured and internal/e2e).
 func checkReceipts(t *testing.T, s *devstack.Stack, b *receipt.Book, w *devstack.Workload) (counts map[string]map[receipt.Outcome]int, referenced map[string]int, mismatch int) {
 	t.Helper()
-	counts, referenced = map[string]map[receipt.Outcome]int{}, map[string]int{}
-	for _, ev := range w.Events {
-		r, ok := b.Get(ev.EventID)
-		if !ok {
-			t.Fatalf("committed event %s has no receipt", ev.EventID)
-		}
-		ids := devstack.VendorIDs(ev)
-		for v, p := range r.Vendors {
-			if counts[v] == nil {
-				counts[v] = map[receipt.Outcome]int{}
-			}
-			counts[v][p.Outcome]++
-			if p.Reference != "" {
-				referenced[v]++
-			}
-			if ids[v] != "" && (p.Outcome == receipt.Deleted || p.Outcome == receipt.AlreadyAbsent) != s.Sandbox(v).Ledger.Deleted(ids[v]) {
-				mismatch++
-			}
-		}
+	a := s.AuditReceipts(b, w.Events, true)
+	if len(a.Missing) > 0 {
+		t.Fatalf("%d committed events have no receipt, e.g. %s", len(a.Missing), a.Missing[0])
 	}
-	return counts, referenced, mismatch
+	return a.Counts, a.Referenced, len(a.Unfounded) + len(a.Unrecorded)
 }
