@@ -67,6 +67,10 @@ type part struct {
 	parked retrytopic.Reason
 	// parkErr is the failed park write: the event is not finished.
 	parkErr error
+	// parkedAt is when the part was parked (the record's ParkedAt): its
+	// receipt's time, although the receipt is written when the event
+	// finishes, which may be after the retry worker settled the part.
+	parkedAt time.Time
 }
 
 // runVendor carries ev to v: at once to the retry topic when the vendor is
@@ -190,5 +194,5 @@ func (p *Processor) park(ctx context.Context, v Vendor, msg kafka.Message, ev *e
 	if p.parking.Index != nil {
 		p.parking.Index.Add(name, user)
 	}
-	return part{res: res, parked: reason}
+	return part{res: res, parked: reason, parkedAt: now}
 }

@@ -54,7 +54,18 @@ func (p *Processor) writeReceipt(ctx context.Context, ev *event.UserDeleted, par
 		case pt.parked != "":
 			otherwise = receipt.Parked
 		}
-		r.Set(pt.res.Vendor, receipt.PartOf(pt.res, otherwise, now))
+		// A parked part is recorded as of its parking, not of this
+		// write: the retry worker may already have settled it (its
+		// first try comes FirstWait after the park, while this event
+		// may still wait on a slow vendor), and readers fold parts by
+		// recorded time, so a later time here would let "parked"
+		// override the worker's "deleted" for good. FirstWait also
+		// absorbs clock skew between this member and another's worker.
+		at := now
+		if pt.parked != "" && !pt.parkedAt.IsZero() {
+			at = pt.parkedAt
+		}
+		r.Set(pt.res.Vendor, receipt.PartOf(pt.res, otherwise, at))
 	}
 	for _, name := range unconfigured {
 		r.Set(name, receipt.PartOf(adapters.Result{Vendor: name, Outcome: adapters.Failed}, receipt.DeadLettered, now))
