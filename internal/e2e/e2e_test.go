@@ -16,6 +16,7 @@ import (
 	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/internal/devstack"
+	"github.com/erasured/erasured/receipt"
 )
 
 // suite is one test's world: its own topics and group on the broker, the
@@ -138,36 +139,70 @@ func TestTenThousandEventsAllAccounted(t *testing.T) {
 }
 
 // 2. kill -9 at random points, restart: nothing lost, redone work bounded.
+// Issue 12's proof 3 too: Plivo dead-letters every 20th event (its
+// primary profile) and Exotel fails half its requests, so parts are
+// parked and its retry worker deletes them later: receipts of every
+// outcome are being written at each kill. After each kill, no committed
+// event lacks a receipt and no receipt claims a deletion the sandbox did
+// not perform; at the end receipts and sandboxes agree exactly.
 func TestKill9AtRandomPoints(t *testing.T) {
 	const partitions, inFlight, kills = 4, 16, 3
 	// Every event takes at least 50ms at the vendors, so at most
 	// partitions*inFlight events finish per 50ms whatever the machine's
 	// speed, which makes the redelivery bound independent of it.
-	s := newSuite(t, suiteOptions{partitions: partitions, knobs: healthy(50 * time.Millisecond),
-		env: []string{"ERASURED_KAFKA_COMMIT_INTERVAL=50ms"}})
+	knobs := healthy(50 * time.Millisecond)
+	knobs["exotel"] = sandbox.Knobs{Latency: 50 * time.Millisecond, FailureRate: 0.5}
+	s := newSuite(t, suiteOptions{partitions: partitions, knobs: knobs,
+		env: []string{"ERASURED_KAFKA_COMMIT_INTERVAL=50ms",
+			// About three tries inline, then parked; the retry
+			// worker's waits keep parts parked while kills come.
+			"ERASURED_VENDORS_EXOTEL_RETRY_INLINE_BUDGET=200ms",
+			"ERASURED_VENDORS_EXOTEL_RETRY_SCHEDULE=300ms,600ms",
+			// Half of all requests failing would keep a breaker open.
+			"ERASURED_VENDORS_EXOTEL_BREAKER_ENABLED=false"}})
 	w := devstack.NewWorkload(4000, 800, 12)
+	primaries, err := w.NamePrimary(20)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.produce(w)
-	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	seed := devstack.KillSeed(t)
+	t.Logf("seed %d (KILL_SEED=%d replays these kill points)", seed, seed)
+	rnd := rand.New(rand.NewPCG(seed, 11))
 	var at []int
+	seen := map[receipt.Outcome]int{}
 	for k := range kills {
 		p := s.start()
-		target := s.plivoDeleted(w) + 200 + rnd.IntN(len(w.Events)/5)
+		target := min(s.plivoDeleted(w)+200+rnd.IntN(len(w.Events)/5), len(w.Events)-primaries-1)
 		waitUntil(t, 120*time.Second, fmt.Sprintf("%d deletions before kill %d", target, k+1), func() bool {
-			return s.plivoDeleted(w) >= min(target, len(w.Events)-1)
+			return s.plivoDeleted(w) >= target
 		})
 		if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		<-p.Exited()
 		at = append(at, s.plivoDeleted(w))
+		for _, c := range s.auditAfterKill(k+1, w).Counts {
+			for o, n := range c {
+				seen[o] += n
+			}
+		}
 	}
 	p := s.start()
 	acc := s.waitComplete(w, 5*time.Minute, p)
+	settled := s.waitSettled(w, 5*time.Minute, p)
 	s.waitLagZero(60 * time.Second)
 	s.stop(p)
-	t.Logf("killed at plivo-deleted counts %v; counted: %s", at, acc)
-	if acc.DeletedEverywhere != acc.Produced {
-		t.Errorf("deleted everywhere = %d, want %d", acc.DeletedEverywhere, acc.Produced)
+	t.Logf("killed at plivo-deleted counts %v; counted: %s; receipts seen at the kills %v; settled: %s", at, acc, seen, settled)
+	if seen[receipt.Parked] == 0 || seen[receipt.DeadLettered] == 0 {
+		t.Errorf("receipts seen at the kills %v: want parked and dead_lettered among them", seen)
+	}
+	if settled.Counts["plivo"][receipt.DeadLettered] != primaries {
+		t.Errorf("plivo dead-lettered %d, want %d (the primary profiles)", settled.Counts["plivo"][receipt.DeadLettered], primaries)
+	}
+	// Settled: every part the vendors can delete is deleted.
+	if d := s.stack.CountDeleted(w, "plivo") + primaries; d != acc.Produced || s.stack.CountDeleted(w, "exotel") != acc.Produced {
+		t.Errorf("deleted at plivo %d (+%d primary profiles), at exotel %d; want %d", d-primaries, primaries, s.stack.CountDeleted(w, "exotel"), acc.Produced)
 	}
 	// What a kill makes the successor redo: the in-flight window plus what
 	// finished since the last commit (50ms, at most one window); three
