@@ -55,10 +55,11 @@ func (s *suite) auditAfterKill(kill int, w *devstack.Workload) devstack.ReceiptA
 // waitSettled waits until every record is committed, every part the
 // vendors can delete is deleted, and the receipts say exactly what the
 // sandboxes did: one receipt per event, none parked. It returns the last
-// audit, and fails with it.
+// audit, and fails with it. timeout scales as WaitUntil's does.
 func (s *suite) waitSettled(w *devstack.Workload, timeout time.Duration, p *devstack.Process) devstack.ReceiptAudit {
 	s.t.Helper()
 	var last devstack.ReceiptAudit
+	timeout *= devstack.WaitScale()
 	deadline := time.Now().Add(timeout)
 	for {
 		last = s.audit(w)
