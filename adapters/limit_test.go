@@ -467,6 +467,14 @@ func TestLimiterMetrics(t *testing.T) {
 		"erasured_vendor_paused_seconds_total/plivo":       2,
 		"erasured_vendor_paused_seconds_total/webex":       0,
 		"erasured_vendor_requests_in_flight/webex":         0,
+		// The ceiling the 429 was learned at (the configured 100/s: no
+		// answer accepted yet to measure), the cap on requests in flight
+		// (none for plivo, the 8 connections for webex), the share.
+		"erasured_vendor_rate_limit_learned/plivo": 100,
+		"erasured_vendor_rate_limit_learned/webex": 0,
+		"erasured_vendor_concurrency_limit/plivo":  0,
+		"erasured_vendor_concurrency_limit/webex":  8,
+		"erasured_vendor_limit_share/plivo":        1,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {

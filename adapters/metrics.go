@@ -14,6 +14,7 @@ type LimiterMetrics struct {
 	limiters []namedLimiter
 
 	limit, inFlight                  *prometheus.Desc
+	learned, concurrency, share      *prometheus.Desc
 	throttled, decreases, paused, wt *prometheus.Desc
 }
 
@@ -28,6 +29,12 @@ func NewLimiterMetrics(reg prometheus.Registerer) *LimiterMetrics {
 	m := &LimiterMetrics{
 		limit: prometheus.NewDesc("erasured_vendor_rate_limit",
 			"Requests per second the vendor's adaptive limiter allows now: configured or learned from 429s; +Inf while none is in force.", v, nil),
+		learned: prometheus.NewDesc("erasured_vendor_rate_limit_learned",
+			"Requests per second at which the vendor began to refuse (learned from 429s) or that its rate-limit header fields state; 0 while unknown. The rate in force recovers to just under it.", v, nil),
+		concurrency: prometheus.NewDesc("erasured_vendor_concurrency_limit",
+			"Cap on the vendor's requests in flight now: configured, or learned by AIMD from concurrency 429s (throttle: concurrency); 0 for none.", v, nil),
+		share: prometheus.NewDesc("erasured_vendor_limit_share",
+			"This replica's part of the Deployment's configured rate and concurrency ceilings (assigned/total partitions).", v, nil),
 		inFlight: prometheus.NewDesc("erasured_vendor_requests_in_flight",
 			"Requests holding a permit of the vendor's limiter.", v, nil),
 		throttled: prometheus.NewDesc("erasured_vendor_limiter_throttled_total",
@@ -52,7 +59,7 @@ func (m *LimiterMetrics) Add(vendor string, l *Limiter) {
 
 // Describe implements prometheus.Collector.
 func (m *LimiterMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.limit, m.inFlight, m.throttled, m.decreases, m.paused, m.wt} {
+	for _, d := range []*prometheus.Desc{m.limit, m.learned, m.concurrency, m.share, m.inFlight, m.throttled, m.decreases, m.paused, m.wt} {
 		ch <- d
 	}
 }
@@ -65,6 +72,9 @@ func (m *LimiterMetrics) Collect(ch chan<- prometheus.Metric) {
 	for _, nl := range ls {
 		s := nl.l.Stats()
 		ch <- prometheus.MustNewConstMetric(m.limit, prometheus.GaugeValue, s.Limit, nl.vendor)
+		ch <- prometheus.MustNewConstMetric(m.learned, prometheus.GaugeValue, s.Ceiling, nl.vendor)
+		ch <- prometheus.MustNewConstMetric(m.concurrency, prometheus.GaugeValue, float64(s.MaxConcurrency), nl.vendor)
+		ch <- prometheus.MustNewConstMetric(m.share, prometheus.GaugeValue, s.Share, nl.vendor)
 		ch <- prometheus.MustNewConstMetric(m.inFlight, prometheus.GaugeValue, float64(s.InFlight), nl.vendor)
 		ch <- prometheus.MustNewConstMetric(m.throttled, prometheus.CounterValue, float64(s.Throttled), nl.vendor)
 		ch <- prometheus.MustNewConstMetric(m.decreases, prometheus.CounterValue, float64(s.Decreases), nl.vendor)

@@ -5,7 +5,8 @@
 //
 //	erasured-bench [-n 20000] [-latency-n 4000] [-throttle-n 10000]
 //	               [-backlog 0] [-latency 50ms] [-rps 500]
-//	               [-limit-seconds 20] [-outage-n 10000] [-profile DIR] [-log DIR]
+//	               [-limit-seconds 20] [-outage-n 10000] [-only REGEXP]
+//	               [-profile DIR] [-log DIR]
 //
 // KAFKA_BROKERS=host:port,... adds the same runs on that Kafka, on fresh
 // topics.
@@ -41,13 +42,19 @@ func main() {
 	timeout := flag.Duration("run-timeout", 10*time.Minute, "bound on one run; a run cut short is reported as partial")
 	profile := flag.String("profile", "", "directory for CPU and allocation profiles of each measured process")
 	logDir := flag.String("log", "", "directory to keep each measured process's log in")
+	only := flag.String("only", "", "run only the scenarios whose name matches this regular expression (e.g. '^(sw|cap)-')")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	scenarios, err := bench.Select(append(append(bench.DefaultScenarios(*n, *latencyN, *throttleN, *backlog, *latency, *rps), bench.LimitScenarios(*limitSeconds)...),
+		bench.OutageScenarios(*outageN, *latency)...), *only)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "erasured-bench: -only:", err)
+		os.Exit(2)
+	}
 	o := bench.Options{
-		Scenarios: append(append(bench.DefaultScenarios(*n, *latencyN, *throttleN, *backlog, *latency, *rps), bench.LimitScenarios(*limitSeconds)...),
-			bench.OutageScenarios(*outageN, *latency)...),
+		Scenarios:  scenarios,
 		Partitions: *partitions,
 		RunTimeout: *timeout,
 		ProfileDir: *profile,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"regexp"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -154,4 +155,26 @@ func printLimits(w io.Writer, rs []Result) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nTargets (printed, not asserted): goodput ≥ 95% of the limit with < 3% of answers 429; with rate-limit header fields (-xrl, -ietf) no 429 after the first window; 3 replicas together ≤ the configured ceiling and ≥ 90% of it.")
+}
+
+// Select keeps the scenarios whose name matches pattern (all when it is
+// empty), so one scenario group can run alone: `-only '^sw-'`.
+func Select(s []Scenario, pattern string) ([]Scenario, error) {
+	if pattern == "" {
+		return s, nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("scenario pattern: %w", err)
+	}
+	var out []Scenario
+	for _, sc := range s {
+		if re.MatchString(sc.Name) {
+			out = append(out, sc)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no scenario matches %q", pattern)
+	}
+	return out, nil
 }
