@@ -46,8 +46,16 @@ const (
 	probeGrowthMax  = 0.1
 	probeBase       = 100 * time.Millisecond
 	probeMax        = time.Second
-	onsetHorizon    = 2 * time.Minute
-	capProbeEvery   = 10 * time.Second
+	probeMaxShort   = 200 * time.Millisecond
+	// episodeRate paces the probes of an episode when no rate is known
+	// yet (limit.go).
+	episodeRate   = 50
+	onsetHorizon  = 2 * time.Minute
+	capProbeEvery = 10 * time.Second
+	// holdBase and holdMax bound how long the rate holds just under a
+	// ceiling before probing above it, after a probe was refused there.
+	holdBase = 2 * time.Second
+	holdMax  = 30 * time.Second
 )
 
 // learnState is what the learner keeps between answers; Limiter.mu guards
@@ -62,11 +70,20 @@ type learnState struct {
 
 	ceiling     float64 // learned rate at which 429s began; 0: unknown
 	episode     bool
+	endedAt     time.Time // when the last episode ended
 	onsetAt     time.Time
+	onsets      int
 	sinceOnset  int
 	probeStreak int
 	probeEnd    time.Time
 	probeFor    time.Duration // time spent probing above the ceiling since the last onset
+	// probeFrom is the ceiling a probe above it began at (0: not
+	// probing); heldSince is when the rate reached just under the ceiling,
+	// hold how long it stays there before probing (longer each time a
+	// probe is refused at the ceiling it began from).
+	probeFrom float64
+	heldSince time.Time
+	hold      time.Duration
 	// pausedAtOnset is Limiter.pausedNs at the last onset.
 	pausedAtOnset int64
 
@@ -82,13 +99,39 @@ type learnState struct {
 func (l *Limiter) headerModeLocked(now time.Time) bool { return now.Before(l.learn.headerUntil) }
 
 // throttledLocked learns from a 429 to the request p let go.
-func (l *Limiter) throttledLocked(p Permit, now time.Time, retryAfter bool) {
+// retryAfter says the vendor sent a Retry-After longer than probeMax
+// (which pauses the vendor), shortRA one of at most probeMax ("1": up to a
+// second).
+func (l *Limiter) throttledLocked(p Permit, now time.Time, retryAfter, shortRA bool) {
 	if l.cfg.Throttle == ThrottleConcurrency {
 		l.capThrottledLocked(p, now)
 		return
 	}
+	// A 429 to a request sent before the last episode ended is that
+	// episode's: the window it found shut has reopened since.
+	onset := !l.learn.episode && p.at.After(l.learn.endedAt)
+	if !onset && !l.learn.episode {
+		return
+	}
+	l.learn.episode = true
 	if !retryAfter && !p.at.Before(l.learn.probeEnd) {
-		d := min(probeMax, probeBase<<min(l.learn.probeStreak, 8))
+		// Retry-After: 1 says the window reopens within the second:
+		// probing every probeMaxShort at most finds it open soon after,
+		// at the cost of one refused request per probe. Without
+		// Retry-After the window may be long (Plivo's 5 s): back off to
+		// probeMax.
+		top := probeMax
+		if shortRA {
+			top = probeMaxShort
+		}
+		// The first 429 of an episode pauses nothing: the next request
+		// alone probes at once (Acquire), which finds a sliding window or
+		// a bucket open again within milliseconds and a fixed window shut
+		// until its end; only a refused probe pauses.
+		d := time.Duration(0)
+		if l.learn.probeStreak > 0 {
+			d = min(top, probeBase<<min(l.learn.probeStreak-1, 8))
+		}
 		l.learn.probeStreak++
 		l.learn.probeEnd = now.Add(d)
 		if l.headerModeLocked(now) && l.learn.policyWindow == 0 && l.learn.resetAt.After(now) {
@@ -96,19 +139,24 @@ func (l *Limiter) throttledLocked(p Permit, now time.Time, retryAfter bool) {
 		}
 		l.pauseLocked(now, l.learn.probeEnd.Sub(now))
 	}
-	if l.learn.episode || l.headerModeLocked(now) {
+	if !onset || l.headerModeLocked(now) {
 		// The header fields say the budget; the 429 says the window is shut,
 		// which the pause covers.
-		l.learn.episode = true
 		return
 	}
-	l.learn.episode = true
 	l.onsetLocked(now)
 }
 
 func (l *Limiter) onsetLocked(now time.Time) {
-	est, ok := l.accepted.rate(now)
-	if span := now.Sub(l.learn.onsetAt); !l.learn.onsetAt.IsZero() && span >= acceptWindow && span <= onsetHorizon && l.learn.sinceOnset > 0 {
+	// What the vendor accepted in the last second, over a full second
+	// even when the first answer came later: a window's quota taken in a
+	// burst at start-up (300 in a third of a second) is 300 a second, not
+	// 900, and the last second leaves out a probe pause or the dip after
+	// the last onset early in acceptWindow.
+	est, ok := l.accepted.rateOver(now, acceptBuckets/2, true)
+	// Not from the first onset: the window the first burst shut, and
+	// the probes while it was, are start-up, not the vendor's period.
+	if span := now.Sub(l.learn.onsetAt); l.learn.onsets >= 2 && span >= acceptWindow && span <= onsetHorizon && l.learn.sinceOnset > 0 {
 		// The recent rate, when the pace bound it, is what the vendor
 		// took just before refusing: between onsets the average is
 		// dragged down by the learner's own dip after the last one. Over a
@@ -124,6 +172,7 @@ func (l *Limiter) onsetLocked(now time.Time) {
 		est, ok = math.Max(between, recent), true
 	}
 	l.learn.onsetAt, l.learn.sinceOnset, l.learn.pausedAtOnset = now, 0, l.pausedNs
+	l.learn.onsets++
 	if !ok {
 		if math.IsInf(l.limit, 1) {
 			// Nothing accepted to measure: the pause (if any) is all the
@@ -137,17 +186,46 @@ func (l *Limiter) onsetLocked(now time.Time) {
 	}
 	// An episode measuring a little under the last ceiling is noise (the
 	// dip after the last onset is in it), not a lower limit.
-	if c := l.learn.ceiling; c > 0 && est < c && est >= 0.9*c {
+	banded := false
+	if c := l.learn.ceiling; c > 0 && est < c && est >= 0.9*c && est >= 0.98*l.limit {
+		// Unless the vendor took clearly less than the pace it refused
+		// (then the measure is its limit: a sliding window over-measured
+		// at start-up comes down at once, not 1% per episode). The
+		// refusal confirms the ceiling, give or take the jitter of
+		// arrivals a window counts: the rate steps down with it, not by
+		// DecreaseFactor (which would cost a dip at every stray 429).
 		est = 0.99 * c
+		banded = true
+	} else if c > 0 && est < c {
+		// A new, lower ceiling, not yet confirmed: probe above it soon.
+		l.learn.hold = 0
+	}
+	cut := l.cfg.DecreaseFactor
+	if banded {
+		cut = math.Max(cut, recoverTo)
+	}
+	if from := l.learn.probeFrom; from > 0 {
+		// A probe above a ceiling the vendor took was refused: its limit
+		// lies between the two. The measure says no less: what was
+		// accepted since the last onset is dragged down by the pauses
+		// after it and by the dip to DecreaseFactor (a sliding window
+		// measured 120/s of its 300 that way), and the rate did run at
+		// the old ceiling without a 429. The next probe waits longer, so
+		// a vendor whose limit stands is probed less and less often, and
+		// the rate goes back to where it held, not DecreaseFactor under
+		// it: the probe, not the rate it held at, was too much.
+		est = math.Max(from, math.Min(est, l.learn.ceiling))
+		l.learn.hold = min(holdMax, max(holdBase, 2*l.learn.hold))
+		cut = math.Max(cut, recoverTo)
 	}
 	est = min(est, l.maxRate)
 	l.learn.ceiling = est
-	l.learn.probeFor = 0
+	l.learn.probeFor, l.learn.probeFrom, l.learn.heldSince = 0, 0, time.Time{}
 	l.decreases++
 	l.lastDecrease = now
 	l.lastAdjust = now
 	l.saturated.Store(false)
-	l.setLimitLocked(math.Max(l.cfg.MinRate, est*l.cfg.DecreaseFactor), now)
+	l.setLimitLocked(math.Max(l.cfg.MinRate, est*cut), now)
 }
 
 // acceptedLocked learns from an answer that passed the vendor's limit
@@ -160,7 +238,9 @@ func (l *Limiter) acceptedLocked(p Permit, now time.Time, success, waiters bool)
 		// shut: it says nothing of whether the window has reopened.
 		return
 	}
-	l.learn.episode = false
+	if l.learn.episode {
+		l.learn.episode, l.learn.endedAt = false, now
+	}
 	l.learn.probeStreak = 0
 	if l.headerModeLocked(now) {
 		return
@@ -202,10 +282,21 @@ func (l *Limiter) increaseLocked(now time.Time) {
 			l.setLimitLocked(math.Max(l.limit, next), now)
 			return
 		}
-		// Just under the ceiling and nothing refused: probe above it,
-		// faster the longer nothing is refused (doubling each second, up
-		// to probeGrowthMax), as BIC/CUBIC do, since a ceiling measured
-		// across a Retry-After rounded up to whole seconds is low.
+		// Just under the ceiling and nothing refused: hold there a while
+		// (the hold grows each time a probe is refused at this ceiling),
+		// then probe above it, faster the longer nothing is refused
+		// (doubling each second, up to probeGrowthMax), as BIC/CUBIC do,
+		// since a ceiling measured across a Retry-After rounded up to
+		// whole seconds is low.
+		if l.learn.heldSince.IsZero() {
+			l.learn.heldSince = now
+		}
+		if now.Sub(l.learn.heldSince) < l.learn.hold {
+			return
+		}
+		if l.learn.probeFrom == 0 {
+			l.learn.probeFrom = c
+		}
 		l.learn.probeFor += dt
 		g := math.Min(probeGrowthMax, probeGrowth*math.Exp2(l.learn.probeFor.Seconds()))
 		l.learn.ceiling = c * (1 + g*dt.Seconds())

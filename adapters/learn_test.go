@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"sync"
@@ -207,5 +208,47 @@ func TestCeilingHoldsFromTheStart(t *testing.T) {
 	cfg.MaxRate = 60
 	if got := NewLimiter(cfg, 0).Stats().Limit; got != 60 {
 		t.Errorf("limit before any answer = %g, want the ceiling 60", got)
+	}
+}
+
+// TestLearnWholeRun holds the learner to the bench's targets over a whole
+// run from a cold start, on fake time: 64 requests in flight, as the
+// daemon's connections, against windows of 300 a second: under 3% of
+// answers 429 and goodput at least 90% of the limit (the bench's target is
+// 95%, which these runs reach or miss by a point or two as the bubble's
+// goroutines happen to interleave; the bar is the margin). Before the learner
+// probed with one request at a time and kept a refused probe's ceiling,
+// a sliding window settled at 70% with 5% 429s: the queued requests all
+// went at each probe pause's end, and a ceiling measured across the
+// learner's own pauses fell to 120/s.
+func TestLearnWholeRun(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		lim  sandbox.Limit
+	}{
+		{"sliding window 300/1s", sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second}},
+		{"sliding window 300/1s, rejected count", sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second, CountRejected: true}},
+		{"fixed window 300/1s", sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: time.Second}},
+		{"token bucket 300/s", sandbox.Limit{Shape: sandbox.TokenBucket, N: 300, Window: time.Second}},
+	}
+	for _, c := range cases {
+		for _, latency := range []time.Duration{time.Millisecond, 5 * time.Millisecond} {
+			t.Run(fmt.Sprintf("%s, %s", c.name, latency), func(t *testing.T) {
+				t.Parallel()
+				const d = 20 * time.Second
+				r := simulate(t, c.lim, DefaultLimitConfig(), 64, latency, d, d)
+				limit := float64(c.lim.N) / c.lim.Window.Seconds()
+				good := float64(r.ok) / d.Seconds() / limit
+				share := float64(r.throttled) / float64(max(1, r.ok+r.throttled))
+				t.Logf("%d ok (%.1f%% of the limit), %d 429 (%.2f%%); ceiling %.1f, limit %.1f", r.ok, 100*good, r.throttled, 100*share, r.stats.Ceiling, r.stats.Limit)
+				if good < 0.90 {
+					t.Errorf("goodput %.1f%% of the limit, want at least 90%%", 100*good)
+				}
+				if share >= 0.03 {
+					t.Errorf("%.2f%% of answers 429, want under 3%%", 100*share)
+				}
+			})
+		}
 	}
 }

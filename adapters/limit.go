@@ -37,7 +37,10 @@ type LimitConfig struct {
 	// MaxRate when either is set below that.
 	MinRate float64 `yaml:"min_rate"`
 	// Burst is how many requests may go at once after a quiet spell. 0
-	// means a tenth of a second's worth of the current rate, at least 1.
+	// means a hundredth of a second's worth of the current rate, at least
+	// 1: a sliding window of N per second refuses a pace of r whenever r
+	// plus a burst passes N, so the burst must stay within the few
+	// percent the learner keeps under the ceiling (learn.go).
 	Burst int `yaml:"burst"`
 	// MaxConcurrency caps requests in flight to the vendor. 0 means
 	// vendors.max_conns_per_vendor.
@@ -182,10 +185,14 @@ type Limiter struct {
 	pausedNs     int64
 	lastDecrease time.Time
 	lastAdjust   time.Time
-	accepted     acceptedRing
-	throttled    uint64
-	decreases    uint64
-	learn        learnState
+	// probing says an episode's probe is in flight; probeDone is closed
+	// when it ends (Acquire).
+	probing   bool
+	probeDone chan struct{}
+	accepted  acceptedRing
+	throttled uint64
+	decreases uint64
+	learn     learnState
 }
 
 // NewLimiter returns a Limiter for cfg, which must be valid (start from
@@ -209,7 +216,7 @@ func newLimiter(cfg LimitConfig, adaptive bool) *Limiter {
 		cfg.MaxPause = DefaultMaxPause
 	}
 	cfg.MinRate = cfg.floor()
-	l := &Limiter{cfg: cfg, adaptive: adaptive, now: time.Now, limit: math.Inf(1), maxRate: math.Inf(1)}
+	l := &Limiter{cfg: cfg, adaptive: adaptive, now: time.Now, limit: math.Inf(1), maxRate: math.Inf(1), probeDone: make(chan struct{})}
 	if cfg.MaxConcurrency > 0 {
 		l.gate = newGate(cfg.MaxConcurrency)
 	}
@@ -239,6 +246,9 @@ type Permit struct {
 	// inFlight counts this vendor's requests in flight when this one was
 	// sent, itself included.
 	inFlight int64
+	// probe says this request alone was let go during an episode of 429s
+	// to see whether the vendor takes requests again.
+	probe bool
 }
 
 // Acquire waits for a concurrency slot, for any pause the vendor asked
@@ -252,18 +262,50 @@ func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
 			return Permit{}, err
 		}
 	}
+	var release func()
 	fail := func(err error) (Permit, error) {
+		release()
 		if l.gate != nil {
 			l.gate.release()
 		}
 		l.waitedNs.Add(int64(l.now().Sub(t0)))
 		return Permit{}, err
 	}
+	probe := false
+	release = func() {
+		if probe {
+			l.mu.Lock()
+			l.endProbeLocked()
+			l.mu.Unlock()
+			probe = false
+		}
+	}
 	for {
 		l.mu.Lock()
 		until := l.pausedUntil
+		var wait chan struct{}
+		if d := until.Sub(l.now()); d <= 0 && l.learn.episode && !probe {
+			// While the vendor refuses, one request at a time finds out
+			// whether it takes requests again; the others wait for its
+			// answer, rather than all be refused (and, where refusals
+			// count, keep the window shut).
+			if l.probing {
+				wait = l.probeDone
+			} else {
+				l.probing, probe = true, true
+			}
+		}
 		l.mu.Unlock()
+		if wait != nil {
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return fail(ctx.Err())
+			}
+			continue
+		}
 		if d := until.Sub(l.now()); d > 0 {
+			release()
 			if err := sleep(ctx, d); err != nil {
 				return fail(err)
 			}
@@ -288,7 +330,7 @@ func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
 		}
 		n := l.inFlight.Add(1)
 		l.waitedNs.Add(int64(now.Sub(t0)))
-		return Permit{at: now, held: true, inFlight: n}, nil
+		return Permit{at: now, held: true, inFlight: n, probe: probe}, nil
 	}
 }
 
@@ -305,6 +347,15 @@ func (l *Limiter) Release(p Permit, err error) {
 		waiters = l.gate.release()
 	}
 	l.inFlight.Add(-1)
+	if p.probe {
+		// Whatever the answer, the next request may go: into a new
+		// pause after a 429, at the learned rate after a success.
+		defer func() {
+			l.mu.Lock()
+			l.endProbeLocked()
+			l.mu.Unlock()
+		}()
+	}
 	if !l.adaptive {
 		return
 	}
@@ -324,7 +375,10 @@ func (l *Limiter) Release(p Permit, err error) {
 		// vendor; a lower cap is the answer (learn.go).
 		retryAfter = 0
 	}
-	if throttled && retryAfter > 0 && retryAfter <= probeMax {
+	// A whole second is the header's rounding; a shorter wait was said
+	// precisely and is honoured as said.
+	shortRA := throttled && retryAfter > 0 && retryAfter <= probeMax && retryAfter%time.Second == 0
+	if shortRA {
 		// Retry-After: 1, the least whole second the field can say, means
 		// "up to a second": a fixed window of a second may reopen at once.
 		// Pausing every request the full second skips most of the next
@@ -335,7 +389,7 @@ func (l *Limiter) Release(p Permit, err error) {
 	l.pauseLocked(now, min(retryAfter, l.cfg.MaxPause))
 	if throttled {
 		l.throttled++
-		l.throttledLocked(p, now, retryAfter > 0)
+		l.throttledLocked(p, now, retryAfter > 0, shortRA)
 		return
 	}
 	if !isAnswer(err) {
@@ -343,6 +397,16 @@ func (l *Limiter) Release(p Permit, err error) {
 	}
 	l.accepted.add(now)
 	l.acceptedLocked(p, now, err == nil, waiters)
+}
+
+// endProbeLocked lets the requests waiting for an episode's probe go on.
+func (l *Limiter) endProbeLocked() {
+	if !l.probing {
+		return
+	}
+	l.probing = false
+	close(l.probeDone)
+	l.probeDone = make(chan struct{})
 }
 
 func (l *Limiter) pauseLocked(now time.Time, d time.Duration) {
@@ -378,7 +442,7 @@ func (l *Limiter) setLimitLocked(limit float64, now time.Time) {
 	}
 	burst := l.cfg.Burst
 	if burst == 0 {
-		burst = max(1, int(limit/10))
+		burst = max(1, int(limit/100))
 	}
 	l.bucket.SetBurstAt(now, burst)
 	l.bucket.SetLimitAt(now, rate.Limit(limit))
@@ -473,18 +537,24 @@ func (r *acceptedRing) add(t time.Time) {
 // the rate it allows. It reports false when the span is too short to mean
 // anything.
 func (r *acceptedRing) rate(now time.Time) (float64, bool) {
+	return r.rateOver(now, acceptBuckets, false)
+}
+
+// rateOver is rate over the last n buckets; full divides by all of them
+// even when the first answer came later.
+func (r *acceptedRing) rateOver(now time.Time, n int64, full bool) (float64, bool) {
 	if r.start.IsZero() {
 		return 0, false
 	}
 	nowSlot := now.UnixNano() / int64(acceptBucket)
 	count := 0
 	for _, b := range r.buckets {
-		if b.slot > nowSlot-acceptBuckets && b.slot <= nowSlot {
+		if b.slot > nowSlot-n && b.slot <= nowSlot {
 			count += b.count
 		}
 	}
-	from := time.Unix(0, (nowSlot-acceptBuckets+1)*int64(acceptBucket))
-	if r.start.After(from) {
+	from := time.Unix(0, (nowSlot-n+1)*int64(acceptBucket))
+	if r.start.After(from) && !full {
 		from = r.start
 	}
 	span := now.Sub(from)
