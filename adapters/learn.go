@@ -52,6 +52,7 @@ const (
 	episodeRate   = 50
 	onsetHorizon  = 2 * time.Minute
 	capProbeEvery = 10 * time.Second
+	capHoldMax    = 2 * time.Minute
 	// holdBase and holdMax bound how long the rate holds just under a
 	// ceiling before probing above it, after a probe was refused there.
 	holdBase = 2 * time.Second
@@ -88,6 +89,10 @@ type learnState struct {
 	pausedAtOnset int64
 
 	capCeiling int // requests in flight the vendor refused at; 0: unknown
+	// capProbeFrom is the ceiling a probe of one more in flight began at
+	// (0: not probing); capHold how long the cap holds before a probe.
+	capProbeFrom int
+	capHold      time.Duration
 
 	// Header pacing (pace.go).
 	headerUntil   time.Time
@@ -315,28 +320,51 @@ func (l *Limiter) increaseLocked(now time.Time) {
 }
 
 // capThrottledLocked lowers the cap on requests in flight after a
-// concurrency 429, once per round.
+// concurrency 429, once per round. The fewest in flight at a refusal in
+// a round bound the vendor's cap, so a cold start that sent 64 at once
+// settles in one round, not in one 0.9 cut per round.
 func (l *Limiter) capThrottledLocked(p Permit, now time.Time) {
-	if !p.at.After(l.lastDecrease) {
-		return
-	}
-	if l.gate == nil {
-		l.gate = newGate(int(p.inFlight))
-	}
-	l.learn.capCeiling = int(p.inFlight)
-	next := int(float64(min(l.gate.cap(), l.learn.capCeiling)) * l.cfg.DecreaseFactor)
 	if l.cfg.DecreaseFactor >= 1 {
 		return
 	}
-	l.gate.setLimit(max(1, next))
+	// In flight when it was sent, itself included, or when its refusal
+	// came back, whichever is more: the requests of a burst do not reach
+	// the vendor in the order they were counted (one counted fifth may be
+	// refused as the sixteenth), but those still unanswered when a quick
+	// refusal comes back are the ones the vendor holds; a refusal as slow
+	// as a success finds fewer left, and the count at sending stands.
+	n := max(int(p.inFlight), int(l.inFlight.Load())+1)
+	if l.gate == nil {
+		l.gate = newGate(n)
+	}
+	cut := func(n int) int { return max(1, int(float64(n)*l.cfg.DecreaseFactor)) }
+	if !p.at.After(l.lastDecrease) {
+		// Another refusal of this round.
+		if n < l.learn.capCeiling {
+			l.learn.capCeiling = n
+			l.gate.setLimit(min(l.gate.cap(), cut(n)))
+		}
+		return
+	}
+	if from := l.learn.capProbeFrom; from > 0 && n > from-1 {
+		// A probe above the cap the vendor took was refused: back to
+		// where it held, and hold longer before the next probe.
+		l.learn.capCeiling, l.learn.capProbeFrom = from, 0
+		l.learn.capHold = min(capHoldMax, 2*max(l.learn.capHold, capProbeEvery))
+		l.gate.setLimit(max(1, from-1))
+	} else {
+		l.learn.capCeiling, l.learn.capProbeFrom = n, 0
+		l.gate.setLimit(cut(min(l.gate.cap(), n)))
+	}
 	l.decreases++
 	l.lastDecrease = now
 	l.lastAdjust = now
 }
 
 // capAcceptedLocked raises the cap when requests queue for it: back to
-// one under the learned ceiling by halving the gap, then one more every
-// capProbeEvery.
+// one under the learned ceiling by halving the gap, then, after holding
+// there capHold (capProbeEvery at first, doubling each time a probe is
+// refused), one more.
 func (l *Limiter) capAcceptedLocked(now time.Time, waiters bool) {
 	if l.gate == nil || l.learn.capCeiling == 0 || !waiters || now.Sub(l.lastAdjust) < 100*time.Millisecond {
 		return
@@ -346,7 +374,10 @@ func (l *Limiter) capAcceptedLocked(now time.Time, waiters bool) {
 	switch {
 	case cur < target:
 		l.gate.setLimit(cur + max(1, (target-cur+1)/2))
-	case now.Sub(l.lastAdjust) >= capProbeEvery && cur < top:
+	case now.Sub(l.lastAdjust) >= max(capProbeEvery, l.learn.capHold) && cur < top:
+		if l.learn.capProbeFrom == 0 {
+			l.learn.capProbeFrom = l.learn.capCeiling
+		}
 		l.learn.capCeiling++
 		l.gate.setLimit(cur + 1)
 	default:

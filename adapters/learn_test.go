@@ -252,3 +252,48 @@ func TestLearnWholeRun(t *testing.T) {
 		}
 	}
 }
+
+// TestLearnCapColdStart: a cold start sends as many requests as there are
+// connections; the vendor refuses those beyond its cap. The fewest in
+// flight among the refused bound the cap in that one round, whatever
+// order the answers come back in.
+func TestLearnCapColdStart(t *testing.T) {
+	t.Parallel()
+	l, clk := newTestLimiter(func(c *LimitConfig) { c.Throttle = ThrottleConcurrency; c.MaxConcurrency = 64 })
+	var ps []Permit
+	for range 64 {
+		p, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	clk.add(50 * time.Millisecond)
+	// The vendor took 15; the 49 beyond were refused, the last sent
+	// answered first.
+	for i := 63; i >= 15; i-- {
+		l.Release(ps[i], throttle)
+	}
+	for i := range 15 {
+		l.Release(ps[i], nil)
+	}
+	s := l.Stats()
+	t.Logf("after one round: cap %d, %d decreases", s.MaxConcurrency, s.Decreases)
+	if s.MaxConcurrency > 15 || s.MaxConcurrency < 10 || s.Decreases != 1 {
+		t.Errorf("cap %d after %d decreases, want one cut to under the vendor's 15", s.MaxConcurrency, s.Decreases)
+	}
+}
+
+// TestLearnCapProbesLessOften: once the cap is known, a probe of one more
+// in flight that the vendor refuses is not repeated every capProbeEvery:
+// the hold doubles, so a long run sees few 429s.
+func TestLearnCapProbesLessOften(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultLimitConfig()
+	cfg.Throttle = ThrottleConcurrency
+	r := simulate(t, sandbox.Limit{Shape: sandbox.Concurrency, N: 15}, cfg, 64, 50*time.Millisecond, 10*time.Minute, 30*time.Second)
+	t.Logf("%d ok, %d 429; after 30 s %d ok, %d 429; cap %d", r.ok, r.throttled, r.lateOK, r.late429, r.stats.MaxConcurrency)
+	if r.late429 > 20 {
+		t.Errorf("%d 429s after the first 30 s of 10 minutes, want at most 20 (a probe every 10 s would draw about 60)", r.late429)
+	}
+}
