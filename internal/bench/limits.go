@@ -20,8 +20,7 @@ import (
 // LimitScenarios are the rate-limit scenarios: one per limit shape the
 // sandboxes enforce, each sized to last about seconds at the limit, and a
 // scenario of three replicas sharing one configured ceiling. Fixed
-// windows of 60 s are left to the unit tests (adapters.TestLearnShapes):
-// a run long enough to show them would take minutes per implementation.
+// windows of 60 s run a few windows whatever seconds says (below).
 func LimitScenarios(seconds float64) []Scenario {
 	if seconds <= 0 {
 		return nil
@@ -42,8 +41,31 @@ func LimitScenarios(seconds float64) []Scenario {
 		}(),
 		fw("sw-300/1s", webex.Name, sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second}),
 		fw("sw-300/1s-counted", webex.Name, sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second, CountRejected: true}),
+		// Rejected requests count against the window: in a clock-aligned
+		// fixed window that changes nothing the sandbox can show (a request
+		// is refused only once the window is full, and the count starts
+		// again at its end whatever it reached: TestFixedWindowCountRejected),
+		// so the -counted rows confirm the learner does not care.
+		fw("fw-300/5s-counted", webex.Name, sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: 5 * time.Second, CountRejected: true}),
 		fw("fw-300/5s-xrl", exotel.Name, sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: 5 * time.Second, XRateLimit: sandbox.XRateLimitEpoch}),
 		fw("sw-300/1s-ietf", webex.Name, sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second, IETF: true}),
+	}
+	// Fixed windows of a minute, as Exotel's per-minute budget: a run
+	// must span a few windows to show more than the first, so these are
+	// sized in windows, not in seconds (2.5 windows: the first, partial as
+	// the run starts anywhere in a minute, and two whole ones), with a
+	// small quota (120 a minute) to keep the backlog, and the naive
+	// consumer's run, short: about 2.5 minutes each, 10 for the four runs.
+	// They run only when -limit-seconds is at least 20, the default.
+	if seconds >= 20 {
+		for _, counted := range []bool{false, true} {
+			name := "fw-120/60s"
+			if counted {
+				name += "-counted"
+			}
+			l := sandbox.Limit{Shape: sandbox.FixedWindow, N: 120, Window: time.Minute, CountRejected: counted}
+			s = append(s, Scenario{Name: name, Throttled: webex.Name, Limit: l, Naive: true, Events: l.N * 5 / 2})
+		}
 	}
 	// A cap of 15 in flight answered in 50ms: 300 requests/s at most.
 	// Webex stands in for CleverTap, which batches 100 ids a request and
