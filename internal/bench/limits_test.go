@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,28 @@ func TestLimitScenarios(t *testing.T) {
 	}
 	if replicas.Replicas != 3 || replicas.Ceiling != 300 || replicas.LimitRate() != 300 || replicas.VendorLimit == nil || replicas.VendorLimit.MaxRate != 300 {
 		t.Errorf("3-replica scenario %+v", replicas)
+	}
+	// Fixed windows of 5 s and 60 s, rejected requests counted and not;
+	// the 60 s ones a few windows long, and only at the default length
+	// or more.
+	windows := map[string]bool{}
+	for _, s := range LimitScenarios(20) {
+		if s.Limit.Shape == sandbox.FixedWindow && s.Limit.XRateLimit == sandbox.XRateLimitOff {
+			windows[fmt.Sprintf("%s/%v", s.Limit.Window, s.Limit.CountRejected)] = true
+			if s.Limit.Window == time.Minute && float64(s.Events) < 2*float64(s.Limit.N) {
+				t.Errorf("%s: %d events, under two windows of %d", s.Name, s.Events, s.Limit.N)
+			}
+		}
+	}
+	for _, w := range []string{"1s/false", "1s/true", "5s/false", "5s/true", "1m0s/false", "1m0s/true"} {
+		if !windows[w] {
+			t.Errorf("no fixed-window scenario %s (window/rejected counted); have %v", w, windows)
+		}
+	}
+	for _, s := range LimitScenarios(10) {
+		if s.Limit.Window == time.Minute {
+			t.Errorf("%s runs at -limit-seconds 10", s.Name)
+		}
 	}
 	if LimitScenarios(0) != nil {
 		t.Error("limit-seconds 0 still runs limit scenarios")
