@@ -241,7 +241,7 @@ func TestLearnWholeRun(t *testing.T) {
 				limit := float64(c.lim.N) / c.lim.Window.Seconds()
 				good := float64(r.ok) / d.Seconds() / limit
 				share := float64(r.throttled) / float64(max(1, r.ok+r.throttled))
-				t.Logf("%d ok (%.1f%% of the limit), %d 429 (%.2f%%); ceiling %.1f, limit %.1f", r.ok, 100*good, r.throttled, 100*share, r.stats.Ceiling, r.stats.Limit)
+				t.Logf("%s, %s: %d ok (%.1f%% of the limit), %d 429 (%.2f%%); ceiling %.1f, limit %.1f", c.name, latency, r.ok, 100*good, r.throttled, 100*share, r.stats.Ceiling, r.stats.Limit)
 				if good < 0.90 {
 					t.Errorf("goodput %.1f%% of the limit, want at least 90%%", 100*good)
 				}
