@@ -65,6 +65,11 @@ type Scenario struct {
 	Down    string
 	Outage  bool
 	Timeout time.Duration
+	// UntilDeleted ends a run when every event is deleted everywhere, not
+	// when every offset is committed: a part whose Retry-After passes the
+	// inline budget is parked, its offset committed, and deleted later by
+	// a retry worker (limits.go: windows of 60 s).
+	UntilDeleted bool
 }
 
 // Knobs returns the sandboxes' behaviour for s.
@@ -326,7 +331,7 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 	}
 
 	client := &kafka.Client{Addr: kafka.TCP(st.Brokers...), Timeout: 5 * time.Second}
-	res.Complete, err = waitComplete(pctx, client, tr, id, st.Topic, ends, exited)
+	res.Complete, err = waitComplete(pctx, client, tr, id, st.Topic, ends, exited, sc.UntilDeleted)
 	end := time.Now()
 	if f := time.Unix(0, tr.finish.Load()); res.Complete && f.Before(end) && tr.done.Load() == int64(tr.n) {
 		// Completion is the later of the last deletion and the commit
@@ -397,7 +402,7 @@ const pollInterval = 20 * time.Millisecond
 // waitComplete polls until every event is deleted everywhere and every
 // partition's offset is committed to its end, the child exits, or ctx
 // ends (then it reports false with the context's error).
-func waitComplete(ctx context.Context, client *kafka.Client, tr *tracker, group, topic string, ends map[int]int64, exited <-chan error) (bool, error) {
+func waitComplete(ctx context.Context, client *kafka.Client, tr *tracker, group, topic string, ends map[int]int64, exited <-chan error, untilDeleted bool) (bool, error) {
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
@@ -410,6 +415,9 @@ func waitComplete(ctx context.Context, client *kafka.Client, tr *tracker, group,
 		}
 		// The offsets say when the implementation is finished: what it
 		// did not delete it dead-lettered.
+		if untilDeleted && tr.done.Load() < int64(tr.n) {
+			continue
+		}
 		if ok, err := committed(ctx, client, group, topic, ends); err == nil && ok {
 			return true, nil
 		}
