@@ -55,7 +55,8 @@ func LimitScenarios(seconds float64) []Scenario {
 	// sized in windows, not in seconds (2.5 windows: the first, partial as
 	// the run starts anywhere in a minute, and two whole ones), with a
 	// small quota (120 a minute) to keep the backlog, and the naive
-	// consumer's run, short: about 2.5 minutes each, 10 for the four runs.
+	// consumer's run, short: about 1.5 minutes a run, longer for erasured
+	// when parked parts wait for the retry worker's schedule.
 	// They run only when -limit-seconds is at least 20, the default.
 	if seconds >= 20 {
 		for _, counted := range []bool{false, true} {
