@@ -168,19 +168,23 @@ func TestChaosLatencyRespectsContext(t *testing.T) {
 	t.Parallel()
 	c := NewChaos(Knobs{Latency: time.Hour, Jitter: time.Hour, Force: "500"})
 
-	// Already cancelled: returns at once (a bug here hangs the test).
+	// Already cancelled: returns at once (a bug here hangs the test),
+	// and the vendor's state still decides: a down vendor (forced 500)
+	// answers as down, so a request its client gave up on deletes
+	// nothing. It answered FaultNone before, and a forced-down sandbox
+	// deleted what cancelled requests asked for.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if f := c.Decide(ctx, nil); f.Kind != FaultNone {
-		t.Errorf("cancelled Decide = %+v, want FaultNone", f)
+	if f := c.Decide(ctx, nil); f.Kind != FaultForced {
+		t.Errorf("cancelled Decide = %+v, want the forced fault", f)
 	}
 
 	// Cancelled while waiting.
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	time.AfterFunc(10*time.Millisecond, cancel)
-	if f := c.Decide(ctx, nil); f.Kind != FaultNone {
-		t.Errorf("Decide cancelled mid-wait = %+v, want FaultNone", f)
+	if f := c.Decide(ctx, nil); f.Kind != FaultForced {
+		t.Errorf("Decide cancelled mid-wait = %+v, want the forced fault", f)
 	}
 
 	// A short latency is waited out and the fault then applies.
