@@ -62,6 +62,21 @@ func healthyKnobs(latency time.Duration) map[string]sandbox.Knobs {
 	return map[string]sandbox.Knobs{"plivo": k, "webex": k, "exotel": k, "clevertap": k}
 }
 
+// flakyExotelStack is a dev stack whose vendors answer after latency,
+// Exotel failing failureRate of its requests: the kill tests' world,
+// where parts are parked and the retry worker deletes them later.
+func flakyExotelStack(t *testing.T, partitions int32, latency time.Duration, failureRate float64) *devstack.Stack {
+	t.Helper()
+	knobs := healthyKnobs(latency)
+	knobs["exotel"] = sandbox.Knobs{Latency: latency, FailureRate: failureRate}
+	s, err := devstack.Start(devstack.Options{Partitions: partitions, Knobs: knobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
 // TestKill9LosesNothing kills the daemon with SIGKILL at random points of a
 // backlog, restarts it, and checks that every event still ends deleted,
 // and that what is redone is bounded by what can be unfinished at a kill.

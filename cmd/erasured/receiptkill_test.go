@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/internal/devstack"
 	"github.com/erasured/erasured/receipt"
 )
@@ -39,13 +38,7 @@ func TestKill9KeepsReceiptsTrue(t *testing.T) {
 		t.Skip("integration test")
 	}
 	const partitions, n, users, kills = 4, 1500, 500, 4
-	knobs := healthyKnobs(20 * time.Millisecond)
-	knobs["exotel"] = sandbox.Knobs{Latency: 20 * time.Millisecond, FailureRate: 0.5}
-	s, err := devstack.Start(devstack.Options{Partitions: partitions, Knobs: knobs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := flakyExotelStack(t, partitions, 20*time.Millisecond, 0.5)
 	w := devstack.NewWorkload(n, users, 0)
 	primaries, err := w.NamePrimary(10)
 	if err != nil {

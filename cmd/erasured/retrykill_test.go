@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/erasured/erasured/adapters/sandbox"
 	"github.com/erasured/erasured/internal/devstack"
 	"github.com/erasured/erasured/retrytopic"
 )
@@ -26,13 +25,7 @@ func TestKill9WhileRetryWorkersRun(t *testing.T) {
 		t.Skip("integration test")
 	}
 	const partitions, n, users, kills = 3, 400, 100, 3
-	knobs := healthyKnobs(5 * time.Millisecond)
-	knobs["exotel"] = sandbox.Knobs{Latency: 5 * time.Millisecond, FailureRate: 0.3}
-	s, err := devstack.Start(devstack.Options{Partitions: partitions, Knobs: knobs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := flakyExotelStack(t, partitions, 5*time.Millisecond, 0.3)
 	w := devstack.NewWorkload(n, users, 0)
 	if err := s.Park(context.Background(), w, "exotel", time.Now()); err != nil {
 		t.Fatal(err)
