@@ -171,7 +171,7 @@ func produce(t *testing.T, s *devstack.Stack, w *devstack.Workload) {
 
 func waitComplete(t *testing.T, s *devstack.Stack, w *devstack.Workload, timeout time.Duration) devstack.Account {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout*devstack.WaitScale())
 	defer cancel()
 	acc, err := s.WaitComplete(ctx, w)
 	if err != nil {
@@ -225,7 +225,7 @@ func rebuild(t *testing.T, w *devstack.Workload) *devstack.Workload {
 // partition, scraping /metrics as Prometheus would.
 func checkLagZero(t *testing.T, m *member) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second * devstack.WaitScale())
 	var body string
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + m.addr + "/metrics")

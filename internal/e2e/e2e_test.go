@@ -79,7 +79,7 @@ func (s *suite) produce(w *devstack.Workload) {
 
 func (s *suite) waitComplete(w *devstack.Workload, timeout time.Duration, p *devstack.Process) devstack.Account {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout*devstack.WaitScale())
 	defer cancel()
 	acc, err := s.stack.WaitComplete(ctx, w)
 	if err != nil {
