@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/erasured/erasured/adapters"
@@ -163,7 +162,7 @@ func printLimits(w io.Writer, rs []Result) {
 		return
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := table(w)
 	fmt.Fprintln(tw, "limit scenario\tbroker\timpl\treplicas\tlimit req/s\tgoodput req/s\t% of limit\t429 share\t429 after 1st window\t")
 	for _, r := range rows {
 		sc := r.Scenario

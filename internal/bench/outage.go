@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/erasured/erasured/adapters/exotel"
@@ -43,7 +42,7 @@ func OutageScenarios(n int, latency time.Duration) []Scenario {
 func printOutage(w io.Writer, rs []Result) {
 	type key struct{ broker, impl string }
 	base := map[key]Result{}
-	naive := map[string]Result{}
+	naive := naiveRuns(rs)
 	var rows []Result
 	for _, r := range rs {
 		if !r.Scenario.Outage {
@@ -53,15 +52,12 @@ func printOutage(w io.Writer, rs []Result) {
 		if r.Scenario.Down == "" {
 			base[key{r.Broker, r.Impl}] = r
 		}
-		if r.Impl == ImplNaive {
-			naive[r.Scenario.Name+"/"+r.Broker] = r
-		}
 	}
 	if len(rows) == 0 {
 		return
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := table(w)
 	fmt.Fprintln(tw, "outage scenario\tbroker\timpl\tvendor down\thealthy vendors done\tdrain\thealthy events/s\tvs no outage\tvs naive\tdown vendor requests\t")
 	for _, r := range rows {
 		sc := r.Scenario
@@ -77,7 +73,7 @@ func printOutage(w io.Writer, rs []Result) {
 				vsBase = fmt.Sprintf("%.0f%%", 100*r.EventsPerSec()/b.EventsPerSec())
 			}
 		}
-		if nv, ok := naive[sc.Name+"/"+r.Broker]; ok && r.Impl != ImplNaive {
+		if nv, ok := naive[runKey(r)]; ok && r.Impl != ImplNaive {
 			if nv.EventsPerSec() > 0 {
 				vsNaive = fmt.Sprintf("%.1f×", r.EventsPerSec()/nv.EventsPerSec())
 			} else {

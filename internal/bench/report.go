@@ -29,17 +29,12 @@ func InFlightBound(partitions int, latency time.Duration) float64 {
 // targets: the 50ms scenario against the in-flight bound, the throttled
 // vendor's goodput and 429 share.
 func Print(w io.Writer, partitions int, rs []Result) {
-	naive := map[string]Result{}
-	for _, r := range rs {
-		if r.Impl == ImplNaive {
-			naive[r.Scenario.Name+"/"+r.Broker] = r
-		}
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	naive := naiveRuns(rs)
+	tw := table(w)
 	fmt.Fprintln(tw, "scenario\tbroker\timpl\tevents\tdrain\tevents/s\tvendor calls/s\tp50\tp99\tpeak RSS\tallocs/event\tCPU/event\tdead-lettered\tvs naive\t")
 	for _, r := range rs {
 		ratio := ""
-		if n, ok := naive[r.Scenario.Name+"/"+r.Broker]; ok && r.Impl != ImplNaive && n.EventsPerSec() > 0 {
+		if n, ok := naive[runKey(r)]; ok && r.Impl != ImplNaive && n.EventsPerSec() > 0 {
 			ratio = fmt.Sprintf("%.1f×", r.EventsPerSec()/n.EventsPerSec())
 		}
 		events := fmt.Sprint(r.Scenario.Events)
@@ -69,7 +64,7 @@ func Print(w io.Writer, partitions int, rs []Result) {
 				sc.Name, r.Broker, thousands(r.EventsPerSec()), 100*r.EventsPerSec()/bound, thousands(bound), sc.Latency))
 		}
 		if sc.Throttled != "" && sc.Limit.Shape == 0 && sc.Ceiling == 0 {
-			n := naive[sc.Name+"/"+r.Broker]
+			n := naive[runKey(r)]
 			s := fmt.Sprintf("%s on %s: %s throttled at %s requests/s: erasured's goodput %s requests/s (%.0f%% of the limit), %.1f%% of its requests answered 429",
 				sc.Name, r.Broker, sc.Throttled, thousands(sc.ThrottleRPS), thousands(r.Goodput()), 100*r.Goodput()/sc.ThrottleRPS, 100*r.Throttled429())
 			if n.Impl != "" {
@@ -126,4 +121,24 @@ func short(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.2fs", d.Seconds())
 	}
+}
+
+// runKey names a result's scenario and broker: an erasured run and the
+// naive run it is compared with share it.
+func runKey(r Result) string { return r.Scenario.Name + "/" + r.Broker }
+
+// naiveRuns maps runKey to the naive consumer's results in rs.
+func naiveRuns(rs []Result) map[string]Result {
+	naive := map[string]Result{}
+	for _, r := range rs {
+		if r.Impl == ImplNaive {
+			naive[runKey(r)] = r
+		}
+	}
+	return naive
+}
+
+// table is the tab writer every bench table is printed with.
+func table(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 }
