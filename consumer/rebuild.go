@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
@@ -56,9 +57,12 @@ func RebuildIndex(ctx context.Context, ix *Index, src RebuildSource, log zerolog
 	sort.Strings(vendors)
 	for _, v := range vendors {
 		rctx, cancel := context.WithTimeout(ctx, src.Timeout)
-		n, err := rebuildVendor(rctx, ix, src, v)
+		users, n, err := rebuildVendorRetrying(rctx, src, v)
 		cancel()
 		read[v] = n
+		for _, u := range users {
+			ix.Add(v, u)
+		}
 		if err != nil {
 			ix.Overflow(v)
 			log.Warn().Err(err).Str("vendor", v).Str("topic", src.Topics[v]).Int("records_read", n).
@@ -71,12 +75,34 @@ func RebuildIndex(ctx context.Context, ix *Index, src RebuildSource, log zerolog
 	return read
 }
 
-func rebuildVendor(ctx context.Context, ix *Index, src RebuildSource, vendor string) (int, error) {
+// rebuildVendorRetrying reads vendor's retry topic until a read succeeds
+// or ctx ends: a broker that has just created the topic, or is moving a
+// leader, answers "not leader" for a while (seen on Kafka 3.9), and one
+// such answer would otherwise park every part for the vendor behind
+// until its retry topic drains. Users come back only from the read that
+// succeeded, so a retry counts no record twice.
+func rebuildVendorRetrying(ctx context.Context, src RebuildSource, vendor string) ([]string, int, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 200*time.Millisecond, 2*time.Second, 0
+	for {
+		users, n, err := rebuildVendor(ctx, src, vendor)
+		if err == nil {
+			return users, n, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, n, err
+		case <-time.After(b.NextBackOff()):
+		}
+	}
+}
+
+func rebuildVendor(ctx context.Context, src RebuildSource, vendor string) ([]string, int, error) {
 	topic := src.Topics[vendor]
 	cl := &kafka.Client{Addr: kafka.TCP(src.Brokers...), Transport: src.Transport}
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return 0, fmt.Errorf("metadata: %w", err)
+		return nil, 0, fmt.Errorf("metadata: %w", err)
 	}
 	var parts []int
 	for _, t := range md.Topics {
@@ -87,12 +113,12 @@ func rebuildVendor(ctx context.Context, ix *Index, src RebuildSource, vendor str
 		}
 	}
 	if len(parts) == 0 {
-		return 0, errors.New("no partitions")
+		return nil, 0, errors.New("no partitions")
 	}
 	committed := map[int]int64{}
 	of, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: src.Groups[vendor], Topics: map[string][]int{topic: parts}})
 	if err != nil {
-		return 0, fmt.Errorf("committed offsets of %s: %w", src.Groups[vendor], err)
+		return nil, 0, fmt.Errorf("committed offsets of %s: %w", src.Groups[vendor], err)
 	}
 	for _, p := range of.Topics[topic] {
 		if p.Error == nil {
@@ -119,13 +145,14 @@ func rebuildVendor(ctx context.Context, ix *Index, src RebuildSource, vendor str
 	}
 	firsts, err := offsets(kafka.FirstOffsetOf)
 	if err != nil {
-		return 0, fmt.Errorf("earliest offsets: %w", err)
+		return nil, 0, fmt.Errorf("earliest offsets: %w", err)
 	}
 	lasts, err := offsets(kafka.LastOffsetOf)
 	if err != nil {
-		return 0, fmt.Errorf("high-water marks: %w", err)
+		return nil, 0, fmt.Errorf("high-water marks: %w", err)
 	}
 	n := 0
+	var users []string
 	for _, p := range parts {
 		start, end := firsts[p].FirstOffset, lasts[p].LastOffset
 		if c, ok := committed[p]; ok && c >= 0 && c > start {
@@ -145,14 +172,14 @@ func rebuildVendor(ctx context.Context, ix *Index, src RebuildSource, vendor str
 			if derr != nil {
 				ev = nil
 			}
-			ix.Add(vendor, retrytopic.UserKey(rec.Original, ev))
+			users = append(users, retrytopic.UserKey(rec.Original, ev))
 		})
 		n += got
 		if err != nil {
-			return n, fmt.Errorf("reading %s[%d] %d..%d: %w", topic, p, start, end, err)
+			return nil, n, fmt.Errorf("reading %s[%d] %d..%d: %w", topic, p, start, end, err)
 		}
 	}
-	return n, nil
+	return users, n, nil
 }
 
 func readRange(ctx context.Context, src RebuildSource, topic string, partition int, start, end int64, f func(kafka.Message)) (int, error) {
