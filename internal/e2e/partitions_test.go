@@ -47,7 +47,7 @@ func TestPartitionsAddedMidRun(t *testing.T) {
 			s.waitLagZero(60 * time.Second)
 			t.Logf("counted: %s", acc)
 			for _, l := range strings.Split(p.Output(), "\n") {
-				if strings.Contains(l, "partitions assigned") || strings.Contains(l, "partitions revoked") || strings.Contains(l, "start offsets committed") {
+				if strings.Contains(l, "partitions assigned") || strings.Contains(l, "partitions revoked") || strings.Contains(l, "start offsets committed") || strings.Contains(l, "\"warn\"") || strings.Contains(l, "\"error\"") || strings.Contains(l, "circuit") {
 					t.Log(l)
 				}
 			}
