@@ -89,6 +89,13 @@ func rebuildVendorRetrying(ctx context.Context, src RebuildSource, vendor string
 		if err == nil {
 			return users, n, nil
 		}
+		// Only the broker's retriable answers are worth the wait: a
+		// refused login or a missing topic is not, and the consumer
+		// reports those at once.
+		var ke kafka.Error
+		if !errors.As(err, &ke) || !ke.Temporary() {
+			return nil, n, err
+		}
 		select {
 		case <-ctx.Done():
 			return nil, n, err
