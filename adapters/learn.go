@@ -57,6 +57,19 @@ const (
 	// ceiling before probing above it, after a probe was refused there.
 	holdBase = 2 * time.Second
 	holdMax  = 30 * time.Second
+	// A limiter with no rate configured starts at slowStartRate and
+	// doubles it every slowStartDoubling while requests queue for it,
+	// until the first 429 (then the learner takes over) or until
+	// slowStartTop (then no rate at all): TCP's slow start, on the rate.
+	// Starting unlimited sent as many requests as there are connections
+	// (64) into the first window a vendor shut, and all of them were
+	// refused: 5% of a run against 300 per 5 s, 14% against 120 a
+	// minute. At the rate the ramp has reached when a window's quota
+	// runs out, only the few sent while the first 429 comes back are. A
+	// vendor that takes anything gets slowStartTop within a second.
+	slowStartRate     = 100
+	slowStartDoubling = 100 * time.Millisecond
+	slowStartTop      = 12800
 )
 
 // learnState is what the learner keeps between answers; Limiter.mu guards
@@ -69,7 +82,10 @@ type learnState struct {
 	configuredMax float64
 	capShared     bool
 
-	ceiling     float64 // learned rate at which 429s began; 0: unknown
+	ceiling float64 // learned rate at which 429s began; 0: unknown
+	// slowStart says the rate is ramping up from slowStartRate: nothing
+	// configured, no 429 yet, no header fields.
+	slowStart   bool
 	episode     bool
 	endedAt     time.Time // when the last episode ended
 	onsetAt     time.Time
@@ -179,7 +195,7 @@ func (l *Limiter) onsetLocked(now time.Time) {
 	l.learn.onsetAt, l.learn.sinceOnset, l.learn.pausedAtOnset = now, 0, l.pausedNs
 	l.learn.onsets++
 	if !ok {
-		if math.IsInf(l.limit, 1) {
+		if math.IsInf(l.limit, 1) || l.learn.slowStart {
 			// Nothing accepted to measure: the pause (if any) is all the
 			// vendor said.
 			return
@@ -225,6 +241,7 @@ func (l *Limiter) onsetLocked(now time.Time) {
 	}
 	est = min(est, l.maxRate)
 	l.learn.ceiling = est
+	l.learn.slowStart = false
 	l.learn.probeFor, l.learn.probeFrom, l.learn.heldSince = 0, 0, time.Time{}
 	l.decreases++
 	l.lastDecrease = now
@@ -250,13 +267,43 @@ func (l *Limiter) acceptedLocked(p Permit, now time.Time, success, waiters bool)
 	if l.headerModeLocked(now) {
 		return
 	}
+	if success && l.learn.slowStart {
+		// Before the first 429 the rate ramps up whatever a 429 would
+		// limit: a vendor capping requests in flight has a rate too.
+		l.slowStartLocked(now)
+	}
 	if l.cfg.Throttle == ThrottleConcurrency {
 		l.capAcceptedLocked(now, waiters)
 		return
 	}
-	if success {
+	if success && !l.learn.slowStart {
 		l.increaseLocked(now)
 	}
+}
+
+// slowStartLocked doubles the rate every slowStartDoubling while requests
+// queue for it (at most fourfold at once, after a quiet spell), and lifts
+// it altogether at slowStartTop.
+func (l *Limiter) slowStartLocked(now time.Time) {
+	if l.lastAdjust.IsZero() {
+		l.lastAdjust = now
+		l.saturated.Store(false)
+		return
+	}
+	dt := now.Sub(l.lastAdjust)
+	if dt < slowStartDoubling {
+		return
+	}
+	l.lastAdjust = now
+	if !l.saturated.Swap(false) {
+		return
+	}
+	next := l.limit * math.Min(4, math.Exp2(float64(dt)/float64(slowStartDoubling)))
+	if next >= slowStartTop {
+		l.learn.slowStart = false
+		next = math.Inf(1)
+	}
+	l.setLimitLocked(math.Min(next, l.maxRate), now)
 }
 
 // increaseLocked raises the rate if requests had to wait for tokens since
@@ -326,6 +373,12 @@ func (l *Limiter) increaseLocked(now time.Time) {
 func (l *Limiter) capThrottledLocked(p Permit, now time.Time) {
 	if l.cfg.DecreaseFactor >= 1 {
 		return
+	}
+	if l.learn.slowStart {
+		// The vendor limits requests in flight, and the cap below now
+		// does: the rate ramp has done its work.
+		l.learn.slowStart = false
+		l.setLimitLocked(l.maxRate, now)
 	}
 	// In flight when it was sent, itself included, or when its refusal
 	// came back, whichever is more: the requests of a burst do not reach

@@ -143,7 +143,7 @@ func TestLearnShapes(t *testing.T) {
 			if cfg.MaxRate > 0 && r.stats.Limit > cfg.MaxRate {
 				t.Errorf("limit %g above the configured ceiling %g", r.stats.Limit, cfg.MaxRate)
 			}
-			if r.lateOK == 0 || math.IsInf(r.stats.Limit, 1) && cfg.MaxRate == 0 && !headers {
+			if r.lateOK == 0 || r.stats.Ceiling == 0 && cfg.MaxRate == 0 && !headers {
 				t.Errorf("nothing learned: %+v", r.stats)
 			}
 		})
@@ -194,7 +194,7 @@ func TestSetShare(t *testing.T) {
 	// A cap that was not configured is this process's connections: not shared.
 	l2 := NewLimiter(DefaultLimitConfig(), 64)
 	l2.SetShare(0.25)
-	if s := l2.Stats(); s.MaxConcurrency != 64 || !math.IsInf(s.Limit, 1) {
+	if s := l2.Stats(); s.MaxConcurrency != 64 || s.Limit != slowStartRate {
 		t.Fatalf("unconfigured limits shared: %+v", s)
 	}
 }
@@ -295,5 +295,103 @@ func TestLearnCapProbesLessOften(t *testing.T) {
 	t.Logf("%d ok, %d 429; after 30 s %d ok, %d 429; cap %d", r.ok, r.throttled, r.lateOK, r.late429, r.stats.MaxConcurrency)
 	if r.late429 > 20 {
 		t.Errorf("%d 429s after the first 30 s of 10 minutes, want at most 20 (a probe every 10 s would draw about 60)", r.late429)
+	}
+}
+
+// TestSlowStart: with nothing configured the rate starts at slowStartRate
+// and doubles every slowStartDoubling while requests wait for it (not
+// while they do not), until slowStartTop lifts it; the first 429, a
+// concurrency 429 or the header fields end the ramp.
+func TestSlowStart(t *testing.T) {
+	t.Parallel()
+	// ramp feeds a success every step for n steps, with requests waiting
+	// for the rate (saturated) or not.
+	ramp := func(l *Limiter, clk *fakeClock, n int, saturated bool) {
+		for range n {
+			l.saturated.Store(saturated)
+			clk.add(slowStartDoubling)
+			l.Release(Permit{at: clk.now(), held: true}, nil)
+		}
+	}
+	t.Run("doubles only while requests wait, then lifts", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(func(*LimitConfig) {})
+		ramp(l, clk, 1, true) // the first answer starts the clock
+		ramp(l, clk, 3, false)
+		if got := l.Stats().Limit; got != slowStartRate {
+			t.Fatalf("limit %g after answers nobody waited for, want %d", got, slowStartRate)
+		}
+		ramp(l, clk, 3, true)
+		if got := l.Stats().Limit; got != 8*slowStartRate {
+			t.Fatalf("limit %g after three doublings, want %d", got, 8*slowStartRate)
+		}
+		ramp(l, clk, 10, true)
+		if got := l.Stats(); !math.IsInf(got.Limit, 1) || got.Ceiling != 0 {
+			t.Fatalf("after the ramp: %+v, want no limit and nothing learned", got)
+		}
+	})
+	t.Run("a 429 ends it with a learned ceiling", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(func(*LimitConfig) {})
+		ramp(l, clk, 4, true)
+		accept(l, clk, 300, time.Second)
+		l.Release(Permit{at: clk.now(), held: true}, throttle)
+		s := l.Stats()
+		if s.Ceiling < 250 || s.Ceiling > 310 || math.Abs(s.Limit-0.9*s.Ceiling) > 1 {
+			t.Fatalf("after a 429: %+v, want a ceiling near the 300/s accepted and the rate 0.9 × it", s)
+		}
+		ramp(l, clk, 20, true)
+		if got := l.Stats().Limit; got > s.Ceiling {
+			t.Fatalf("limit %g climbed past the ceiling %g: the ramp did not end", got, s.Ceiling)
+		}
+	})
+	t.Run("a concurrency 429 lifts the rate", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(func(c *LimitConfig) { c.Throttle = ThrottleConcurrency; c.MaxConcurrency = 64 })
+		ramp(l, clk, 2, true)
+		l.Release(Permit{at: clk.now(), held: true, inFlight: 20}, throttle)
+		if got := l.Stats(); !math.IsInf(got.Limit, 1) || got.MaxConcurrency > 20 {
+			t.Fatalf("after a concurrency 429: %+v, want no rate and a cap under 20", got)
+		}
+	})
+	t.Run("header fields end it", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(func(*LimitConfig) {})
+		l.Observe(http.Header{"X-Ratelimit-Limit": {"300"}, "X-Ratelimit-Remaining": {"299"}, "X-Ratelimit-Reset": {"1"}})
+		ramp(l, clk, 1, true)
+		if l.learn.slowStart {
+			t.Fatal("still ramping up with the budget in the header fields")
+		}
+	})
+	t.Run("configured rates and decrease_factor 1 do not ramp", func(t *testing.T) {
+		t.Parallel()
+		for _, edit := range []func(*LimitConfig){
+			func(c *LimitConfig) { c.Rate = 50 },
+			func(c *LimitConfig) { c.MaxRate = 500 },
+			func(c *LimitConfig) { c.DecreaseFactor = 1 },
+		} {
+			l, _ := newTestLimiter(edit)
+			if l.learn.slowStart {
+				t.Errorf("%+v ramps up", l.cfg)
+			}
+		}
+	})
+}
+
+// TestSlowStartSparesTheFirstWindow is the cold start against a fixed
+// window of 300 per 5 s, on fake time: 64 workers, answers in 1 ms.
+// Starting without a rate, every request in flight when the quota ran out
+// was refused (20 here); ramping up, only the few sent while the first 429
+// comes back are (3), and the window's quota is still all taken.
+func TestSlowStartSparesTheFirstWindow(t *testing.T) {
+	t.Parallel()
+	lim := sandbox.Limit{Shape: sandbox.FixedWindow, N: 300, Window: 5 * time.Second, CountRejected: true}
+	r := simulate(t, lim, DefaultLimitConfig(), 64, time.Millisecond, lim.Window-time.Millisecond, lim.Window)
+	t.Logf("first window: %d accepted, %d refused; limit %g", r.ok, r.throttled, r.stats.Limit)
+	if r.ok != lim.N {
+		t.Errorf("%d accepted in the first window, want its quota %d", r.ok, lim.N)
+	}
+	if r.throttled > 8 {
+		t.Errorf("%d refused in the first window, want a handful (20 without the ramp)", r.throttled)
 	}
 }

@@ -233,6 +233,10 @@ func newLimiter(cfg LimitConfig, adaptive bool) *Limiter {
 	} else if cfg.MaxRate > 0 {
 		// A ceiling holds from the first request, not from the first 429.
 		l.limit = cfg.MaxRate
+	} else if adaptive && cfg.DecreaseFactor < 1 {
+		// Nothing known: ramp up (learn.go). decrease_factor 1 learns
+		// nothing, so it has no use for a ramp either.
+		l.limit, l.learn.slowStart = slowStartRate, true
 	}
 	l.bucket = rate.NewLimiter(rate.Inf, 1)
 	l.setLimitLocked(l.limit, l.now())

@@ -176,16 +176,16 @@ func TestLimiterAIMD(t *testing.T) {
 		}
 	})
 
-	t.Run("no limit until the vendor throttles, then a learned one", func(t *testing.T) {
+	t.Run("a ramp until the vendor throttles, then a learned limit", func(t *testing.T) {
 		t.Parallel()
 		l, clk := newTestLimiter(func(*LimitConfig) {})
-		if got := l.Stats().Limit; !math.IsInf(got, 1) {
-			t.Fatalf("initial limit %g, want +Inf", got)
+		if got := l.Stats().Limit; got != slowStartRate {
+			t.Fatalf("initial limit %g, want the slow start's %d", got, slowStartRate)
 		}
 		// A 429 with nothing accepted yet gives nothing to learn from.
 		l.Release(Permit{at: clk.now(), held: true}, throttle)
-		if got := l.Stats().Limit; !math.IsInf(got, 1) {
-			t.Fatalf("limit after a 429 with no measure = %g, want +Inf", got)
+		if got := l.Stats(); got.Limit != slowStartRate || got.Ceiling != 0 {
+			t.Fatalf("after a 429 with no measure: %+v, want the slow start's rate and no ceiling", got)
 		}
 		accept(l, clk, 400, 2*time.Second)
 		clk.add(time.Millisecond)
@@ -460,7 +460,7 @@ func TestLimiterMetrics(t *testing.T) {
 	}
 	want := map[string]float64{
 		"erasured_vendor_rate_limit/plivo":                 90,
-		"erasured_vendor_rate_limit/webex":                 math.Inf(1),
+		"erasured_vendor_rate_limit/webex":                 slowStartRate, // no 429 yet: ramping up
 		"erasured_vendor_rate_limit_decreases_total/plivo": 1,
 		"erasured_vendor_rate_limit_decreases_total/webex": 0,
 		"erasured_vendor_limiter_throttled_total/plivo":    1,

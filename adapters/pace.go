@@ -60,6 +60,8 @@ func (l *Limiter) Observe(h http.Header) {
 	defer l.mu.Unlock()
 	bound := now.Add(rl.Reset)
 	ls := &l.learn
+	// The fields say the budget: no need to ramp up towards it.
+	ls.slowStart = false
 	if ls.resetAt.IsZero() || !now.Before(ls.resetAt) || bound.Before(ls.resetAt) || rl.Remaining > ls.lastRemaining {
 		ls.resetAt = bound
 	}
