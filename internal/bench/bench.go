@@ -147,6 +147,10 @@ type Result struct {
 	// Late counts the throttled vendor's answers after its first window,
 	// Late429 the 429s among them.
 	Late, Late429 int
+	// Against a fixed window: WindowOK answers accepted over Windows
+	// whole windows, the last window of the run (where the backlog ran
+	// out) left out (lateCounter.windows).
+	WindowOK, Windows int
 }
 
 // EventsPerSec is the drain rate.
@@ -232,7 +236,7 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 	res := Result{Scenario: sc, Broker: broker, Impl: impl}
 	id := fmt.Sprintf("bench-%d-%s-%s", time.Now().UnixNano(), sanitize(sc.Name), impl)
 	stOpts := devstack.Options{Partitions: int32(o.Partitions), Knobs: sc.Knobs(), Topic: id, DLQTopic: id + ".dlq"}
-	lc := &lateCounter{window: sc.firstWindow()}
+	lc := newLateCounter(sc)
 	if sc.Throttled != "" {
 		stOpts.Wrap = func(vendor string, h http.Handler) http.Handler {
 			if vendor == sc.Throttled {
@@ -376,6 +380,7 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 	}
 	res.Deleted = int(tr.done.Load())
 	res.Late, res.Late429 = int(lc.late.Load()), int(lc.late429.Load())
+	res.WindowOK, res.Windows = lc.windows()
 	lat := tr.latencies()
 	res.P50, res.P99 = percentile(lat, 50), percentile(lat, 99)
 	res.Statuses = map[string]map[int]int{}

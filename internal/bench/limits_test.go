@@ -90,3 +90,27 @@ func TestRunReplicasShareACeiling(t *testing.T) {
 		t.Errorf("table lacks the limit row:\n%s", out.String())
 	}
 }
+
+// TestLateCounterWindows: against a fixed window the counter keeps each
+// window's accepted answers and leaves out the run's first and last
+// windows; other shapes have no windows.
+func TestLateCounterWindows(t *testing.T) {
+	t.Parallel()
+	fixed := newLateCounter(Scenario{Limit: sandbox.Limit{Shape: sandbox.FixedWindow, N: 3, Window: time.Second}})
+	// Window 9 (the first): 1 accepted; window 10: 3 accepted, 1
+	// refused; window 11: nothing sent; window 12: 2 accepted; window 13
+	// (the last): 1 accepted.
+	for _, a := range []struct {
+		win int64
+		ok  bool
+	}{{9, true}, {10, true}, {10, true}, {10, true}, {10, false}, {12, true}, {12, true}, {13, true}} {
+		fixed.inWindow(a.win*int64(time.Second)+int64(time.Millisecond), a.ok)
+	}
+	if ok, n := fixed.windows(); ok != 5 || n != 3 {
+		t.Errorf("windows() = %d accepted over %d windows, want 5 over 3 (10, 11, 12; not the first nor the last)", ok, n)
+	}
+	tb := newLateCounter(Scenario{Limit: sandbox.Limit{Shape: sandbox.TokenBucket, N: 3, Window: time.Second}})
+	if ok, n := tb.windows(); ok != 0 || n != 0 || tb.fixed != 0 {
+		t.Errorf("token bucket: windows() = %d, %d, want none", ok, n)
+	}
+}
