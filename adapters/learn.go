@@ -63,7 +63,7 @@ const (
 	// slowStartTop (then no rate at all): TCP's slow start, on the rate.
 	// Starting unlimited sent as many requests as there are connections
 	// (64) into the first window a vendor shut, and all of them were
-	// refused: 5% of a run against 300 per 5 s, 14% against 120 a
+	// refused: 3% of a run against 300 per 5 s, 14% against 120 a
 	// minute. At the rate the ramp has reached when a window's quota
 	// runs out, only the few sent while the first 429 comes back are. A
 	// vendor that takes anything gets slowStartTop within a second.

@@ -16,7 +16,7 @@ import (
 
 // LimitConfig shapes how hard erasured presses one vendor. Every event in
 // flight shares the vendor's limits: a rate that starts at Rate (or
-// unlimited) and is learned from the vendor's answers, a pause whenever the
+// ramping up) and is learned from the vendor's answers, a pause whenever the
 // vendor sends Retry-After, and a cap on concurrent requests.
 //
 // The rate follows AIMD, as TCP's congestion window does: each 429 cuts it
@@ -24,9 +24,9 @@ import (
 // requests queue for it and nothing is throttled it grows by IncreaseStep
 // each second, up to MaxRate.
 type LimitConfig struct {
-	// Rate is the starting limit in requests per second. 0 starts with no
-	// limit: the first 429 sets one from the rate the vendor was
-	// accepting.
+	// Rate is the starting limit in requests per second. 0 ramps up from
+	// slowStartRate until the first 429 sets one from the rate the vendor
+	// was accepting, or until slowStartTop lifts it (learn.go).
 	Rate float64 `yaml:"rate"`
 	// MaxRate caps the learned rate. 0 means Rate when Rate is set (a
 	// configured rate is the vendor's published limit: no use probing
@@ -78,7 +78,7 @@ const DefaultMaxPause = time.Minute
 const DefaultDecreaseFactor = 0.9
 
 // DefaultLimitConfig is the limit used where configuration is silent:
-// no rate until the vendor throttles, then learned. Fields whose zero
+// a ramp until the vendor throttles, then learned. Fields whose zero
 // means "automatic" (Rate, MaxRate, MinRate, Burst, MaxConcurrency,
 // IncreaseStep) are zero here; a new field's default goes here too.
 func DefaultLimitConfig() LimitConfig {
