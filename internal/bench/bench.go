@@ -151,6 +151,9 @@ type Result struct {
 	// whole windows, the last window of the run (where the backlog ran
 	// out) left out (lateCounter.windows).
 	WindowOK, Windows int
+	// Steady is the throttled vendor's accepted answers per second after
+	// its first window, to the last accepted request (lateCounter.steady).
+	Steady float64
 }
 
 // EventsPerSec is the drain rate.
@@ -381,6 +384,7 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 	res.Deleted = int(tr.done.Load())
 	res.Late, res.Late429 = int(lc.late.Load()), int(lc.late429.Load())
 	res.WindowOK, res.Windows = lc.windows()
+	res.Steady = lc.steady()
 	lat := tr.latencies()
 	res.P50, res.P99 = percentile(lat, 50), percentile(lat, 99)
 	res.Statuses = map[string]map[int]int{}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +114,36 @@ func TestLateCounterWindows(t *testing.T) {
 	tb := newLateCounter(Scenario{Limit: sandbox.Limit{Shape: sandbox.TokenBucket, N: 3, Window: time.Second}})
 	if ok, n := tb.windows(); ok != 0 || n != 0 || tb.fixed != 0 {
 		t.Errorf("token bucket: windows() = %d, %d, want none", ok, n)
+	}
+}
+
+// TestLateCounterSteady: the steady goodput counts from the end of the
+// first window to the last accepted request, and is 0 for a run that
+// ended within its first window.
+func TestLateCounterSteady(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/429" {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	})
+	c := newLateCounter(Scenario{Limit: sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second}})
+	srv := c.wrap(h)
+	do := func(path string) {
+		srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, nil))
+	}
+	do("/ok")
+	if c.steady() != 0 {
+		t.Fatalf("steady %g within the first window, want 0", c.steady())
+	}
+	// Pretend the first request went 3 s ago: the 10 accepted now (and
+	// the 429s, not counted) came 2 s after the first window ended.
+	c.first.Store(time.Now().Add(-3 * time.Second).UnixNano())
+	for range 10 {
+		do("/ok")
+		do("/429")
+	}
+	if got := c.steady(); got < 4.5 || got > 5.5 {
+		t.Errorf("steady %g/s, want about 10 accepted over 2 s", got)
 	}
 }
