@@ -451,6 +451,22 @@ func (rp *retryProcessor) Process(ctx context.Context, msg kafka.Message, ev *ev
 			a.Status, a.Code = ae.Status, ae.Code
 		}
 		p.AddAttempt(a)
+		if adapters.ErrorClass(res.Err) == adapters.ClassRetryable && adapters.IsThrottled(res.Err) {
+			// A 429 is the vendor saying "later", not the part failing:
+			// the step stays, and the part is tried again here once the
+			// vendor's Retry-After has passed (throttleWait), instead of
+			// a reschedule at the next step that would leave a small
+			// per-minute window unused for minutes. The vendor's limiter
+			// paces the next call with every other caller's. Meanwhile
+			// the record stays uncommitted (redelivered if the worker
+			// stops: a stop interrupts the wait at once) and the user's
+			// later records behind it in the partition wait in its lane;
+			// other users' parts run beside it up to max_pending. They
+			// are at the same vendor, which is throttling: acceptable.
+			p.Due = minTime(now.Add(rp.throttleWait(res.Err, p.Step)), deadline)
+			log.Debug().Int("attempts", p.Attempts).Int("step", p.Step).Time("due", p.Due).Msg("parked part throttled by the vendor; trying again after its Retry-After")
+			continue
+		}
 		if adapters.ErrorClass(res.Err) != adapters.ClassRetryable {
 			// Permanent, invalid identifier, unexpected: retrying later
 			// would fail the same way.
@@ -468,6 +484,23 @@ func (rp *retryProcessor) Process(ctx context.Context, msg kafka.Message, ev *ev
 		p.ParkedAt = now
 		return rp.reschedule(ctx, log, msg, ev, &p, true)
 	}
+}
+
+// throttleFloor is the wait after a 429 that names no Retry-After: the
+// least a throttled part waits before its next call at the retry worker.
+const throttleFloor = time.Second
+
+// throttleWait is how long a part the vendor throttled (err) waits before
+// its next call, with step failures at the retry topic so far: the
+// vendor's Retry-After, throttleFloor when it names none, and never more
+// than the step's schedule wait, the most a failure would have waited.
+func (rp *retryProcessor) throttleWait(err error, step int) time.Duration {
+	wait := throttleFloor
+	var ae *adapters.Error
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		wait = ae.RetryAfter
+	}
+	return min(wait, rp.cfg.ScheduleWait(step))
 }
 
 // waitUntil returns nil at t, ErrInterrupted if the partition stops

@@ -17,6 +17,7 @@ import (
 	"github.com/erasured/erasured/adapters"
 	"github.com/erasured/erasured/dlq"
 	"github.com/erasured/erasured/event"
+	"github.com/erasured/erasured/receipt"
 	"github.com/erasured/erasured/retrytopic"
 )
 
@@ -29,6 +30,10 @@ type scriptAdapter struct {
 	calls []string
 	// down makes every call a 503 while set.
 	down bool
+	// throttled[id] 429s come before any fails[id] 503s, each with
+	// Retry-After retryAfter (none when 0).
+	throttled  map[string]int
+	retryAfter time.Duration
 }
 
 func (*scriptAdapter) Name() string { return "fake" }
@@ -37,6 +42,10 @@ func (a *scriptAdapter) Delete(_ context.Context, ev *event.UserDeleted) (adapte
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.calls = append(a.calls, ev.EventID)
+	if a.throttled[ev.EventID] > 0 {
+		a.throttled[ev.EventID]--
+		return adapters.Failed, &adapters.Error{Vendor: "fake", Class: adapters.ClassRetryable, Status: 429, Message: "429", RetryAfter: a.retryAfter}
+	}
 	if a.down || a.fails[ev.EventID] > 0 {
 		a.fails[ev.EventID]--
 		return adapters.Failed, &adapters.Error{Vendor: "fake", Class: adapters.ClassRetryable, Status: 503, Message: "503"}
@@ -84,6 +93,7 @@ type retryHarness struct {
 	idx     *doneRecorder
 	obs     *lagObserver
 	w       *RetryWorker
+	stop    func() error
 }
 
 // startRetryWorker runs a retry worker for scriptAdapter on a kfake topic
@@ -120,13 +130,56 @@ func startRetryWorkerWith(t *testing.T, v Vendor, rc adapters.RetryConfig, write
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	h.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(3 * guard):
+				runErr = fmt.Errorf("did not stop within %s of its context ending", 3*guard)
+			}
+		})
+		return runErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := h.stop(); err != nil {
 			t.Errorf("retry worker: %v", err)
 		}
 	})
 	return h
+}
+
+// retryRecords reads every record of the retry topic's partition 0.
+func (h *retryHarness) retryRecords() []retrytopic.Parked {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	conn, err := kafka.DialLeader(ctx, "tcp", h.brokers[0], h.topic, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer conn.Close()
+	_, last, err := conn.ReadOffsets()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: h.brokers, Topic: h.topic, Partition: 0, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	var out []retrytopic.Parked
+	for off := int64(0); off < last; off++ {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		p, err := retrytopic.Decode(m)
+		if err != nil {
+			h.t.Fatalf("retry record at %d: %v", m.Offset, err)
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 func (h *retryHarness) write(msgs ...kafka.Message) {
@@ -383,4 +436,210 @@ func TestRetryWorkerWaitsWhileCircuitOpen(t *testing.T) {
 		t.Fatalf("%d calls, %d of them while the circuit was open; want 1 probe after it half-opened", a.callsTotal.Load(), a.callsOpen.Load())
 	}
 	t.Logf("circuit open at the start: %d calls while open, %d in all, committed 1 (no reschedule)", a.callsOpen.Load(), a.callsTotal.Load())
+}
+
+// retryCounts is a RetryObserver that counts outcomes and attempts.
+type retryCounts struct {
+	mu       sync.Mutex
+	outcomes map[RetryOutcome]int
+	attempts int
+}
+
+func (c *retryCounts) Unparked(_ string, o RetryOutcome) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.outcomes == nil {
+		c.outcomes = map[RetryOutcome]int{}
+	}
+	c.outcomes[o]++
+}
+
+func (c *retryCounts) RetryAttempted(string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.attempts++
+}
+
+func (c *retryCounts) get() (map[RetryOutcome]int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := map[RetryOutcome]int{}
+	for k, v := range c.outcomes {
+		o[k] = v
+	}
+	return o, c.attempts
+}
+
+// receiptLog is a ReceiptWriter that keeps what it is given.
+type receiptLog struct {
+	mu sync.Mutex
+	rs []*receipt.Receipt
+}
+
+func (l *receiptLog) Write(_ context.Context, rs ...*receipt.Receipt) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rs = append(l.rs, rs...)
+	return nil
+}
+
+func (l *receiptLog) all() []*receipt.Receipt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]*receipt.Receipt(nil), l.rs...)
+}
+
+// TestRetryWorkerThrottled: a 429 at the retry worker is the vendor
+// saying "later": the part keeps its step and is tried again in place
+// after the Retry-After (or a floor), so the retry topic gets no second
+// record; any other retryable failure (503) is still rescheduled at the
+// next step. Receipts and metrics count every attempt.
+func TestRetryWorkerThrottled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kfake integration test")
+	}
+	t.Parallel()
+	cases := []struct {
+		name       string
+		throttled  int
+		fails      int
+		retryAfter time.Duration
+		// records on the retry topic at the end, the first included.
+		wantRecords int
+	}{
+		{name: "429 with Retry-After", throttled: 1, retryAfter: time.Second, wantRecords: 1},
+		{name: "429 without Retry-After, twice", throttled: 2, wantRecords: 1},
+		{name: "503", fails: 1, wantRecords: 2},
+		{name: "429 then 503", throttled: 1, retryAfter: time.Second, fails: 1, wantRecords: 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := &scriptAdapter{fails: map[string]int{"t1": tc.fails}, throttled: map[string]int{"t1": tc.throttled}, retryAfter: tc.retryAfter}
+			rc := fastRetryConfig()
+			// Longer than the Retry-After and the floor: a 429's wait
+			// is theirs, not the schedule's.
+			rc.Schedule = []time.Duration{2 * time.Second, 3 * time.Second}
+			counts, receipts := &retryCounts{}, &receiptLog{}
+			h := startRetryWorker(t, a, rc, func(h *retryHarness) { h.write(parked(t, "t1", "U", time.Now())) },
+				WithRetryObserver(counts), WithRetryReceipts(Receipts{Writer: receipts, Deadline: adapters.ComplianceDeadline}, nil))
+			waitFor(t, "the part deleted", func() bool { return h.idx.count() == 1 })
+			waitFor(t, "the commit at the end of the retry topic", func() bool { return h.committedAt(int64(tc.wantRecords)) })
+
+			calls := tc.throttled + tc.fails + 1
+			if got := len(a.callLog()); got != calls {
+				t.Errorf("vendor called %d times, want %d", got, calls)
+			}
+			outcomes, attempts := counts.get()
+			if attempts != calls {
+				t.Errorf("RetryAttempted %d times, want once per call (%d)", attempts, calls)
+			}
+			want := map[RetryOutcome]int{RetryDeleted: 1}
+			if n := tc.wantRecords - 1; n > 0 {
+				want[RetryRescheduled] = n
+			}
+			if fmt.Sprint(outcomes) != fmt.Sprint(want) {
+				t.Errorf("outcomes %v, want %v", outcomes, want)
+			}
+			recs := h.retryRecords()
+			if len(recs) != tc.wantRecords {
+				t.Fatalf("%d records on the retry topic, want %d: a 429 must not reschedule", len(recs), tc.wantRecords)
+			}
+			if tc.fails > 0 {
+				// The 503 moved the part one step on, with every
+				// attempt before it (429s included) in its history.
+				r := recs[len(recs)-1]
+				if r.Step != 1 || r.Reason != retrytopic.ReasonRescheduled || r.Attempts != 1+tc.throttled+tc.fails || r.LastStatus != 503 {
+					t.Errorf("rescheduled record: step %d, reason %s, attempts %d, last status %d; want step 1, rescheduled, %d attempts, 503",
+						r.Step, r.Reason, r.Attempts, r.LastStatus, 1+tc.throttled+tc.fails)
+				}
+				got := 0
+				for _, at := range r.History {
+					if at.Status == 429 && at.By == "retry" {
+						got++
+					}
+				}
+				if got != tc.throttled {
+					t.Errorf("history %+v: %d 429s, want %d", r.History, got, tc.throttled)
+				}
+			}
+			rs := receipts.all()
+			if len(rs) != 1 {
+				t.Fatalf("%d receipts, want 1", len(rs))
+			}
+			// 1 inline attempt (the parked record's) + the worker's.
+			if part := rs[0].Vendors["fake"]; part.Outcome != receipt.Deleted || part.Attempts != 1+calls || part.FirstAttempt == nil {
+				t.Errorf("receipt part %+v, want deleted after %d attempts, with the first failure's time", part, 1+calls)
+			}
+			t.Logf("vendor calls %d, outcomes %v, retry-topic records %d", calls, outcomes, len(recs))
+		})
+	}
+}
+
+// TestRetryWorkerThrottleWait: a throttled part waits the vendor's
+// Retry-After, a floor when there is none, and never longer than its
+// step's schedule wait.
+func TestRetryWorkerThrottleWait(t *testing.T) {
+	t.Parallel()
+	throttle := func(ra time.Duration) error {
+		return &adapters.Error{Vendor: "fake", Class: adapters.ClassRetryable, Status: 429, RetryAfter: ra}
+	}
+	cases := []struct {
+		name     string
+		schedule []time.Duration
+		step     int
+		err      error
+		want     time.Duration
+	}{
+		{"Retry-After", []time.Duration{time.Minute}, 0, throttle(time.Second), time.Second},
+		{"Retry-After from a date, under a second", []time.Duration{time.Minute}, 0, throttle(300 * time.Millisecond), 300 * time.Millisecond},
+		{"no Retry-After: the floor", []time.Duration{time.Minute}, 0, throttle(0), throttleFloor},
+		{"vendor code 429 in the body", []time.Duration{time.Minute}, 0,
+			&adapters.Error{Vendor: "fake", Class: adapters.ClassRetryable, Code: "429"}, throttleFloor},
+		{"Retry-After past the step's wait", []time.Duration{time.Minute, 5 * time.Minute}, 0, throttle(10 * time.Minute), time.Minute},
+		{"at a later step", []time.Duration{time.Minute, 5 * time.Minute}, 1, throttle(10 * time.Minute), 5 * time.Minute},
+		{"step past the schedule", []time.Duration{time.Minute, 5 * time.Minute}, 7, throttle(6 * time.Minute), 5 * time.Minute},
+		{"schedule shorter than the floor", []time.Duration{500 * time.Millisecond}, 0, throttle(0), 500 * time.Millisecond},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if !adapters.IsThrottled(tc.err) {
+				t.Fatalf("%v is not a throttle", tc.err)
+			}
+			rp := &retryProcessor{cfg: adapters.RetryConfig{Schedule: tc.schedule}}
+			if got := rp.throttleWait(tc.err, tc.step); got != tc.want {
+				t.Errorf("throttleWait = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRetryWorkerStopsDuringThrottleWait: a part waiting out a long
+// Retry-After is interrupted at once by a stop and left uncommitted, to
+// be tried again on redelivery.
+func TestRetryWorkerStopsDuringThrottleWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kfake integration test")
+	}
+	t.Parallel()
+	a := &scriptAdapter{fails: map[string]int{}, throttled: map[string]int{"s1": 1}, retryAfter: time.Hour}
+	rc := fastRetryConfig()
+	rc.Schedule = []time.Duration{time.Hour}
+	rc.GiveUpAfter = 2 * time.Hour
+	counts := &retryCounts{}
+	h := startRetryWorker(t, a, rc, func(h *retryHarness) { h.write(parked(t, "s1", "U", time.Now())) }, WithRetryObserver(counts))
+	waitFor(t, "the throttled call", func() bool { return len(a.callLog()) == 1 })
+	waitFor(t, "the worker to hold the part", func() bool { return h.w.OldestParkedAge() > 0 })
+	if err := h.stop(); err != nil {
+		t.Fatalf("retry worker: %v", err)
+	}
+	outcomes, attempts := counts.get()
+	if len(outcomes) != 0 || attempts != 1 || h.committedAt(1) || len(h.dl.records()) != 0 || h.idx.count() != 0 {
+		t.Fatalf("after the stop: outcomes %v, attempts %d, committed past the part %v, dead-lettered %d, done %d; want nothing but the one attempt",
+			outcomes, attempts, h.committedAt(1), len(h.dl.records()), h.idx.count())
+	}
+	if recs := h.retryRecords(); len(recs) != 1 {
+		t.Errorf("%d records on the retry topic, want the one, unrescheduled", len(recs))
+	}
 }
