@@ -44,7 +44,7 @@ type RetryConfig struct {
 	// parked on the vendor's retry topic: the first wait after the
 	// first retry-worker failure, then the next; the last repeats. A
 	// 429 is no failure here: the part waits its Retry-After (at most
-	// the step's wait) and keeps its step (consumer.retryProcessor).
+	// the schedule's longest wait) and keeps its step (consumer.retryProcessor).
 	Schedule []time.Duration `yaml:"schedule"`
 	// GiveUpAfter bounds how long a parked part is retried, counted from
 	// its first failure; past it the part is dead-lettered with its

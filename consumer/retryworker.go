@@ -492,15 +492,21 @@ const throttleFloor = time.Second
 
 // throttleWait is how long a part the vendor throttled (err) waits before
 // its next call, with step failures at the retry topic so far: the
-// vendor's Retry-After, throttleFloor when it names none, and never more
-// than the step's schedule wait, the most a failure would have waited.
+// vendor's Retry-After as said, even past the step's wait (calling a
+// vendor that named an hour every minute would not honour it), though
+// never past the schedule's longest wait, so a garbled or hostile header
+// cannot hold a part for days; throttleFloor when it names none, at most
+// the step's wait.
 func (rp *retryProcessor) throttleWait(err error, step int) time.Duration {
-	wait := throttleFloor
 	var ae *adapters.Error
 	if errors.As(err, &ae) && ae.RetryAfter > 0 {
-		wait = ae.RetryAfter
+		longest := rp.cfg.ScheduleWait(0)
+		for i := range len(rp.cfg.Schedule) {
+			longest = max(longest, rp.cfg.ScheduleWait(i))
+		}
+		return min(ae.RetryAfter, longest)
 	}
-	return min(wait, rp.cfg.ScheduleWait(step))
+	return min(throttleFloor, rp.cfg.ScheduleWait(step))
 }
 
 // waitUntil returns nil at t, ErrInterrupted if the partition stops

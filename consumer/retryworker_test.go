@@ -596,8 +596,9 @@ func TestRetryWorkerThrottleWait(t *testing.T) {
 		{"no Retry-After: the floor", []time.Duration{time.Minute}, 0, throttle(0), throttleFloor},
 		{"vendor code 429 in the body", []time.Duration{time.Minute}, 0,
 			&adapters.Error{Vendor: "fake", Class: adapters.ClassRetryable, Code: "429"}, throttleFloor},
-		{"Retry-After past the step's wait", []time.Duration{time.Minute, 5 * time.Minute}, 0, throttle(10 * time.Minute), time.Minute},
-		{"at a later step", []time.Duration{time.Minute, 5 * time.Minute}, 1, throttle(10 * time.Minute), 5 * time.Minute},
+		{"Retry-After past the step's wait, honoured", []time.Duration{time.Minute, 30 * time.Minute, 5 * time.Minute}, 0, throttle(10 * time.Minute), 10 * time.Minute},
+		{"Retry-After past the schedule's longest wait", []time.Duration{time.Minute, 30 * time.Minute, 5 * time.Minute}, 0, throttle(24 * time.Hour), 30 * time.Minute},
+		{"no Retry-After, at a later step", []time.Duration{time.Minute, 5 * time.Minute}, 1, throttle(0), throttleFloor},
 		{"step past the schedule", []time.Duration{time.Minute, 5 * time.Minute}, 7, throttle(6 * time.Minute), 5 * time.Minute},
 		{"schedule shorter than the floor", []time.Duration{500 * time.Millisecond}, 0, throttle(0), 500 * time.Millisecond},
 	}
