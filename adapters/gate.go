@@ -49,14 +49,14 @@ func (g *gate) acquire(ctx context.Context) error {
 }
 
 // release frees a slot and reports whether requests were waiting for one,
-// which says the cap, not the work, bounds the requests in flight.
-func (g *gate) release() bool {
+// which says the cap, not the work, bounds the requests in flight, and
+// whether it handed the slot to one of them.
+func (g *gate) release() (waiting, woke bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	waiting := len(g.waiters) > 0
+	waiting = len(g.waiters) > 0
 	g.held--
-	g.wakeLocked()
-	return waiting
+	return waiting, g.wakeLocked() > 0
 }
 
 // setLimit changes the cap; requests in flight above a lowered cap finish,
@@ -74,10 +74,15 @@ func (g *gate) cap() int {
 	return g.limit
 }
 
-func (g *gate) wakeLocked() {
+// wakeLocked grants free slots to the first waiters and returns how many
+// it woke.
+func (g *gate) wakeLocked() int {
+	n := 0
 	for g.held < g.limit && len(g.waiters) > 0 {
 		g.held++
 		close(g.waiters[0])
 		g.waiters = g.waiters[1:]
+		n++
 	}
+	return n
 }
