@@ -154,6 +154,9 @@ type Result struct {
 	// Steady is the throttled vendor's accepted answers per second after
 	// its first window, to the last accepted request (lateCounter.steady).
 	Steady float64
+	// Busy is the share of a concurrency-capped vendor's slots accepted
+	// requests kept busy after the first second (lateCounter.busy).
+	Busy float64
 }
 
 // EventsPerSec is the drain rate.
@@ -385,6 +388,7 @@ func runOne(ctx context.Context, o Options, sc Scenario, broker, impl string) (R
 	res.Late, res.Late429 = int(lc.late.Load()), int(lc.late429.Load())
 	res.WindowOK, res.Windows = lc.windows()
 	res.Steady = lc.steady()
+	res.Busy = lc.busy()
 	lat := tr.latencies()
 	res.P50, res.P99 = percentile(lat, 50), percentile(lat, 99)
 	res.Statuses = map[string]map[int]int{}

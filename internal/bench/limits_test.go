@@ -147,3 +147,36 @@ func TestLateCounterSteady(t *testing.T) {
 		t.Errorf("steady %g/s, want about 10 accepted over 2 s", got)
 	}
 }
+
+// TestLateCounterBusy: against a cap on requests in flight, the busy
+// share is the vendor's time on accepted requests after the first
+// window over the span and the cap; other shapes have none.
+func TestLateCounterBusy(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/429" {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	})
+	c := newLateCounter(Scenario{Limit: sandbox.Limit{Shape: sandbox.Concurrency, N: 2}, Latency: 10 * time.Millisecond})
+	srv := c.wrap(h)
+	do := func(path string) {
+		srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, nil))
+	}
+	do("/ok")
+	c.first.Store(time.Now().Add(-3 * time.Second).UnixNano())
+	for range 10 {
+		do("/ok")
+		do("/429")
+	}
+	// 10 × at least 10 ms over about 2.1 s and 2 slots: about 2.4%.
+	if got := c.busy(); got < 0.02 || got > 0.1 {
+		t.Errorf("busy %.4f, want about 0.024 (10 × 10ms over ~2s, 2 slots)", got)
+	}
+	tb := newLateCounter(Scenario{Limit: sandbox.Limit{Shape: sandbox.TokenBucket, N: 3, Window: time.Second}})
+	if got := tb.busy(); got != 0 {
+		t.Errorf("token bucket: busy %g, want 0", got)
+	}
+}
