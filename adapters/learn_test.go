@@ -301,7 +301,7 @@ func TestLearnCapProbesLessOften(t *testing.T) {
 // TestSlowStart: with nothing configured the rate starts at slowStartRate
 // and doubles every slowStartDoubling while requests wait for it (not
 // while they do not), until slowStartTop lifts it; the first 429, a
-// concurrency 429 or the header fields end the ramp.
+// concurrency 429, a failed answer or the header fields end the ramp.
 func TestSlowStart(t *testing.T) {
 	t.Parallel()
 	// ramp feeds a success every step for n steps, with requests waiting
@@ -352,6 +352,16 @@ func TestSlowStart(t *testing.T) {
 		l.Release(Permit{at: clk.now(), held: true, inFlight: 20}, throttle)
 		if got := l.Stats(); !math.IsInf(got.Limit, 1) || got.MaxConcurrency > 20 {
 			t.Fatalf("after a concurrency 429: %+v, want no rate and a cap under 20", got)
+		}
+	})
+	t.Run("a failed answer lifts the rate", func(t *testing.T) {
+		t.Parallel()
+		l, clk := newTestLimiter(func(*LimitConfig) {})
+		ramp(l, clk, 2, true)
+		clk.add(time.Millisecond)
+		l.Release(Permit{at: clk.now(), held: true}, &Error{Vendor: "v", Class: ClassRetryable, Status: 503})
+		if got := l.Stats(); !math.IsInf(got.Limit, 1) || l.learn.slowStart {
+			t.Fatalf("after a 503: %+v, want no rate: a failing vendor is its breaker's to pace", got)
 		}
 	})
 	t.Run("header fields end it", func(t *testing.T) {
