@@ -117,21 +117,28 @@ func TestLateCounterWindows(t *testing.T) {
 	}
 }
 
+// fakeVendor wraps a vendor answering 429 on /429 and 200 after hold
+// otherwise in c, and returns a function sending one request to path.
+func fakeVendor(c *lateCounter, hold time.Duration) func(path string) {
+	srv := c.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/429" {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		time.Sleep(hold)
+	}))
+	return func(path string) {
+		srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, nil))
+	}
+}
+
 // TestLateCounterSteady: the steady goodput counts from the end of the
 // first window to the last accepted request, and is 0 for a run that
 // ended within its first window.
 func TestLateCounterSteady(t *testing.T) {
 	t.Parallel()
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/429" {
-			w.WriteHeader(http.StatusTooManyRequests)
-		}
-	})
 	c := newLateCounter(Scenario{Limit: sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second}})
-	srv := c.wrap(h)
-	do := func(path string) {
-		srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, nil))
-	}
+	do := fakeVendor(c, 0)
 	do("/ok")
 	if c.steady() != 0 {
 		t.Fatalf("steady %g within the first window, want 0", c.steady())
@@ -153,18 +160,8 @@ func TestLateCounterSteady(t *testing.T) {
 // window over the span and the cap; other shapes have none.
 func TestLateCounterBusy(t *testing.T) {
 	t.Parallel()
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/429" {
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	})
 	c := newLateCounter(Scenario{Limit: sandbox.Limit{Shape: sandbox.Concurrency, N: 2}, Latency: 10 * time.Millisecond})
-	srv := c.wrap(h)
-	do := func(path string) {
-		srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, nil))
-	}
+	do := fakeVendor(c, 10*time.Millisecond)
 	do("/ok")
 	c.first.Store(time.Now().Add(-3 * time.Second).UnixNano())
 	for range 10 {
