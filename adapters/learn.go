@@ -280,8 +280,7 @@ func (l *Limiter) acceptedLocked(p Permit, now time.Time, success, waiters bool)
 		if success {
 			l.slowStartLocked(now)
 		} else {
-			l.learn.slowStart = false
-			l.setLimitLocked(l.maxRate, now)
+			l.endSlowStartLocked(now)
 		}
 	}
 	if l.cfg.Throttle == ThrottleConcurrency {
@@ -312,10 +311,17 @@ func (l *Limiter) slowStartLocked(now time.Time) {
 	}
 	next := l.limit * math.Min(4, math.Exp2(float64(dt)/float64(slowStartDoubling)))
 	if next >= slowStartTop {
-		l.learn.slowStart = false
-		next = math.Inf(1)
+		l.endSlowStartLocked(now)
+		return
 	}
 	l.setLimitLocked(math.Min(next, l.maxRate), now)
+}
+
+// endSlowStartLocked ends the ramp with no rate but the ceiling (none
+// while ramping: a configured one starts the limiter at it).
+func (l *Limiter) endSlowStartLocked(now time.Time) {
+	l.learn.slowStart = false
+	l.setLimitLocked(l.maxRate, now)
 }
 
 // increaseLocked raises the rate if requests had to wait for tokens since
@@ -389,8 +395,7 @@ func (l *Limiter) capThrottledLocked(p Permit, now time.Time) {
 	if l.learn.slowStart {
 		// The vendor limits requests in flight, and the cap below now
 		// does: the rate ramp has done its work.
-		l.learn.slowStart = false
-		l.setLimitLocked(l.maxRate, now)
+		l.endSlowStartLocked(now)
 	}
 	// In flight when it was sent, itself included, or when its refusal
 	// came back, whichever is more: the requests of a burst do not reach

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -72,11 +73,19 @@ func DefaultSchedule() []time.Duration {
 // failures at the retry topic: Schedule[step], the last entry once step
 // runs past it.
 func (c *RetryConfig) ScheduleWait(step int) time.Duration {
-	s := c.Schedule
-	if len(s) == 0 {
-		s = DefaultSchedule()
-	}
+	s := c.schedule()
 	return s[min(max(step, 0), len(s)-1)]
+}
+
+// LongestWait is the longest wait in the schedule.
+func (c *RetryConfig) LongestWait() time.Duration { return slices.Max(c.schedule()) }
+
+// schedule is Schedule, or DefaultSchedule when it is empty.
+func (c *RetryConfig) schedule() []time.Duration {
+	if len(c.Schedule) == 0 {
+		return DefaultSchedule()
+	}
+	return c.Schedule
 }
 
 // DefaultRetryConfig is the policy used where configuration is silent.

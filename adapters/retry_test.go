@@ -627,6 +627,18 @@ func TestScheduleWait(t *testing.T) {
 	if c.GiveUpAfter != 72*time.Hour {
 		t.Errorf("give_up_after defaults to %s, want 72h", c.GiveUpAfter)
 	}
+	for _, tc := range []struct {
+		schedule []time.Duration
+		want     time.Duration
+	}{
+		{nil, 6 * time.Hour}, // the default's
+		{[]time.Duration{time.Minute, 30 * time.Minute, 5 * time.Minute}, 30 * time.Minute},
+	} {
+		c := RetryConfig{Schedule: tc.schedule}
+		if got := c.LongestWait(); got != tc.want {
+			t.Errorf("LongestWait of %v = %s, want %s", tc.schedule, got, tc.want)
+		}
+	}
 }
 
 func TestRetryConfigDecode(t *testing.T) {

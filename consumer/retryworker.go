@@ -500,11 +500,7 @@ const throttleFloor = time.Second
 func (rp *retryProcessor) throttleWait(err error, step int) time.Duration {
 	var ae *adapters.Error
 	if errors.As(err, &ae) && ae.RetryAfter > 0 {
-		longest := rp.cfg.ScheduleWait(0)
-		for i := range len(rp.cfg.Schedule) {
-			longest = max(longest, rp.cfg.ScheduleWait(i))
-		}
-		return min(ae.RetryAfter, longest)
+		return min(ae.RetryAfter, rp.cfg.LongestWait())
 	}
 	return min(throttleFloor, rp.cfg.ScheduleWait(step))
 }

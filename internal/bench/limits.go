@@ -183,12 +183,21 @@ func (c *lateCounter) wrap(h http.Handler) http.Handler {
 // learner's first window) and without its tail once the backlog ran out;
 // 0 when the run ended within its first window.
 func (c *lateCounter) steady() float64 {
-	from := c.first.Load() + int64(c.window)
-	span := time.Duration(c.lastOK.Load() - from)
-	if c.first.Load() == 0 || span < c.window {
+	span := c.steadySpan()
+	if span == 0 {
 		return 0
 	}
 	return float64(c.lateOK.Load()) / span.Seconds()
+}
+
+// steadySpan is the time from the end of the first window to the last
+// accepted request; 0 when that is under a window (or nothing came).
+func (c *lateCounter) steadySpan() time.Duration {
+	span := time.Duration(c.lastOK.Load() - (c.first.Load() + int64(c.window)))
+	if c.first.Load() == 0 || span < c.window {
+		return 0
+	}
+	return span
 }
 
 // busy is the share of the vendor's capN slots that accepted requests
@@ -198,9 +207,8 @@ func (c *lateCounter) steady() float64 {
 // on a loaded machine), and this share does not depend on that. 0 without
 // a cap or a span.
 func (c *lateCounter) busy() float64 {
-	from := c.first.Load() + int64(c.window)
-	span := c.lastOK.Load() - from
-	if c.capN == 0 || c.first.Load() == 0 || time.Duration(span) < c.window {
+	span := c.steadySpan()
+	if c.capN == 0 || span == 0 {
 		return 0
 	}
 	return float64(c.busyNs.Load()) / float64(span) / float64(c.capN)

@@ -132,6 +132,16 @@ func fakeVendor(c *lateCounter, hold time.Duration) func(path string) {
 	}
 }
 
+// tenAfterFirstWindow pretends c's first request went 3 s ago and sends
+// 10 accepted and 10 refused requests now, 2 s after its first window.
+func tenAfterFirstWindow(c *lateCounter, do func(path string)) {
+	c.first.Store(time.Now().Add(-3 * time.Second).UnixNano())
+	for range 10 {
+		do("/ok")
+		do("/429")
+	}
+}
+
 // TestLateCounterSteady: the steady goodput counts from the end of the
 // first window to the last accepted request, and is 0 for a run that
 // ended within its first window.
@@ -143,13 +153,8 @@ func TestLateCounterSteady(t *testing.T) {
 	if c.steady() != 0 {
 		t.Fatalf("steady %g within the first window, want 0", c.steady())
 	}
-	// Pretend the first request went 3 s ago: the 10 accepted now (and
-	// the 429s, not counted) came 2 s after the first window ended.
-	c.first.Store(time.Now().Add(-3 * time.Second).UnixNano())
-	for range 10 {
-		do("/ok")
-		do("/429")
-	}
+	// The 429s are not counted.
+	tenAfterFirstWindow(c, do)
 	if got := c.steady(); got < 4.5 || got > 5.5 {
 		t.Errorf("steady %g/s, want about 10 accepted over 2 s", got)
 	}
@@ -163,11 +168,7 @@ func TestLateCounterBusy(t *testing.T) {
 	c := newLateCounter(Scenario{Limit: sandbox.Limit{Shape: sandbox.Concurrency, N: 2}, Latency: 10 * time.Millisecond})
 	do := fakeVendor(c, 10*time.Millisecond)
 	do("/ok")
-	c.first.Store(time.Now().Add(-3 * time.Second).UnixNano())
-	for range 10 {
-		do("/ok")
-		do("/429")
-	}
+	tenAfterFirstWindow(c, do)
 	// 10 × at least 10 ms over about 2.1 s and 2 slots: about 2.4%.
 	if got := c.busy(); got < 0.02 || got > 0.1 {
 		t.Errorf("busy %.4f, want about 0.024 (10 × 10ms over ~2s, 2 slots)", got)
