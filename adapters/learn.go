@@ -15,10 +15,12 @@ import (
 //     that is N/W whatever was sent inside the window, and over a token
 //     bucket it is the refill rate. Onsets closer than acceptWindow use the
 //     accepted rate of the last acceptWindow instead. That measure is the
-//     learned ceiling: the rate at which 429s began.
-//   - At an onset the rate drops to DecreaseFactor × the ceiling, once per
-//     episode: the other 429s of an episode are the same closed window,
-//     not news about the rate.
+//     learned ceiling: the rate at which 429s began. A measure within a
+//     tenth of the ceiling confirms it (the ceiling moves halfway to it).
+//   - At an onset the rate drops to DecreaseFactor × the ceiling (to
+//     recoverTo × it when the measure confirms it), once per episode, and
+//     never rises: the other 429s of an episode are the same closed
+//     window, not news about the rate.
 //   - A 429 without Retry-After (Plivo) pauses every request for a probe
 //     delay that doubles while the vendor keeps refusing (probeBase up to
 //     probeMax), so a closed window is not hammered.
@@ -205,19 +207,23 @@ func (l *Limiter) onsetLocked(now time.Time) {
 	if l.cfg.DecreaseFactor >= 1 {
 		return
 	}
-	// An episode measuring a little under the last ceiling is noise (the
-	// dip after the last onset is in it), not a lower limit.
+	// An episode measuring within a tenth of the last ceiling, either
+	// side, is noise (the dip after the last onset is in it, and the
+	// jitter of arrivals a window counts), not a new limit. A refused probe
+	// above the ceiling is not banded: the probe branch below decides.
 	banded := false
-	if c := l.learn.ceiling; c > 0 && est < c && est >= 0.9*c && est >= 0.98*l.limit {
+	if c := l.learn.ceiling; c > 0 && l.learn.probeFrom == 0 && est <= 1.1*c && est >= 0.9*c && est >= 0.98*l.limit {
 		// Unless the vendor took clearly less than the pace it refused
 		// (then the measure is its limit: a sliding window over-measured
-		// at start-up comes down at once, not 1% per episode). The
-		// refusal confirms the ceiling, give or take the jitter of
-		// arrivals a window counts: the rate steps down with it, not by
-		// DecreaseFactor (which would cost a dip at every stray 429).
-		est = 0.99 * c
+		// at start-up comes down at once). The refusal confirms the
+		// ceiling: it moves halfway to the measure, and the rate steps
+		// down with it, not by DecreaseFactor (which would cost a dip at
+		// every stray 429). Stepping 1% down at each instead walked a
+		// sliding window's ceiling down refusal after refusal until one
+		// measured above it and took the whole cut.
+		est = (est + c) / 2
 		banded = true
-	} else if c > 0 && est < c {
+	} else if c > 0 && est < c && l.learn.probeFrom == 0 {
 		// A new, lower ceiling, not yet confirmed: probe above it soon.
 		l.learn.hold = 0
 	}
@@ -240,6 +246,14 @@ func (l *Limiter) onsetLocked(now time.Time) {
 		cut = math.Max(cut, recoverTo)
 	}
 	est = min(est, l.maxRate)
+	next := est * cut
+	if !l.learn.slowStart {
+		// A refusal never raises the rate: an onset soon after a cut,
+		// the rate still climbing back, keeps the rate it found. (The
+		// ramp's first 429 sets the rate from the measure, whatever the
+		// ramp had reached.)
+		next = math.Min(next, l.limit)
+	}
 	l.learn.ceiling = est
 	l.learn.slowStart = false
 	l.learn.probeFor, l.learn.probeFrom, l.learn.heldSince = 0, 0, time.Time{}
@@ -247,7 +261,7 @@ func (l *Limiter) onsetLocked(now time.Time) {
 	l.lastDecrease = now
 	l.lastAdjust = now
 	l.saturated.Store(false)
-	l.setLimitLocked(math.Max(l.cfg.MinRate, est*cut), now)
+	l.setLimitLocked(math.Max(l.cfg.MinRate, next), now)
 }
 
 // acceptedLocked learns from an answer that passed the vendor's limit

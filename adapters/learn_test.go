@@ -199,6 +199,66 @@ func TestSetShare(t *testing.T) {
 	}
 }
 
+// TestOnsetNearTheCeiling: an onset whose measure lies near the learned
+// ceiling, as a sliding window's refusals do while the rate sits just
+// under its limit, confirms the ceiling: it neither raises the rate nor
+// cuts it by decrease_factor, nor walks the ceiling down episode after
+// episode; and a refused probe goes back to the ceiling it began from
+// whatever the band says. On fake time, the limiter's state set by hand.
+// Before, a sliding window of 300/s saw its rate go up at every other
+// refusal (270 to 288), a measure 1% over the ceiling cut the rate to 0.9
+// (five refusals at 300/s under a ceiling of 310 stepped it down 1% each
+// until one measured over it and cut the rate to 270), and a refused
+// probe kept 1% under the probe's ceiling.
+func TestOnsetNearTheCeiling(t *testing.T) {
+	t.Parallel()
+	type state struct{ ceiling, limit, probeFrom float64 }
+	cases := []struct {
+		name     string
+		from     state
+		accepted int // answers accepted per second before each 429
+		episodes int
+		check    func(t *testing.T, s LimiterStats)
+	}{
+		{"a refusal after a cut keeps the cut", state{300, 270, 0}, 295, 1, func(t *testing.T, s LimiterStats) {
+			if s.Limit > 270 {
+				t.Errorf("limit %g, want at most the 270 it was: a 429 never raises the rate", s.Limit)
+			}
+		}},
+		{"a measure just over the ceiling confirms it", state{300, 291, 0}, 310, 1, func(t *testing.T, s LimiterStats) {
+			if s.Limit < 291 || s.Ceiling < 300 || s.Ceiling > 311 {
+				t.Errorf("%+v, want the rate kept at 291 and the ceiling between 300 and the 310 measured", s)
+			}
+		}},
+		{"refusals at the measured rate keep the ceiling there", state{310, 300, 0}, 300, 5, func(t *testing.T, s LimiterStats) {
+			if s.Ceiling < 297 || s.Ceiling > 310 || s.Limit < 285 {
+				t.Errorf("%+v after five refusals at 300/s, want the ceiling near 300 and the rate just under it", s)
+			}
+		}},
+		{"a refused probe goes back to where it began", state{315, 305.5, 300}, 300, 1, func(t *testing.T, s LimiterStats) {
+			if math.Abs(s.Ceiling-300) > 6 {
+				t.Errorf("ceiling %g after a probe from 300 to 315 was refused at 300/s, want about 300", s.Ceiling)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			l, clk := newTestLimiter(func(cfg *LimitConfig) { cfg.Rate = 1000 })
+			l.mu.Lock()
+			l.learn.ceiling, l.learn.probeFrom, l.learn.onsets = c.from.ceiling, c.from.probeFrom, 1
+			l.learn.onsetAt = clk.now()
+			l.setLimitLocked(c.from.limit, clk.now())
+			l.mu.Unlock()
+			for range c.episodes {
+				accept(l, clk, 2*c.accepted, 2*time.Second)
+				l.Release(Permit{at: clk.now(), held: true}, throttle)
+			}
+			c.check(t, l.Stats())
+		})
+	}
+}
+
 // TestCeilingHoldsFromTheStart: a max_rate with no starting rate (Plivo's
 // default) bounds the first requests too, not only what is learned after
 // the first 429.
