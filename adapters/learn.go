@@ -13,8 +13,8 @@ import (
 //     The rate the vendor sustains is what it accepted between two onsets
 //     divided by the time between them: over a fixed window of N per W
 //     that is N/W whatever was sent inside the window, and over a token
-//     bucket it is the refill rate. Onsets closer than acceptWindow use the
-//     accepted rate of the last acceptWindow instead. That measure is the
+//     bucket it is the refill rate. Onsets closer than acceptWindow use
+//     what it accepted over the last second instead. That measure is the
 //     learned ceiling: the rate at which 429s began. A measure within a
 //     tenth of the ceiling confirms it (the ceiling moves halfway to it).
 //   - At an onset the rate drops to DecreaseFactor × the ceiling (to
@@ -23,7 +23,8 @@ import (
 //     window, not news about the rate.
 //   - A 429 without Retry-After (Plivo) pauses every request for a probe
 //     delay that doubles while the vendor keeps refusing (probeBase up to
-//     probeMax), so a closed window is not hammered.
+//     probeMax; after Retry-After: 1, probeBaseShort up to probeMaxShort),
+//     so a closed window is not hammered.
 //   - While requests queue for tokens the rate climbs back towards
 //     recoverTo × the ceiling, halving the gap every recoverHalfLife: a
 //     second or two, not +1/s per second. Once there with no 429, the
@@ -42,13 +43,25 @@ import (
 //
 // Header fields, when sent, take over (pace.go).
 const (
-	recoverTo       = 0.97
+	// recoverTo is how close under the ceiling the rate holds. Measured
+	// over a whole second, a window's ceiling is its rate: 0.97 held a
+	// sliding window of 300 at 291; 0.98 holds it at 294, with about as
+	// many 429s (fake-time runs of every shape as in TestLearnShapes and
+	// TestLearnWholeRun).
+	recoverTo       = 0.98
 	recoverHalfLife = 0.5 // seconds
 	probeGrowth     = 0.01
 	probeGrowthMax  = 0.1
 	probeBase       = 100 * time.Millisecond
 	probeMax        = time.Second
-	probeMaxShort   = 200 * time.Millisecond
+	// After Retry-After: 1 the probe pauses start at probeBaseShort and
+	// stop doubling at probeMaxShort: a sliding window refusing at its
+	// limit frees a place within a few requests' time (3 ms at 300/s), and
+	// a refused probe there paused the vendor 100 ms, a tenth of its
+	// second's quota, where 25 ms finds it open; a fixed window of a
+	// second is still found open within probeMaxShort of its end.
+	probeBaseShort = 25 * time.Millisecond
+	probeMaxShort  = 200 * time.Millisecond
 	// episodeRate paces the probes of an episode when no rate is known
 	// yet (limit.go).
 	episodeRate   = 50
@@ -153,7 +166,11 @@ func (l *Limiter) throttledLocked(p Permit, now time.Time, retryAfter, shortRA b
 		// until its end; only a refused probe pauses.
 		d := time.Duration(0)
 		if l.learn.probeStreak > 0 {
-			d = min(top, probeBase<<min(l.learn.probeStreak-1, 8))
+			base := probeBase
+			if shortRA {
+				base = probeBaseShort
+			}
+			d = min(top, base<<min(l.learn.probeStreak-1, 8))
 		}
 		l.learn.probeStreak++
 		l.learn.probeEnd = now.Add(d)
@@ -175,8 +192,12 @@ func (l *Limiter) onsetLocked(now time.Time) {
 	// even when the first answer came later: a window's quota taken in a
 	// burst at start-up (300 in a third of a second) is 300 a second, not
 	// 900, and the last second leaves out a probe pause or the dip after
-	// the last onset early in acceptWindow.
-	est, ok := l.accepted.rateOver(now, acceptBuckets/2, true)
+	// the last onset early in acceptWindow. The buckets span a second or a
+	// little more (the current one is partial), never less: a sliding
+	// window of N per second admits N over any second, and N over the
+	// 0.9-1 s the ten last buckets spanned read up to 11% over its rate
+	// (a ceiling of 308-320 for a window of 300).
+	est, ok := l.accepted.rateOver(now, acceptBuckets/2+1, true)
 	// Not from the first onset: the window the first burst shut, and
 	// the probes while it was, are start-up, not the vendor's period.
 	if span := now.Sub(l.learn.onsetAt); l.learn.onsets >= 2 && span >= acceptWindow && span <= onsetHorizon && l.learn.sinceOnset > 0 {

@@ -259,6 +259,45 @@ func TestOnsetNearTheCeiling(t *testing.T) {
 	}
 }
 
+// TestProbePauses: while the vendor keeps refusing, each refused probe
+// pauses every request for a delay that doubles: from probeBase up to
+// probeMax without Retry-After (a window may be Plivo's 5 s), from
+// probeBaseShort up to probeMaxShort after Retry-After: 1 (up to a
+// second). The first 429 of an episode pauses nothing. Before, a refused
+// probe after Retry-After: 1 paused 100 ms, a tenth of a sliding window's
+// second, where the window frees a place within milliseconds.
+func TestProbePauses(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	cases := []struct {
+		name       string
+		retryAfter time.Duration
+		want       []time.Duration
+	}{
+		{"no Retry-After", 0, []time.Duration{0, 100 * ms, 200 * ms, 400 * ms, 800 * ms, time.Second, time.Second}},
+		{"Retry-After: 1", time.Second, []time.Duration{0, 25 * ms, 50 * ms, 100 * ms, 200 * ms, 200 * ms}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			l, clk := newTestLimiter(func(cfg *LimitConfig) { cfg.Rate = 1000 })
+			accept(l, clk, 100, time.Second)
+			refused := &Error{Vendor: "v", Class: ClassRetryable, Status: 429, RetryAfter: c.retryAfter}
+			var got []time.Duration
+			for range c.want {
+				before := l.Stats().Paused
+				l.Release(Permit{at: clk.now(), held: true}, refused)
+				d := l.Stats().Paused - before
+				got = append(got, d)
+				clk.add(d + time.Millisecond) // the next probe goes once the pause is over
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("pauses %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
 // TestCeilingHoldsFromTheStart: a max_rate with no starting rate (Plivo's
 // default) bounds the first requests too, not only what is learned after
 // the first 429.
@@ -307,6 +346,12 @@ func TestLearnWholeRun(t *testing.T) {
 				}
 				if share >= 0.03 {
 					t.Errorf("%.2f%% of answers 429, want under 3%%", 100*share)
+				}
+				// A sliding window admits its N over any second: measured
+				// over less than a second (as it was, 0.9-1 s), its ceiling
+				// read 3-4% high (308.5-312 for 300).
+				if c.lim.Shape == sandbox.SlidingWindow && math.Abs(r.stats.Ceiling-limit) > 0.02*limit {
+					t.Errorf("learned ceiling %.1f, want within 2%% of the window's %.0f/s", r.stats.Ceiling, limit)
 				}
 			})
 		}

@@ -207,17 +207,17 @@ func TestLimiterAIMD(t *testing.T) {
 		if got := l.Stats().Limit; got != 90 {
 			t.Fatalf("limit grew to %g without demand", got)
 		}
-		// One saturated second halves the gap to 97 twice: 97 - 7/4.
+		// One saturated second halves the gap to 100 × recoverTo twice.
 		l.saturated.Store(true)
 		clk.add(time.Second)
 		l.Release(Permit{at: clk.now(), held: true}, nil)
-		if got := l.Stats().Limit; math.Abs(got-95.25) > 1e-9 {
-			t.Fatalf("limit after a saturated second = %g, want 95.25 (not 90 + one step)", got)
+		if got, want := l.Stats().Limit, 100*recoverTo-(100*recoverTo-90)/4; math.Abs(got-want) > 1e-9 {
+			t.Fatalf("limit after a saturated second = %g, want %g (not 90 + one step)", got, want)
 		}
 		l.saturated.Store(true)
 		clk.add(time.Second)
 		l.Release(Permit{at: clk.now(), held: true}, nil)
-		if got := l.Stats().Limit; got < 0.995*97 || got > 100 {
+		if got := l.Stats().Limit; got < 0.99*100*recoverTo || got > 100 {
 			t.Fatalf("limit after 2 saturated seconds = %g, want just under the ceiling 100", got)
 		}
 		for i := 0; i < 200; i++ {
