@@ -8,6 +8,7 @@
 #   scripts/kafka-local.sh wait                      # block until the broker serves kafka-go
 #   scripts/kafka-local.sh status                    # exit 0 + address if running, else 1
 #   scripts/kafka-local.sh stop
+#   scripts/kafka-local.sh cluster-id                # print a new KRaft cluster id
 #
 # `eval "$(scripts/kafka-local.sh start)"` exports nothing but sets
 # KAFKA_BROKERS in the calling shell: stdout carries only that line, all
@@ -271,14 +272,27 @@ java_cmd() {
     -cp "${LIBS_DIR}/*")
 }
 
+# new_cluster_id prints a Kafka cluster id: 16 random bytes in unpadded
+# URL-safe base64, the same thing `kafka-storage random-uuid` prints, without
+# a JVM start. Like Kafka's Uuid.randomUuid it draws again when the id starts
+# with '-': the storage tool's argument parser takes `-t -uAkf...` for a
+# missing value and another option, and the format fails (a CI run did, one
+# draw in 64).
+new_cluster_id() {
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    [[ ${id} == -* ]] || break
+  done
+  printf '%s\n' "${id}"
+}
+
 # KRaft refuses to start on an unformatted log dir. Format once; a restart
 # reuses meta.properties, so topics and committed offsets persist.
 format_storage() {
   [[ -f ${DATA_DIR}/meta.properties ]] && return 0
   local cluster_id
-  # A Kafka cluster id is 16 random bytes in unpadded URL-safe base64 — the
-  # same thing `kafka-storage random-uuid` prints, without a JVM start.
-  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  cluster_id=$(new_cluster_id)
   log "formatting ${DATA_DIR} (cluster id ${cluster_id})"
   java_cmd
   if ! "${JAVA_CMD[@]}" kafka.tools.StorageTool format -t "${cluster_id}" \
@@ -406,6 +420,7 @@ main() {
     status) cmd_status ;;
     wait) cmd_wait ;;
     create-topic) cmd_create_topic "$@" ;;
+    cluster-id) new_cluster_id ;;
     -h | --help | help) usage ;;
     *) usage ;;
   esac
