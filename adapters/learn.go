@@ -233,20 +233,24 @@ func (l *Limiter) onsetLocked(now time.Time) {
 	// jitter of arrivals a window counts), not a new limit. A refused probe
 	// above the ceiling is not banded: the probe branch below decides.
 	banded := false
-	if c := l.learn.ceiling; c > 0 && l.learn.probeFrom == 0 && est <= 1.1*c && est >= 0.9*c && est >= 0.98*l.limit {
-		// Unless the vendor took clearly less than the pace it refused
-		// (then the measure is its limit: a sliding window over-measured
-		// at start-up comes down at once). The refusal confirms the
-		// ceiling: it moves halfway to the measure, and the rate steps
-		// down with it, not by DecreaseFactor (which would cost a dip at
-		// every stray 429). Stepping 1% down at each instead walked a
-		// sliding window's ceiling down refusal after refusal until one
-		// measured above it and took the whole cut.
-		est = (est + c) / 2
-		banded = true
-	} else if c > 0 && est < c && l.learn.probeFrom == 0 {
-		// A new, lower ceiling, not yet confirmed: probe above it soon.
-		l.learn.hold = 0
+	if c := l.learn.ceiling; c > 0 && l.learn.probeFrom == 0 {
+		switch {
+		case est <= 1.1*c && est >= 0.9*c && est >= 0.98*l.limit:
+			// Unless the vendor took clearly less than the pace it
+			// refused (then the measure is its limit: a sliding window
+			// over-measured at start-up comes down at once). The refusal
+			// confirms the ceiling: it moves halfway to the measure, and
+			// the rate steps down with it, not by DecreaseFactor (which
+			// would cost a dip at every stray 429). Stepping 1% down at
+			// each instead walked a sliding window's ceiling down refusal
+			// after refusal until one measured above it and took the
+			// whole cut.
+			est = (est + c) / 2
+			banded = true
+		case est < c:
+			// A new, lower ceiling, not yet confirmed: probe above it soon.
+			l.learn.hold = 0
+		}
 	}
 	cut := l.cfg.DecreaseFactor
 	if banded {
