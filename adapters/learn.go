@@ -85,6 +85,8 @@ const (
 	slowStartRate     = 100
 	slowStartDoubling = 100 * time.Millisecond
 	slowStartTop      = 12800
+	echoLong          = 100 * time.Millisecond
+	echoMax           = 500 * time.Millisecond
 )
 
 // learnState is what the learner keeps between answers; Limiter.mu guards
@@ -118,6 +120,10 @@ type learnState struct {
 	hold      time.Duration
 	// pausedAtOnset is Limiter.pausedNs at the last onset.
 	pausedAtOnset int64
+	// rampFor is how long the start-up ramp ran before its first 429;
+	// echoUntil the end of the ramp's echo (throttledLocked).
+	rampFor   time.Duration
+	echoUntil time.Time
 
 	capCeiling int // requests in flight the vendor refused at; 0: unknown
 	// capProbeFrom is the ceiling a probe of one more in flight began at
@@ -149,6 +155,18 @@ func (l *Limiter) throttledLocked(p Permit, now time.Time, retryAfter, shortRA b
 	if !onset && !l.learn.episode {
 		return
 	}
+	if onset && l.learn.slowStart && l.learn.onsets == 0 && !l.accepted.start.IsZero() {
+		l.learn.rampFor = now.Sub(l.accepted.start)
+	}
+	// The ramp's echo: a sliding window frees its places as the requests
+	// it admitted age out, so after the window the ramp's burst shut has
+	// reopened, it frees them as slowly as the ramp began (100/s where the
+	// pace is 270/s), for as long as the ramp took. Its 429s there pause
+	// as any do, but measure the ramp, not the vendor: taken as onsets,
+	// they cut a counted sliding window of 300/s to 245/s and set its
+	// ceiling at 278, which took five seconds to probe back (fake time,
+	// TestRampEchoIsNotAnOnset).
+	echo := onset && now.Before(l.learn.echoUntil)
 	l.learn.episode = true
 	if !retryAfter && !p.at.Before(l.learn.probeEnd) {
 		// Retry-After: 1 says the window reopens within the second:
@@ -179,7 +197,7 @@ func (l *Limiter) throttledLocked(p Permit, now time.Time, retryAfter, shortRA b
 		}
 		l.pauseLocked(now, l.learn.probeEnd.Sub(now))
 	}
-	if !onset || l.headerModeLocked(now) {
+	if !onset || echo || l.headerModeLocked(now) {
 		// The header fields say the budget; the 429 says the window is shut,
 		// which the pause covers.
 		return
@@ -300,6 +318,14 @@ func (l *Limiter) acceptedLocked(p Permit, now time.Time, success, waiters bool)
 		return
 	}
 	if l.learn.episode {
+		// The first episode, the ramp's, kept the vendor shut a while: a
+		// window, not a bucket, which refills within milliseconds. Its
+		// echo lasts as long as the ramp did, at most echoMax: a real
+		// onset after a fixed window over-measured at start-up comes
+		// later than that (0.9 s after its reopening on fake time).
+		if l.learn.onsets == 1 && l.learn.echoUntil.IsZero() && now.Sub(l.learn.onsetAt) >= echoLong {
+			l.learn.echoUntil = now.Add(min(l.learn.rampFor, echoMax))
+		}
 		l.learn.episode, l.learn.endedAt = false, now
 	}
 	l.learn.probeStreak = 0

@@ -510,3 +510,22 @@ func TestSlowStartSparesTheFirstWindow(t *testing.T) {
 		t.Errorf("%d refused in the first window, want a handful (20 without the ramp)", r.throttled)
 	}
 }
+
+// TestRampEchoIsNotAnOnset is the cold start against a sliding window of
+// 300/s that counts rejected requests, on fake time: 64 workers, answers
+// in 1 ms. Once the window the ramp's burst shut reopens, it frees places
+// as slowly as the ramp began; the 429s of that echo pause, but do not
+// cut the rate again. Before, they were five more onsets within 0.2 s,
+// which cut the rate to 245/s and the ceiling to 278.
+func TestRampEchoIsNotAnOnset(t *testing.T) {
+	t.Parallel()
+	lim := sandbox.Limit{Shape: sandbox.SlidingWindow, N: 300, Window: time.Second, CountRejected: true}
+	r := simulate(t, lim, DefaultLimitConfig(), 64, time.Millisecond, 3*time.Second, 3*time.Second)
+	t.Logf("3 s: %d accepted, %d refused; %+v", r.ok, r.throttled, r.stats)
+	if r.stats.Decreases > 2 {
+		t.Errorf("%d decreases in the first 3 s, want the ramp's first 429 and at most one more", r.stats.Decreases)
+	}
+	if r.stats.Ceiling < 0.95*300 {
+		t.Errorf("ceiling %.1f, want near the window's 300/s", r.stats.Ceiling)
+	}
+}
