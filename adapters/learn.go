@@ -85,8 +85,12 @@ const (
 	slowStartRate     = 100
 	slowStartDoubling = 100 * time.Millisecond
 	slowStartTop      = 12800
-	echoLong          = 100 * time.Millisecond
-	echoMax           = 500 * time.Millisecond
+	// An episode as long as echoLong after the ramp's first 429 was a
+	// window's, not a bucket's; the 429s of its echo (throttledLocked)
+	// come for as long as the ramp ran, at most echoMax. A configured rate
+	// has no ramp, and no echo.
+	echoLong = 100 * time.Millisecond
+	echoMax  = 500 * time.Millisecond
 )
 
 // learnState is what the learner keeps between answers; Limiter.mu guards
