@@ -571,10 +571,13 @@ func (r *acceptedRing) rateOver(now time.Time, n int64, full bool) (float64, boo
 		}
 	}
 	from := time.Unix(0, (nowSlot-n+1)*int64(acceptBucket))
-	if r.start.After(from) && !full {
-		from = r.start
-	}
 	span := now.Sub(from)
+	if r.start.After(from) {
+		span = now.Sub(r.start)
+		if full {
+			span = max(span, time.Duration(n-1)*acceptBucket)
+		}
+	}
 	if count == 0 || span < 10*time.Millisecond {
 		return 0, false
 	}

@@ -550,3 +550,32 @@ func spin(d time.Duration) {
 	for t0 := time.Now(); time.Since(t0) < d; {
 	}
 }
+
+// TestAcceptedRingStartPhase: a first ramp that took the vendor's quota
+// within its first second measures that quota per second whatever the
+// phase of the clock against the ring's 100 ms buckets. Before, the
+// span ran from a bucket's edge, up to 100 ms before the first answer,
+// and the same 300 read 278-300 a second, the learned ceiling with it.
+func TestAcceptedRingStartPhase(t *testing.T) {
+	t.Parallel()
+	for _, phase := range []time.Duration{0, 30 * time.Millisecond, 60 * time.Millisecond, 90 * time.Millisecond} {
+		t.Run(phase.String(), func(t *testing.T) {
+			t.Parallel()
+			var r acceptedRing
+			start := time.Unix(1000, 0).Add(phase)
+			// 300 answers over 400 ms.
+			for i := range 300 {
+				r.add(start.Add(time.Duration(i) * 400 * time.Millisecond / 300))
+			}
+			now := start.Add(410 * time.Millisecond)
+			got, ok := r.rateOver(now, acceptBuckets/2+1, true)
+			if !ok || math.Abs(got-300) > 1 {
+				t.Errorf("rateOver = %.1f, %v; want 300 a second (the quota over a full second)", got, ok)
+			}
+			// Without full, the span is from the first answer.
+			if got, ok := r.rateOver(now, acceptBuckets/2+1, false); !ok || math.Abs(got-300/0.41) > 1 {
+				t.Errorf("rateOver (not full) = %.1f, %v; want %.1f", got, ok, 300/0.41)
+			}
+		})
+	}
+}
