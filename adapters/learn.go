@@ -309,6 +309,7 @@ func (l *Limiter) onsetLocked(now time.Time) {
 	l.lastAdjust = now
 	l.saturated.Store(false)
 	l.setLimitLocked(math.Max(l.cfg.MinRate, next), now)
+	l.renewBucketLocked(now)
 }
 
 // acceptedLocked learns from an answer that passed the vendor's limit

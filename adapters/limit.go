@@ -170,7 +170,6 @@ type Limiter struct {
 	cfg      LimitConfig
 	adaptive bool
 	gate     *gate // nil: no cap on requests in flight
-	bucket   *rate.Limiter
 	now      func() time.Time
 	// saturated is set when a request had to wait for a token: only then
 	// is raising the rate worth anything.
@@ -178,7 +177,11 @@ type Limiter struct {
 	inFlight  atomic.Int64
 	waitedNs  atomic.Int64
 
-	mu           sync.Mutex
+	mu sync.Mutex
+	// bucket is replaced, and renewed closed, when a 429 cuts the rate
+	// (renewBucketLocked).
+	bucket       *rate.Limiter
+	renewed      chan struct{}
 	limit        float64 // +Inf: none
 	stepPerSec   float64
 	maxRate      float64 // +Inf: none; the configured ceiling times share
@@ -239,7 +242,7 @@ func newLimiter(cfg LimitConfig, adaptive bool) *Limiter {
 		// nothing, so it has no use for a ramp either.
 		l.limit, l.learn.slowStart = slowStartRate, true
 	}
-	l.bucket = rate.NewLimiter(rate.Inf, 1)
+	l.bucket, l.renewed = rate.NewLimiter(rate.Inf, 1), make(chan struct{})
 	l.setLimitLocked(l.limit, l.now())
 	return l
 }
@@ -288,6 +291,7 @@ func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
 	for {
 		l.mu.Lock()
 		until := l.pausedUntil
+		bucket, renewed := l.bucket, l.renewed
 		var wait chan struct{}
 		if d := until.Sub(l.now()); d <= 0 && l.learn.episode && !probe {
 			// While the vendor refuses, one request at a time finds out
@@ -316,12 +320,21 @@ func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
 			}
 			continue
 		}
-		r := l.bucket.Reserve()
+		r := bucket.Reserve()
 		if d := r.Delay(); d > 0 {
 			l.saturated.Store(true)
-			if err := sleep(ctx, d); err != nil {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-renewed:
+				// A 429 cut the rate: queue again at the new one
+				// (renewBucketLocked).
+				t.Stop()
+				continue
+			case <-ctx.Done():
+				t.Stop()
 				r.Cancel()
-				return fail(err)
+				return fail(ctx.Err())
 			}
 		}
 		now := l.now()
@@ -463,6 +476,23 @@ func (l *Limiter) setLimitLocked(limit float64, now time.Time) {
 	}
 	l.bucket.SetBurstAt(now, burst)
 	l.bucket.SetLimitAt(now, rate.Limit(limit))
+}
+
+// renewBucketLocked re-spaces the requests waiting for a token at the rate
+// in force, from now: x/time/rate keeps a reservation's time whatever the
+// limit becomes, so those queued at the rate a 429 just cut would go at
+// it, into the vendor that refused it (at the ramp's first 429, 64
+// requests held tokens at up to 3200/s). The new bucket starts empty (the
+// vendor just refused), and Acquire's waiters queue again in it, behind
+// the episode's probe.
+func (l *Limiter) renewBucketLocked(now time.Time) {
+	l.bucket = rate.NewLimiter(rate.Inf, 1)
+	l.setLimitLocked(l.limit, now)
+	if !math.IsInf(l.limit, 1) {
+		l.bucket.AllowN(now, l.bucket.Burst())
+	}
+	close(l.renewed)
+	l.renewed = make(chan struct{})
 }
 
 // LimiterStats is a Limiter's state, for metrics.

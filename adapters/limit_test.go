@@ -6,7 +6,9 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -549,6 +551,62 @@ func BenchmarkLimiterHandoff(b *testing.B) {
 func spin(d time.Duration) {
 	for t0 := time.Now(); time.Since(t0) < d; {
 	}
+}
+
+// TestLimiterCutHoldsTheQueue: requests already waiting for a token when
+// a 429 cuts the rate wait for the episode's probe, at the new rate.
+// x/time/rate keeps a reservation's time whatever the limit becomes, so
+// before, they all went at the old pace into the vendor that had just
+// refused it: at the ramp's first 429, 39 of them to a sliding window
+// counting refusals, which kept it shut another quarter second.
+func TestLimiterCutHoldsTheQueue(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		l := NewLimiter(LimitConfig{Rate: 100, DecreaseFactor: 0.9}, 0)
+		ctx := context.Background()
+		first, err := l.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Nine more queue for tokens, at 10 ms intervals.
+		var granted atomic.Int32
+		permits := make(chan Permit, 9)
+		for range 9 {
+			go func() {
+				p, err := l.Acquire(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				granted.Add(1)
+				permits <- p
+			}()
+		}
+		synctest.Wait()
+		time.Sleep(5 * time.Millisecond)
+		l.Release(first, &Error{Vendor: "v", Class: ClassRetryable, Status: 429})
+		// The probe goes; the probe's answer has not come back yet, so
+		// none of the others may.
+		time.Sleep(200 * time.Millisecond)
+		synctest.Wait()
+		if got := granted.Load(); got != 1 {
+			t.Fatalf("%d permits while the episode's probe was out, want the probe alone", got)
+		}
+		probe := <-permits
+		l.Release(probe, nil)
+		// After the probe's success the rest go, spaced at the cut rate.
+		at := make([]time.Time, 0, 8)
+		for range 8 {
+			p := <-permits
+			at = append(at, p.at)
+			l.Release(p, nil)
+		}
+		for i := 1; i < len(at); i++ {
+			if gap := at[i].Sub(at[i-1]); gap < 10*time.Millisecond {
+				t.Errorf("permits %d and %d %s apart, want the cut rate's %s or more", i-1, i, gap, time.Second/90)
+			}
+		}
+	})
 }
 
 // TestAcceptedRingStartPhase: a first ramp that took the vendor's quota
