@@ -18,6 +18,13 @@ import (
 // reset instant from above only; the earliest bound seen in a window is
 // kept (resetAt), which narrows to a few milliseconds after a few answers.
 
+// policyPaceTo is how close under a stated policy's quota the pace holds:
+// closer than that, the jitter of arrivals at a sliding window spends its
+// last places before the window frees them, and each time, as Remaining
+// reaches 0, the vendor is paused a tenth of its window (0.99 held a
+// sliding window of 300 at 93-94% in the bench, 0.98 at 96-97%).
+const policyPaceTo = 0.98
+
 // Wrap makes client show l the header fields of every answer.
 func (l *Limiter) Wrap(client *http.Client) *http.Client {
 	next := client.Transport
@@ -92,7 +99,7 @@ func (l *Limiter) Observe(h http.Header) {
 		// Spending what remains by the reset alone would settle at half a
 		// sliding window's rate, whose reset is when the whole quota is
 		// back, not when the next request is.
-		r = math.Max(r, recoverTo*float64(rl.Limit)/rl.Window.Seconds())
+		r = math.Max(r, policyPaceTo*float64(rl.Limit)/rl.Window.Seconds())
 	}
 	l.setLimitLocked(math.Min(l.maxRate, math.Max(l.cfg.MinRate, r)), now)
 }
