@@ -416,10 +416,17 @@ func (l *Limiter) Release(p Permit, err error) {
 		// event itself still waits its Retry-After (Retrier).
 		retryAfter = 0
 	}
-	l.pauseLocked(now, min(retryAfter, l.cfg.MaxPause))
+	// A long wait said in whole seconds, rounded up from up to a second
+	// less (onsetLocked).
+	rounded := throttled && retryAfter > probeMax && retryAfter%time.Second == 0
+	pause := retryAfter
+	if rounded && l.learn.earlyReset && l.learn.episode {
+		pause -= time.Second
+	}
+	l.pauseLocked(now, min(pause, l.cfg.MaxPause))
 	if throttled {
 		l.throttled++
-		l.throttledLocked(p, now, retryAfter > 0, shortRA)
+		l.throttledLocked(p, now, retryAfter > 0, shortRA, rounded)
 		return
 	}
 	if !isAnswer(err) {
