@@ -82,13 +82,10 @@ const (
 	// (64) into the first window a vendor shut, and all of them were
 	// refused: 3% of a run against 300 per 5 s, 14% against 120 a
 	// minute. At the rate the ramp has reached when a window's quota
-	// runs out, only the few sent while the first 429 comes back are:
-	// that rate times the answer time. Doubling every 100 ms, a quota of
-	// 120 ran out at 1,600/s and 10 ms answers lost 20-31 to it (fake
-	// time), a quarter of the window; every 200 ms, 7-13. A vendor that
-	// takes anything gets slowStartTop in 1.4 s.
+	// runs out, only the few sent while the first 429 comes back are. A
+	// vendor that takes anything gets slowStartTop within a second.
 	slowStartRate     = 100
-	slowStartDoubling = 200 * time.Millisecond
+	slowStartDoubling = 100 * time.Millisecond
 	slowStartTop      = 12800
 	// An episode as long as echoLong after the ramp's first 429 was a
 	// window's, not a bucket's; the 429s of its echo (throttledLocked)
